@@ -1,0 +1,111 @@
+"""Benchmark harness: time a snippet function against torch in one process, interleaved.
+
+Each case is a pair of zero-argument callables (ours, torch's). Rounds alternate between
+them so drift (frequency scaling, the other core's load) hits both alike; each round times
+``number`` calls; the reported times are medians over rounds and the ratio is ours / torch's
+per round, then its median. Results go to ``benchmarks/results/<suite>.json`` for the site.
+"""
+
+import ctypes
+import datetime
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import time
+
+import numpy as np
+import torch
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def stable_allocation() -> None:
+    """Pin glibc's mmap threshold so large tensors are not mmapped and unmapped per call.
+
+    By default glibc mmaps blocks above a threshold that it moves at run time; a tensor that
+    lands on either side of it is page-faulted afresh or reused, moving timings by up to 2x.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc: nothing to pin
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 31 - 1)
+
+
+def time_pair(ours, reference, rounds: int = 15, number: int = 0) -> dict:
+    """Median seconds per call of each, and the median of the per-round ratios ours/reference."""
+    for f in (ours, reference, ours, reference):
+        f()  # warm-up: first-call allocation, dispatch caches
+    if number == 0:  # enough calls for a round of about 20 ms
+        start = time.perf_counter()
+        reference()
+        number = max(1, int(0.02 / max(time.perf_counter() - start, 1e-7)))
+    t_ours, t_ref = [], []
+    for r in range(rounds):
+        for f, out in ((ours, t_ours), (reference, t_ref))[:: 1 if r % 2 == 0 else -1]:
+            start = time.perf_counter()
+            for _ in range(number):
+                f()
+            out.append((time.perf_counter() - start) / number)
+    ratios = [a / b for a, b in zip(t_ours, t_ref)]
+    return {
+        "ours_s": statistics.median(t_ours),
+        "torch_s": statistics.median(t_ref),
+        "ratio": statistics.median(ratios),
+        "rounds": rounds,
+        "calls_per_round": number,
+    }
+
+
+def machine() -> dict:
+    """Where and when the numbers were measured."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def run_suite(suite: str, cases: list[dict], threads: int = 2) -> list[dict]:
+    """Time every case, print a table, and write ``results/<suite>.json``.
+
+    A case is ``{"name", "ours", "torch", "goal"}``: ``goal`` is the largest acceptable ratio.
+    """
+    stable_allocation()
+    torch.set_num_threads(threads)
+    rows = []
+    print(f"{'case':58s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s}")
+    for case in cases:
+        row = {"name": case["name"], "goal": case["goal"], **time_pair(case["ours"], case["torch"])}
+        row["meets_goal"] = row["ratio"] <= case["goal"]
+        rows.append(row)
+        print(f"{row['name']:58s} {row['ours_s'] * 1e3:9.3f} {row['torch_s'] * 1e3:9.3f} "
+              f"{row['ratio']:6.2f} {row['goal']:5.2f} {'ok' if row['meets_goal'] else 'MISSED'}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{suite}.json"
+    out.write_text(json.dumps({"suite": suite, "machine": machine(), "cases": rows}, indent=2) + "\n")
+    print(f"wrote {out.relative_to(RESULTS.parent.parent)}")
+    return rows

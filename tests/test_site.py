@@ -1,0 +1,94 @@
+"""The built site shows exactly the Python blocks the doc tests run, and nothing else."""
+
+import html
+import pathlib
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.docblocks import DOCS, PYTHON, ROOT, chapter_blocks
+
+CHAPTERS = sorted(DOCS.rglob("*.md"))
+
+
+class CodeBlocks(HTMLParser):
+    """Python code blocks of a page (``div.language-python.highlight``): title and text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=False)
+        self.blocks: list[dict] = []
+        self.depth = 0           # div nesting inside the current block, 0 when outside
+        self.field = None        # "code" or "title" while reading one
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        if self.depth:
+            self.depth += tag == "div"
+            if tag == "code":
+                self.field = "code"
+            elif tag == "span" and "filename" in classes:
+                self.field = "title"
+        elif tag == "div" and "highlight" in classes and any(
+                c.removeprefix("language-") in PYTHON for c in classes):
+            self.depth = 1
+            self.blocks.append({"code": "", "title": ""})
+
+    def handle_endtag(self, tag):
+        if not self.depth:
+            return
+        if tag in ("code", "span") and self.field == {"code": "code", "span": "title"}[tag]:
+            self.field = None
+        self.depth -= tag == "div"
+
+    def handle_data(self, data):
+        if self.depth and self.field:
+            self.blocks[-1][self.field] += data
+
+    def handle_entityref(self, name):
+        self.handle_data(html.unescape(f"&{name};"))
+
+    def handle_charref(self, name):
+        self.handle_data(html.unescape(f"&#{name};"))
+
+
+def page_html(site: pathlib.Path, chapter: pathlib.Path) -> str:
+    """The built page of a chapter (MkDocs' directory URLs: x.md -> x/index.html)."""
+    rel = chapter.relative_to(DOCS).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "index" else rel.parts
+    return site.joinpath(*parts, "index.html").read_text("utf8")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_site_shows_what_ran(built_site, chapter):
+    """Page by page, the Python blocks in the HTML are the chapter's blocks, same code, same
+    order; the ones that run are the ones the doc tests collect; each one that does not run
+    says why on the page."""
+    parser = CodeBlocks()
+    parser.feed(page_html(built_site, chapter))
+    shown = parser.blocks
+    blocks = chapter_blocks(chapter)
+    assert len(shown) == len(blocks), (
+        f"{chapter.relative_to(ROOT)}: the page shows {len(shown)} Python blocks, "
+        f"the doc tests see {len(blocks)}")
+    for html_block, block in zip(shown, blocks):
+        where = f"{chapter.relative_to(ROOT)}:{block.line}"
+        assert html_block["code"].rstrip("\n") == block.code.rstrip("\n"), (
+            f"{where}: the page shows other code than the doc test runs")
+        if not block.runs:
+            assert html_block["title"].startswith("Not run: ") and len(html_block["title"]) > 12, (
+                f"{where}: a notest block needs a visible reason, "
+                '{.python notest title="Not run: <why>"}')
+
+
+def test_every_chapter_is_in_the_nav():
+    """A chapter outside the nav is built but unreachable, and then nobody reads its checks."""
+    from mkdocs.config import load_config
+
+    nav = load_config(str(ROOT / "mkdocs.yml"))["nav"]
+
+    def pages(items):
+        for item in items:
+            for value in (item.values() if isinstance(item, dict) else [item]):
+                yield from pages(value) if isinstance(value, list) else [value]
+
+    assert sorted(pages(nav)) == sorted(str(p.relative_to(DOCS)) for p in CHAPTERS)
