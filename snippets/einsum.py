@@ -17,12 +17,14 @@ That plain rule needs three corrections, all made here:
 This module imports only torch and the standard library; copy it whole into a project.
 """
 
+# --8<-- [start:imports]
 import string
 from dataclasses import dataclass
 from math import prod
 
 import torch
 from torch import Tensor
+# --8<-- [end:imports]
 
 __all__ = ["Equation", "parse_equation", "einsum_vjp", "einsum"]
 
@@ -183,15 +185,15 @@ def match_sizes(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) ->
 
 
 def as_matrices(x: Tensor, labels: tuple, batch: list, rows: list, cols: list) -> Tensor:
-    """``x`` as a (batch, rows, cols) stack of matrices, as a view when its strides allow."""
+    """``x`` as a (batch, rows, cols) stack of matrices: a view when the strides allow."""
     size = dict(zip(labels, x.shape))
-    shape = [prod(size[l] for l in g) for g in (batch, rows, cols)]
-    for first, second, transposed in ((rows, cols, False), (cols, rows, True)):
-        y = x.permute([labels.index(l) for l in batch + first + second])
-        if y.is_contiguous():
-            return y.view(shape[0], *([shape[2], shape[1]] if transposed else shape[1:])
-                          ).transpose(1, 2) if transposed else y.view(shape)
-    return x.permute([labels.index(l) for l in batch + rows + cols]).reshape(shape)
+    b, r, c = (prod(size[l] for l in group) for group in (batch, rows, cols))
+    y = x.permute([labels.index(l) for l in batch + cols + rows])
+    if y.is_contiguous():  # stored transposed: view it so, let matmul read it transposed
+        return y.view(b, c, r).transpose(1, 2)
+    return x.permute([labels.index(l) for l in batch + rows + cols]).reshape(b, r, c)
+
+
 # --8<-- [end:contract]
 
 
@@ -242,6 +244,20 @@ def unbroadcast(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> Tens
 
 
 # --8<-- [start:vjp]
+def check_operands(equation: str, operands) -> tuple[Tensor, ...]:
+    """The operands as a tuple of tensors of one dtype and device, or a ``ValueError``."""
+    operands = tuple(operands)
+    for p, x in enumerate(operands):
+        if not isinstance(x, Tensor):
+            raise ValueError(f"einsum {equation!r}: operand {p} is a {type(x).__name__}, "
+                             "not a torch.Tensor")
+    kinds = {(x.dtype, x.device) for x in operands}
+    if len(kinds) > 1:
+        raise ValueError(f"einsum {equation!r}: operands must share one dtype and device, "
+                         f"got {[(str(x.dtype), str(x.device)) for x in operands]}")
+    return operands
+
+
 def einsum_vjp(equation: str, operands, grad_output: Tensor) -> tuple[Tensor, ...]:
     """Gradients of ``sum(grad_output * einsum(equation, *operands))`` for each operand.
 
@@ -280,20 +296,6 @@ def einsum_vjp(equation: str, operands, grad_output: Tensor) -> tuple[Tensor, ..
                 *prefix, *terms[p], keep)
     return tuple(grads)
 # --8<-- [end:vjp]
-
-
-def check_operands(equation: str, operands) -> tuple[Tensor, ...]:
-    """The operands as a tuple of tensors of one dtype and device, or a ``ValueError``."""
-    operands = tuple(operands)
-    for p, x in enumerate(operands):
-        if not isinstance(x, Tensor):
-            raise ValueError(f"einsum {equation!r}: operand {p} is a {type(x).__name__}, "
-                             "not a torch.Tensor")
-    kinds = {(x.dtype, x.device) for x in operands}
-    if len(kinds) > 1:
-        raise ValueError(f"einsum {equation!r}: operands must share one dtype and device, "
-                         f"got {[(str(x.dtype), str(x.device)) for x in operands]}")
-    return operands
 
 
 # --8<-- [start:function]

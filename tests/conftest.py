@@ -22,3 +22,15 @@ def built_site(tmp_path_factory) -> pathlib.Path:
     )
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
     return site
+
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Seeded and repeatable: the same examples on every machine, no example database on disk.
+settings.register_profile("repo", derandomize=True, database=None, deadline=None,
+                          max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+# Mutant runs only need to see a test fail, not a minimal example.
+settings.register_profile("mutant", parent=settings.get_profile("repo"), max_examples=60,
+                          phases=[p for p in settings.get_profile("repo").phases
+                                  if p.name != "shrink"])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repo"))

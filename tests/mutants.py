@@ -1,0 +1,89 @@
+"""Plausible wrong variants of snippet code, and a pytest plugin that reports who caught one.
+
+A mutant is a list of text edits to a snippet module. ``tests/test_mutants.py`` copies the
+project, applies the edits there (so the module *and* the code the chapter includes from it
+are wrong), runs the chapter's doc tests and the unit tests, and requires both to fail.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str                          # the snippet module to edit
+    why: str                           # the mistake it stands for
+    edits: tuple[tuple[str, str], ...]  # (text that must occur once, what replaces it)
+    chapter: str                       # the doc page whose tests must catch it
+    tests: str                         # the unit-test file that must catch it
+
+    def apply(self, root) -> None:
+        path = root / self.file
+        text = path.read_text()
+        for old, new in self.edits:
+            assert text.count(old) == 1, f"{self.name}: {old!r} is not once in {self.file}"
+            text = text.replace(old, new)
+        path.write_text(text)
+
+
+NAIVE_VJP = '''def naive_vjp(equation, operands, grad_output):
+    eq = parse_equation(equation, [tuple(x.shape) for x in operands])
+    term = ["".join(t).replace("...0", "").replace("...1", "") for t in eq.inputs]
+    out = "".join(eq.output)
+    return tuple(torch.einsum(",".join([out, *term[:p], *term[p + 1:]]) + "->" + term[p],
+                              grad_output, *operands[:p], *operands[p + 1:])
+                 for p in range(len(operands)))
+
+
+def einsum_vjp('''
+
+EINSUM = dict(file="snippets/einsum.py", chapter="docs/einsum.md", tests="tests/test_einsum.py")
+MUTANTS = {m.name: m for m in [
+    Mutant("einsum-naive-permutation-rule",
+           why="permute the subscripts and nothing else: no diagonals, no broadcasting, "
+               "no subscripts summed out of one operand",
+           edits=(("def einsum_vjp(", NAIVE_VJP),
+                  ('    operands = check_operands(equation, operands)\n    eq = parse_equation',
+                   '    return naive_vjp(equation, operands, grad_output)\n    eq = parse_equation')),
+           **EINSUM),
+    Mutant("einsum-swapped-operand-order", why="gradients returned in the wrong operand order",
+           edits=(("    return tuple(grads)", "    return tuple(grads[::-1])"),), **EINSUM),
+    Mutant("einsum-dropped-broadcast-sum",
+           why="a broadcast size-1 dimension keeps the gradient of its first copy instead of "
+               "the sum over all copies",
+           edits=(("g = g.sum(reduce, keepdim=True)",
+                   "g = g[tuple(slice(0, 1) if d in reduce else slice(None) "
+                   "for d in range(g.dim()))]"),), **EINSUM),
+    Mutant("einsum-dropped-inner-broadcast-sum",
+           why="a summed subscript of size 1 on one side reads one element of the other side "
+               "instead of its sum",
+           edits=(("b = b.sum(j, keepdim=True)", "b = b.narrow(j, 0, 1)"),), **EINSUM),
+    Mutant("einsum-diagonal-wrong-stride",
+           why="a repeated subscript read with one dimension's stride: a row, not the diagonal",
+           edits=(("stride[l] += s", "stride[l] = s"),), **EINSUM),
+]}
+
+# The plugin half: loaded with `-p tests.mutants` in the mutated copy.
+_failed: set[str] = set()
+_session = None
+
+
+def pytest_sessionstart(session):
+    global _session
+    _session = session
+
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        _failed.add(report.nodeid.split("::")[0])
+        mutant = MUTANTS[os.environ["MUTANT"]]
+        if {mutant.chapter, mutant.tests} <= _failed:
+            _session.shouldstop = "caught by the chapter and by the unit tests"
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["MUTANT_REPORT"], "w") as f:
+        json.dump({"failed": sorted(_failed),
+                   "snippets": __import__("snippets").__file__}, f)

@@ -1,0 +1,312 @@
+"""The built site, as a reader's browser sees it: headless Chromium against a local server.
+
+Checks what `mkdocs build --strict` cannot: that KaTeX actually renders the math (also after
+Material's instant navigation swaps a page in), that code blocks get their copy buttons, that
+search finds the chapters, and that a page logs no errors and fetches nothing from another origin
+(the site must work offline: vendored KaTeX, no Google Fonts).
+
+The browser is Debian's `chromium` (or the one named by $CHROMIUM), driven by Playwright; no
+Playwright-downloaded browser is needed. Without a browser the tests skip, except on CI
+(`CI=true`), where they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import pathlib
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+pytestmark = pytest.mark.browser
+
+CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+NAMES = ("chromium", "chromium-browser", "google-chrome")
+# Quiet and offline: no component updates, sync, or first-run fetches of Google's own.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+PAGES = ["/", "/einsum/"]
+
+# katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
+MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]
+    .every(e => e.dataset.katex === 'done')"""
+
+
+def find_chromium() -> tuple[str | None, str]:
+    """The browser to drive, and what was tried (for the skip message)."""
+    if named := os.environ.get("CHROMIUM"):
+        found = shutil.which(named) or (named if os.access(named, os.X_OK) else None)
+        return found, f"$CHROMIUM={named}"
+    for path in CANDIDATES:
+        if os.access(path, os.X_OK):
+            return path, ""
+    for name in NAMES:
+        if found := shutil.which(name):
+            return found, ""
+    return None, ", ".join(CANDIDATES) + " and " + ", ".join(NAMES) + " on $PATH"
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site quietly, with `sitemap.xml` pointing at this server.
+
+    Material's instant navigation only intercepts links found in `sitemap.xml`, whose URLs start
+    with `site_url`; served anywhere else, every click is a full page load and the re-rendering
+    after a page swap would go untested. Rewriting the sitemap emulates serving at `site_url`.
+    """
+
+    site_url = ""  # set per server: the built site's `site_url`
+    origin = ""  # set per server: `http://127.0.0.1:PORT`
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib's name)
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/sitemap.xml" or not self.site_url:
+            return super().do_GET()
+        body = pathlib.Path(self.directory, "sitemap.xml").read_bytes()
+        body = body.replace(f"<loc>{self.site_url}".encode(), f"<loc>{self.origin}/".encode())
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def site_url_of(site: pathlib.Path) -> str:
+    """`site_url` as the build used it: the home page's canonical link."""
+    match = re.search(r'<link rel="canonical" href="([^"]+)"', (site / "index.html").read_text())
+    return match.group(1) if match else ""
+
+
+@pytest.fixture(scope="module")
+def origin(built_site: pathlib.Path) -> Iterator[str]:
+    """`http://127.0.0.1:PORT`, serving the built site from a daemon thread."""
+    handler = type("Handler", (SiteHandler,), {"site_url": site_url_of(built_site)})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(built_site))
+    )
+    server.daemon_threads = True
+    host, port = server.server_address[:2]
+    handler.origin = f"http://{host}:{port}"
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield handler.origin
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable, tried = find_chromium()
+    if executable is None:
+        message = (
+            f"no Chromium to drive (tried {tried}): install one with "
+            "`sudo apt-get install chromium`, or set $CHROMIUM to a Chrome/Chromium binary"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (a browser is required on CI)", pytrace=False)
+        pytest.skip(message)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Session:
+    """One fresh browser context plus everything it logged and fetched."""
+
+    origin: str
+    context: BrowserContext
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def goto(self, path: str) -> None:
+        response = self.page.goto(self.origin + path, wait_until="load")
+        assert response is not None and response.ok, f"GET {path}: {response and response.status}"
+        wait_for_math(self.page)
+
+    def assert_clean(self) -> None:
+        """No console errors, uncaught exceptions, failed loads, or other-origin requests."""
+        assert self.requests, "no requests recorded"
+        assert not self.foreign, f"requests to other origins: {self.foreign}"
+        own = [u for u in self.requests if not u.startswith(("data:", "blob:"))]
+        outside = [u for u in own if not u.startswith(self.origin + "/")]
+        assert not outside, f"requests outside {self.origin}: {outside}"
+        assert not self.errors, "browser errors:\n" + "\n".join(self.errors)
+
+
+@pytest.fixture
+def session(browser: Browser, origin: str) -> Iterator[Session]:
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    s = Session(origin, context, page)
+
+    def route(route) -> None:
+        url = route.request.url
+        if url.startswith(origin + "/"):
+            route.continue_()
+        else:  # never let the page reach the network
+            s.foreign.append(url)
+            route.abort()
+
+    def on_request(request: Request) -> None:
+        s.requests.append(request.url)
+
+    def on_response(response) -> None:
+        if response.status >= 400:
+            s.errors.append(f"HTTP {response.status}: {response.url}")
+
+    def on_failed(request: Request) -> None:
+        if request.url.startswith(origin + "/"):  # other origins are aborted by `route`
+            s.errors.append(f"request failed ({request.failure}): {request.url}")
+
+    context.route("**/*", route)
+    context.on("request", on_request)
+    context.on("response", on_response)
+    context.on("requestfailed", on_failed)
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            s.errors.append(f"console: {message.text}")
+
+    def on_page_error(error) -> None:
+        s.errors.append(f"uncaught: {error}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    try:
+        yield s
+    finally:
+        context.close()
+
+
+def math_state(page: Page) -> dict[str, int]:
+    return page.evaluate(
+        """() => ({
+            arithmatex: document.querySelectorAll('.arithmatex').length,
+            katex: document.querySelectorAll('.arithmatex .katex').length,
+            display: document.querySelectorAll('.arithmatex .katex-display').length,
+            unrendered: [...document.querySelectorAll('.arithmatex')]
+                .filter(e => !e.querySelector('.katex')).length,
+            errors: document.querySelectorAll('.katex-error').length,
+        })"""
+    )
+
+
+def wait_for_math(page: Page) -> None:
+    """Wait until katex-init.js has handled every formula on the page."""
+    try:
+        page.wait_for_function(MATH_DONE)
+    except PlaywrightTimeoutError:
+        state = math_state(page)
+        raise AssertionError(f"{page.url}: katex-init.js left math unhandled: {state}") from None
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_math_offline_without_errors(session: Session, path: str) -> None:
+    session.goto(path)
+    math = math_state(session.page)
+    assert math["errors"] == 0, f"{path}: {math['errors']} KaTeX errors"
+    assert math["unrendered"] == 0, f"{path}: math left unrendered: {math}"
+    if math["arithmatex"]:
+        assert math["katex"] > 0, math
+    if path == "/":  # the landing page shows inline and display math: the check is not vacuous
+        assert math["katex"] > math["display"] > 0, math
+        # KaTeX's fonts come from the vendored woff2 files, not a fallback.
+        loaded = session.page.evaluate(
+            """async () => { await document.fonts.ready;
+                return [...document.fonts].filter(f => f.family.replace(/"/g, '') === 'KaTeX_Main'
+                                                     && f.status === 'loaded').length; }"""
+        )
+        assert loaded > 0, "KaTeX_Main font not loaded"
+    session.assert_clean()
+
+
+def test_instant_navigation_rerenders_math(session: Session) -> None:
+    """Following a link swaps the page in without a reload; katex-init.js must render it again."""
+    session.goto("/")
+    page = session.page
+    # The URL changes (pushState) before the new content is fetched and swapped in: wait for the
+    # old article to leave the DOM, not for the URL.
+    page.evaluate("() => { window.__noReload = true; }")
+    page.evaluate("() => { window.__old = document.querySelector('article'); }")
+    page.locator('.md-content a[href$="einsum/"]').first.click()
+    page.wait_for_function("() => window.__noReload !== true || !window.__old.isConnected")
+    instant = page.evaluate("() => window.__noReload === true")
+    assert instant, "a full page load, not an instant swap"
+    assert page.url == session.origin + "/einsum/", page.url
+    wait_for_math(page)
+    math = math_state(page)
+    assert math["errors"] == 0 and math["unrendered"] == 0, math
+    session.assert_clean()
+
+
+def test_code_blocks_have_copy_buttons(session: Session) -> None:
+    session.goto("/einsum/")
+    page = session.page
+    # Material adds the buttons from JavaScript once the page is mounted.
+    try:
+        page.wait_for_function(
+            """() => { const codes = document.querySelectorAll('.md-content pre > code');
+                return codes.length > 0 && [...codes].every(
+                    c => c.parentElement.querySelector('button[data-md-type="copy"]')); }"""
+        )
+    except PlaywrightTimeoutError:
+        pass  # the assertions below say what is missing
+    blocks = page.evaluate(
+        """() => [...document.querySelectorAll('.md-content pre > code')].map(code => ({
+            python: !!code.closest('.language-python, .language-py'),
+            buttons: code.parentElement.querySelectorAll('button[data-md-type="copy"]').length,
+            target: code.parentElement.querySelector('button[data-md-type="copy"]')
+                ?.getAttribute('data-clipboard-target'),
+            id: code.parentElement.id,
+        }))"""
+    )
+    assert blocks, "no code blocks on /einsum/"
+    assert any(b["python"] for b in blocks), "no Python code block on /einsum/"
+    assert all(b["buttons"] == 1 for b in blocks), blocks
+    assert all(b["target"] == f"#{b['id']} > code" for b in blocks), blocks
+    buttons = page.locator('button[data-md-type="copy"]').count()
+    highlights = page.locator(".md-content div.highlight").count()
+    assert buttons == len(blocks) == highlights, (buttons, len(blocks), highlights)
+    session.assert_clean()
+
+
+def test_search_finds_the_einsum_chapter(session: Session) -> None:
+    session.goto("/")
+    page = session.page
+    page.keyboard.press("s")  # Material's shortcut: focus the search box
+    page.wait_for_function(
+        "() => document.activeElement?.matches('input[data-md-component=\"search-query\"]')"
+    )
+    page.keyboard.type("einsum")
+    page.wait_for_selector(".md-search-result__item")
+    hrefs = page.eval_on_selector_all(
+        ".md-search-result__item a", "links => links.map(a => new URL(a.href).pathname)"
+    )
+    assert any(h.startswith("/einsum/") for h in hrefs), hrefs
+    session.assert_clean()
