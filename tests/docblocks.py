@@ -20,7 +20,8 @@ from functools import cache
 import pytest
 from markdown_it import MarkdownIt
 from pytest_markdown_docs.plugin import (FenceSyntax, MarkdownDocstringCodeModule,
-                                         extract_fence_tests, parse_superfences_block_info)
+                                         MarkdownTextFile, extract_fence_tests,
+                                         parse_superfences_block_info)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -70,7 +71,11 @@ def expand_snippets(code: str, line: int) -> str:
     try:
         return "\n".join(snippet_preprocessor().run(code.split("\n")))
     except Exception as e:  # SnippetMissingError and friends: say which block
-        raise ValueError(f"line {line}: include failed: {e}") from e
+        raise IncludeError(f"{line}: the block's include failed: {e}") from e
+
+
+class IncludeError(Exception):
+    """A ``--8<--`` include that pymdownx.snippets cannot resolve (``check_paths: true``)."""
 
 
 class MkDocsFences:
@@ -124,15 +129,36 @@ def pytest_markdown_docs_markdown_it():
 def pytest_collect_file(file_path, parent):
     """Doc tests come from docs/*.md only, not from docstrings of every .py file."""
     found = yield
+    for c in found:
+        if isinstance(c, MarkdownTextFile):
+            c.collect = _naming_includes(c)
     return [c for c in found if not isinstance(c, MarkdownDocstringCodeModule)]
+
+
+def _naming_includes(collector):
+    """A broken include fails collection with ``chapter.md:line: why``, not a stack trace."""
+    collect = collector.collect
+
+    def wrapped():
+        try:
+            yield from collect()
+        except IncludeError as e:
+            raise collector.CollectError(f"{collector.path.relative_to(ROOT)}:{e}") from None
+
+    return wrapped
 
 
 def pytest_terminal_summary(terminalreporter, config):
     """Say how many blocks on the site do not run, and where."""
     if not config.option.markdowndocs:
         return
-    skipped = [(p.relative_to(ROOT), b.line) for p in sorted(DOCS.rglob("*.md"))
-               for b in chapter_blocks(p) if not b.runs]
+    skipped = []
+    for path in sorted(DOCS.rglob("*.md")):
+        try:
+            skipped += [(path.relative_to(ROOT), b.line) for b in chapter_blocks(path)
+                        if not b.runs]
+        except IncludeError:
+            pass  # already reported as that chapter's collection error
     where = ", ".join(f"{p}:{line}" for p, line in skipped)
     terminalreporter.write_line(f"notest blocks on the site: {len(skipped)}"
                                 + (f" ({where})" if where else ""))
