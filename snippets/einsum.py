@@ -20,6 +20,7 @@ This module imports only torch and the standard library; copy it whole into a pr
 # --8<-- [start:imports]
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 from math import prod
 
 import torch
@@ -51,10 +52,15 @@ def parse_equation(equation: str, shapes: list[tuple[int, ...]]) -> Equation:
     """Parse ``equation`` for operands of the given shapes, as ``torch.einsum`` reads it.
 
     Raises ``ValueError`` naming the equation and the offending subscript or operand.
+    A training loop parses the same equation and shapes at every step: keep the answers.
     """
     if not isinstance(equation, str):
         raise ValueError(f"einsum equation must be a string, got {type(equation).__name__}")
+    return _parse(equation, tuple(tuple(s) for s in shapes))
 
+
+@lru_cache(maxsize=1024)
+def _parse(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Equation:
     def fail(why: str):
         raise ValueError(f"einsum {equation!r}: {why}")
 
@@ -148,13 +154,18 @@ def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tu
     inner = [l for l in a_labels if l in b_labels and l not in keep]
     rows = [l for l in a_labels if l not in b_labels]
     cols = [l for l in b_labels if l not in a_labels]
-    A = as_matrices(a, a_labels, batch, rows, inner)  # (batch, rows, inner)
-    B = as_matrices(b, b_labels, batch, inner, cols)  # (batch, inner, cols)
+    A = as_matrices(a, a_labels, batch, rows, inner)  # ([batch,] rows, inner)
+    B = as_matrices(b, b_labels, batch, inner, cols)  # ([batch,] inner, cols)
     Y = torch.matmul(A, B) if inner else A * B        # no inner label: an outer product
     size = dict(zip(a_labels + b_labels, a.shape + b.shape))
-    labels = tuple(batch + rows + cols)
-    Y = Y.reshape([size[l] for l in labels])
-    return Y.permute([labels.index(l) for l in out]), out
+    labels = batch + rows + cols
+    Y = Y.view([size[l] for l in labels])
+    return permute(Y, [labels.index(l) for l in out]), out
+
+
+def permute(x: Tensor, dims: list) -> Tensor:
+    """``x.permute(dims)``, skipped when ``dims`` is the identity."""
+    return x if dims == sorted(dims) else x.permute(dims)
 
 
 def sum_out(x: Tensor, labels: tuple, keep) -> tuple:
@@ -185,13 +196,17 @@ def match_sizes(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) ->
 
 
 def as_matrices(x: Tensor, labels: tuple, batch: list, rows: list, cols: list) -> Tensor:
-    """``x`` as a (batch, rows, cols) stack of matrices: a view when the strides allow."""
+    """``x`` as a (batch, rows, cols) stack of matrices (rows, cols without a batch): a view
+    when the strides allow, reading a transposed layout as a transposed matrix."""
     size = dict(zip(labels, x.shape))
     b, r, c = (prod(size[l] for l in group) for group in (batch, rows, cols))
-    y = x.permute([labels.index(l) for l in batch + cols + rows])
-    if y.is_contiguous():  # stored transposed: view it so, let matmul read it transposed
-        return y.view(b, c, r).transpose(1, 2)
-    return x.permute([labels.index(l) for l in batch + rows + cols]).reshape(b, r, c)
+    lead = [b] if batch else []
+    y = permute(x, [labels.index(l) for l in batch + rows + cols])
+    if not y.is_contiguous():
+        t = permute(x, [labels.index(l) for l in batch + cols + rows])
+        if t.is_contiguous():
+            return t.view(lead + [c, r]).mT
+    return y.reshape(lead + [r, c])
 
 
 # --8<-- [end:contract]
@@ -228,8 +243,9 @@ def unbroadcast(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> Tens
     unique = tuple(dict.fromkeys(labels))
     size = dict(zip(labels, shape))
     present = [l for l in unique if l in g_labels]
-    g = g.permute([g_labels.index(l) for l in present])
-    g = g.reshape([g.shape[present.index(l)] if l in g_labels else 1 for l in unique])
+    g = permute(g, [g_labels.index(l) for l in present])
+    if len(present) < len(unique):
+        g = g.reshape([g.shape[present.index(l)] if l in g_labels else 1 for l in unique])
     reduce = [d for d, l in enumerate(unique) if size[l] == 1 and g.shape[d] != 1]
     if reduce:
         g = g.sum(reduce, keepdim=True)

@@ -165,3 +165,19 @@ def test_bad_grad_output_and_operands():
         einsum("ij,jk->ik", X, W.double())
     with pytest.raises(ValueError, match="must be a string"):
         einsum(["ij"], X)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_chain_shares_contractions(n, monkeypatch):
+    """A chain of n operands takes 3n - 4 pairwise contractions (the chapter's count), not
+    the n(n - 1) of contracting every gradient separately."""
+    import snippets.einsum as module
+
+    calls = []
+    contract = module.contract
+    monkeypatch.setattr(module, "contract", lambda *a: calls.append(1) or contract(*a))
+    letters = string.ascii_lowercase[: n + 1]
+    equation = ",".join(letters[i : i + 2] for i in range(n)) + f"->{letters[0]}{letters[n]}"
+    operands = [torch.randn(3, 3, dtype=torch.float64) for _ in range(n)]
+    assert_vjp_matches_autograd(equation, operands)
+    assert len(calls) == 3 * n - 4
