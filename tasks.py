@@ -48,7 +48,11 @@ def main(argv: list[str]) -> int:
         return 2
     setup()
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run(commands[argv[0]] + argv[1:], cwd=ROOT, env=env).returncode
+    cmd = commands[argv[0]] + argv[1:]
+    os.chdir(ROOT)
+    if os.name == "posix":  # become the command: signals and the exit code go straight to it
+        os.execve(cmd[0], cmd, env)
+    return subprocess.run(cmd, env=env).returncode
 
 
 if __name__ == "__main__":
