@@ -22,6 +22,7 @@ import string
 from dataclasses import dataclass
 from functools import lru_cache
 from math import prod
+from types import MappingProxyType
 
 import torch
 from torch import Tensor
@@ -45,7 +46,7 @@ class Equation:
 
     inputs: tuple[tuple[str, ...], ...]
     output: tuple[str, ...]
-    sizes: dict[str, int]
+    sizes: MappingProxyType  # label -> size, read-only
 
 
 def parse_equation(equation: str, shapes: list[tuple[int, ...]]) -> Equation:
@@ -129,7 +130,7 @@ def _parse(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Equation:
     else:
         counts = {c: lhs.count(c) for c in set(lhs) if c in LETTERS}
         output = ell + tuple(sorted(c for c, n in counts.items() if n == 1))
-    return Equation(inputs, output, sizes)
+    return Equation(inputs, output, MappingProxyType(sizes))  # read-only: answers are cached
 # --8<-- [end:parse]
 
 
