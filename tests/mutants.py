@@ -65,6 +65,29 @@ MUTANTS = {m.name: m for m in [
            edits=(("stride[l] += s", "stride[l] = s"),), **EINSUM),
 ]}
 
+CONV = dict(file="snippets/conv.py", chapter="docs/conv.md", tests="tests/test_conv.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("conv-input-grad-wrong-channel-axis",
+           why="the notes' label: the upstream gradient's channel axis read as c_in, not c_out",
+           edits=(('torch.einsum("dck,bdo->bcok", w, dL_dy)',
+                   'torch.einsum("dck,bco->bcok", w, dL_dy)'),), **CONV),
+    Mutant("conv-missing-kernel-flip",
+           why="the transposed convolution run with the kernel as it is, not flipped along k",
+           edits=(("w_flip = w.flip(2).transpose(0, 1)", "w_flip = w.transpose(0, 1)"),), **CONV),
+    Mutant("conv-edge-off-by-one",
+           why="an edge position misses its last window offset",
+           edits=(("range(max(0, i - out_width + 1), min(K, i + 1))",
+                   "range(max(0, i - out_width + 1), min(K, i))"),), **CONV),
+    Mutant("conv-stride-ignored-in-input-grad",
+           why="the upstream gradient padded but not spread out by the stride",
+           edits=(("G[:, :, K - 1:K - 1 + spread:stride] = dL_dy",
+                   "G[:, :, K - 1:K - 1 + out_width] = dL_dy"),), **CONV),
+    Mutant("conv-phase-offset-in-input-positions",
+           why="a tap's row offset counted in input positions instead of phase positions",
+           edits=(("yield kh, kw, p, q, a * gw + c", "yield kh, kw, p, q, a * gw + c * sw"),),
+           **CONV),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None
