@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     commands = {
         "serve": [str(PY), "-m", "mkdocs", "serve", "--dev-addr", "127.0.0.1:8000"],
         "test": [str(PY), "-m", "pytest"],
-        "bench": [str(PY), "-m", "benchmarks.bench_einsum"],
+        "bench": [str(PY), "-m", "benchmarks"],
     }
     if len(argv) < 1 or argv[0] not in commands:
         print(__doc__, file=sys.stderr)

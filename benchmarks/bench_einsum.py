@@ -44,5 +44,11 @@ CASES = [
     backward_case("...ij,...jk->...ik", [(16, 1, 64, 64), (8, 64, 64)], goal=1.5),
 ]
 
-if __name__ == "__main__":
+
+
+def main() -> None:
     run_suite("einsum", CASES)
+
+
+if __name__ == "__main__":
+    main()

@@ -92,10 +92,12 @@ def machine() -> dict:
     }
 
 
-def run_suite(suite: str, cases: list[dict], threads: int = 2) -> list[dict]:
-    """Time every case, print a table, and write ``results/<suite>.json``.
+def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | None = None) -> dict:
+    """Time every case, print a table, and write ``results/<suite>.json`` and ``.md``.
 
-    A case is ``{"name", "ours", "torch", "goal"}``: ``goal`` is the largest acceptable ratio.
+    A case is ``{"name", "ours", "torch", "goal"}``, with ``"flops"`` optional: ``goal`` is the
+    largest acceptable ratio, ``flops`` the floating-point operations of one call (for GFLOP/s).
+    ``extra`` is stored beside the cases (measurements that are not timings).
     """
     stable_allocation()
     torch.set_num_threads(threads)
@@ -104,11 +106,38 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2) -> list[dict]:
     for case in cases:
         row = {"name": case["name"], "goal": case["goal"], **time_pair(case["ours"], case["torch"])}
         row["meets_goal"] = row["ratio"] <= case["goal"]
+        if "flops" in case:
+            row["ours_gflops"] = case["flops"] / row["ours_s"] / 1e9
+            row["torch_gflops"] = case["flops"] / row["torch_s"] / 1e9
         rows.append(row)
         print(f"{row['name']:58s} {row['ours_s'] * 1e3:9.3f} {row['torch_s'] * 1e3:9.3f} "
               f"{row['ratio']:6.2f} {row['goal']:5.2f} {'ok' if row['meets_goal'] else 'MISSED'}")
+    results = {"suite": suite, "machine": machine(), "cases": rows, **(extra or {})}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{suite}.json"
-    out.write_text(json.dumps({"suite": suite, "machine": machine(), "cases": rows}, indent=2) + "\n")
-    print(f"wrote {out.relative_to(RESULTS.parent.parent)}")
-    return rows
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{suite}.md").write_text(markdown_table(results))
+    print(f"wrote {out.relative_to(RESULTS.parent.parent)} and {suite}.md")
+    return results
+
+
+def markdown_table(results: dict) -> str:
+    """The results as a Markdown table for the site, with where and when they were measured."""
+    m = results["machine"]
+    gflops = any("ours_gflops" in row for row in results["cases"])
+    head = "| case | ours (ms) | torch (ms) | ratio | goal |"
+    head += " ours GFLOP/s | torch GFLOP/s |" if gflops else ""
+    lines = [head, "|" + "---|" * head.count(" |")]
+    for row in results["cases"]:
+        line = (f"| {row['name']} | {row['ours_s'] * 1e3:.2f} | {row['torch_s'] * 1e3:.2f} | "
+                f"{row['ratio']:.2f} | {row['goal']:.2f} |")
+        if gflops and "ours_gflops" in row:
+            line += f" {row['ours_gflops']:.0f} | {row['torch_gflops']:.0f} |"
+        elif gflops:
+            line += " | |"
+        lines.append(line)
+    lines += ["", f"Measured {m['date'][:10]} at commit `{m['commit']}` on {m['cpu']} "
+                  f"({m['torch_threads']} threads), torch {m['torch']}, numpy {m['numpy']}, "
+                  f"Python {m['python']}: median of {results['cases'][0]['rounds']} interleaved "
+                  f"rounds, ratio = ours / torch.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""The benchmark results the pages show: generated, not edited, and backing what the pages say."""
+
+import json
+
+import pytest
+
+from benchmarks.bench_conv import CONFIGS, results_markdown
+from benchmarks.harness import RESULTS, markdown_table
+
+
+def load(suite: str) -> dict:
+    return json.loads((RESULTS / f"{suite}.json").read_text())
+
+
+@pytest.mark.parametrize("suite", ["einsum", "conv"])
+def test_results_are_complete(suite):
+    results = load(suite)
+    assert results["machine"]["commit"] and results["machine"]["date"]
+    for row in results["cases"]:
+        assert row["ours_s"] > 0 and row["torch_s"] > 0, row["name"]
+        assert row["meets_goal"] == (row["ratio"] <= row["goal"]), row["name"]
+
+
+def test_conv_page_table_is_generated_from_results():
+    """docs/conv.md includes benchmarks/results/conv.md: it must be what the results say."""
+    assert (RESULTS / "conv.md").read_text() == results_markdown(load("conv"))
+    assert markdown_table(load("conv")) in results_markdown(load("conv"))
+
+
+def test_conv_page_claims():
+    """What docs/conv.md says about the measurements."""
+    results = load("conv")
+    rows = {row["name"]: row for row in results["cases"]}
+    passes = ("forward", "input grad", "weight grad")
+    names = list(rows)
+    for config in range(len(CONFIGS)):
+        trio = [rows[name] for name in names[3 * config:3 * config + 3]]
+        assert all(row["name"].endswith(p) for row, p in zip(trio, passes))
+        # "The weight gradient is the slowest of the three"
+        assert trio[2]["ours_gflops"] < min(trio[0]["ours_gflops"], trio[1]["ours_gflops"])
+    # the 8-channel copy is faster than one copy_ of the permuted tensor
+    assert rows["channels-last copy x(32,64,1024): 8 channels at a time vs all"]["ratio"] < 1
+    memory = results["memory"]
+    # the snippet allocates about its input copy and output; im2col its matrix on top
+    assert memory["peak_extra_bytes"]["snippet"] < 1.5 * (memory["input_bytes"] + memory["output_bytes"])
+    assert memory["peak_extra_bytes"]["im2col"] > memory["im2col_bytes"]
