@@ -67,7 +67,8 @@ def machine() -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":!benchmarks/results"],
                                capture_output=True, text=True, check=True).stdout.strip()
         commit += "+uncommitted changes" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
