@@ -88,6 +88,29 @@ MUTANTS.update({m.name: m for m in [
            **CONV),
 ]})
 
+LOGISTIC = dict(file="snippets/logistic_regression.py", chapter="docs/logistic_regression.md",
+                tests="tests/test_logistic_regression.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("lr-gradient-without-1-over-n", why="the gradient of the mean loss without the 1/n",
+           edits=(("    return G / logits.shape[0]", "    return G"),), **LOGISTIC),
+    Mutant("lr-gradient-sign-flip", why="Y - P instead of P - Y",
+           edits=(("    return G / logits.shape[0]", "    return -G / logits.shape[0]"),),
+           **LOGISTIC),
+    Mutant("lr-softmax-without-max-subtraction", why="exp of the raw logits: overflows",
+           edits=(("    e = (logits - logits.amax(dim, keepdim=True)).exp()", "    e = logits.exp()"),),
+           **LOGISTIC),
+    Mutant("lr-log-softmax-without-shift", why="log-sum-exp without subtracting the maximum",
+           edits=(("    c = logits.amax(dim, keepdim=True)\n",
+                   "    c = torch.zeros_like(logits.amax(dim, keepdim=True))\n"),), **LOGISTIC),
+    Mutant("lr-ece-bins-weighted-equally",
+           why="ECE as the plain mean over non-empty bins, not weighted by their counts",
+           edits=(("    return (count / count.sum() * (accuracy - confidence).abs()).sum()",
+                   "    return (accuracy - confidence).abs()[count > 0].mean()"),), **LOGISTIC),
+    Mutant("lr-ridge-closed-form-without-n",
+           why="(X^T X + lam I)^-1 X^T y for the objective with the 1/n",
+           edits=(("n * lam * torch.eye(c", "lam * torch.eye(c"),), **LOGISTIC),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None

@@ -1,0 +1,278 @@
+"""Linear models: least squares, softmax, logistic regression and calibration, without autograd.
+
+For data ``X`` (n, c) and integer classes ``y`` (n,) in ``[0, m)``, multinomial logistic
+regression with weights ``W`` (m, c) and bias ``b`` (m,) has logits ``Z = X W^T + b`` and loss
+
+    L(W, b) = (1/n) sum_i [logsumexp(Z_i) - Z_{i, y_i}] + (l2 / 2) ||W||^2,
+    dL/dZ = (softmax(Z) - Y) / n,   dL/dW = (dL/dZ)^T X + l2 W,   dL/db = sum_i (dL/dZ)_i,
+
+with ``Y`` the one-hot targets. Every function checks its input and raises ValueError naming
+what is wrong. This module imports only torch and the standard library.
+"""
+
+# --8<-- [start:imports]
+import math
+
+import torch
+from torch import Tensor
+# --8<-- [end:imports]
+
+__all__ = ["least_squares", "least_squares_gd", "ridge", "huber",
+           "log_softmax", "softmax", "cross_entropy", "cross_entropy_grad",
+           "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+           "fit", "predict_proba", "smoothness", "expected_calibration_error",
+           "reliability", "fit_temperature", "bayes_decision", "conformal_threshold",
+           "prediction_sets"]
+
+
+# --8<-- [start:checks]
+def check_finite(name: str, t: Tensor, dim: int | None = None) -> None:
+    """A floating tensor with finite values (and ``dim`` dimensions, when given)."""
+    if not isinstance(t, Tensor) or not t.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {getattr(t, 'dtype', type(t))}")
+    if dim is not None and t.dim() != dim:
+        raise ValueError(f"{name} must have {dim} dimensions, got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} has non-finite values (inf or nan)")
+
+
+def check_classes(logits: Tensor, targets: Tensor, name: str = "logits") -> None:
+    """logits (n, m) finite, targets (n,) integer classes in [0, m)."""
+    check_finite(name, logits, dim=2)
+    check_targets(targets, *logits.shape)
+
+
+def check_targets(targets: Tensor, n: int, m: int) -> None:
+    """targets (n,): integer classes in [0, m)."""
+    if not isinstance(targets, Tensor) or targets.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise ValueError(f"targets must be integer class indices, got {targets.dtype}")
+    if tuple(targets.shape) != (n,):
+        raise ValueError(f"targets must have shape ({n},) to match the {n} rows of the input, "
+                         f"got {tuple(targets.shape)}")
+    if n and (targets.min() < 0 or targets.max() >= m):
+        raise ValueError(f"targets must be classes in [0, {m}), got values from "
+                         f"{int(targets.min())} to {int(targets.max())}")
+
+
+def check_regression(X: Tensor, y: Tensor) -> None:
+    """X (n, c) and y (n,), finite."""
+    check_finite("X", X, dim=2)
+    check_finite("y", y, dim=1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X {tuple(X.shape)} and y {tuple(y.shape)} must have as many rows")
+# --8<-- [end:checks]
+
+
+# --8<-- [start:least_squares]
+def least_squares(X: Tensor, y: Tensor) -> Tensor:
+    """argmin_w ||X w - y||^2 for X (n, c), y (n,) -> w (c,), by an orthogonal factorisation
+    of X (``torch.linalg.lstsq``), never forming X^T X."""
+    check_regression(X, y)
+    return torch.linalg.lstsq(X, y[:, None]).solution[:, 0]
+# --8<-- [end:least_squares]
+
+
+# --8<-- [start:least_squares_gd]
+def least_squares_gd(X: Tensor, y: Tensor, steps: int, lr: float | None = None) -> Tensor:
+    """Gradient descent on LS(w) = (1/n) ||X w - y||^2, whose gradient is (2/n) X^T (X w - y),
+    from w = 0. The default step 1/L uses LS's smoothness L = (2/n) lambda_max(X^T X)."""
+    check_regression(X, y)
+    n = X.shape[0]
+    if lr is None:
+        L = (2 / n * torch.linalg.matrix_norm(X, ord=2) ** 2).item()
+        lr = 1 / L if L > 0 else 0.0                 # X = 0: every w is a minimiser
+    w = X.new_zeros(X.shape[1])                      # (c,), the shape of the answer
+    for _ in range(steps):
+        w = w - lr * (2 / n) * X.T @ (X @ w - y)
+    return w
+# --8<-- [end:least_squares_gd]
+
+
+# --8<-- [start:ridge]
+def ridge(X: Tensor, y: Tensor, lam: float) -> Tensor:
+    """argmin_w (1/n) ||y - X w||^2 + lam ||w||^2 = (X^T X + n lam I)^{-1} X^T y."""
+    check_regression(X, y)
+    n, c = X.shape
+    return torch.linalg.solve(X.T @ X + n * lam * torch.eye(c, dtype=X.dtype), X.T @ y)
+# --8<-- [end:ridge]
+
+
+# --8<-- [start:huber]
+def huber(e: Tensor, delta: float = 1.0) -> Tensor:
+    """Huber loss of residuals e, elementwise: e^2 / 2 for |e| <= delta, else
+    delta (|e| - delta / 2), the linear part joining the quadratic with the same slope."""
+    a = e.abs()
+    return torch.where(a <= delta, 0.5 * e**2, delta * (a - 0.5 * delta))
+# --8<-- [end:huber]
+
+
+# --8<-- [start:softmax]
+def log_softmax(logits: Tensor, dim: int = -1) -> Tensor:
+    """log softmax(z)_i = z_i - logsumexp(z), logsumexp(z) = c + log sum_j exp(z_j - c) with
+    c = max_j z_j: every exp is of a number <= 0, so nothing overflows."""
+    check_finite("logits", logits)
+    c = logits.amax(dim, keepdim=True)
+    shifted = logits - c
+    return shifted - shifted.exp().sum(dim, keepdim=True).log()
+
+
+def softmax(logits: Tensor, dim: int = -1) -> Tensor:
+    """softmax(z)_i = exp(z_i - c) / sum_j exp(z_j - c) for any c; c = max_j z_j."""
+    check_finite("logits", logits)
+    e = (logits - logits.amax(dim, keepdim=True)).exp()
+    return e / e.sum(dim, keepdim=True)
+# --8<-- [end:softmax]
+
+
+# --8<-- [start:cross_entropy]
+def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """(1/n) sum_i -log softmax(Z_i)_{y_i} for logits Z (n, m) and classes y (n,)."""
+    check_classes(logits, targets)
+    return -log_softmax(logits).gather(1, targets[:, None].long()).mean()
+
+
+def cross_entropy_grad(logits: Tensor, targets: Tensor) -> Tensor:
+    """d cross_entropy / dZ = (softmax(Z) - Y) / n, Y the one-hot targets; (n, m)."""
+    check_classes(logits, targets)
+    G = softmax(logits)
+    G[torch.arange(len(targets)), targets.long()] -= 1
+    return G / logits.shape[0]
+# --8<-- [end:cross_entropy]
+
+
+# --8<-- [start:binary]
+def check_binary(z: Tensor, y: Tensor) -> None:
+    check_finite("z", z)
+    check_finite("y", y)
+    if z.shape != y.shape:
+        raise ValueError(f"z {tuple(z.shape)} and y {tuple(y.shape)} must have the same shape")
+    if ((y < 0) | (y > 1)).any():
+        raise ValueError("y must hold probabilities in [0, 1]")
+
+
+def binary_cross_entropy_with_logits(z: Tensor, y: Tensor) -> Tensor:
+    """mean of -y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)) = max(z, 0) - y z + log(1 + e^-|z|)."""
+    check_binary(z, y)
+    return (z.clamp(min=0) - y * z + torch.log1p(torch.exp(-z.abs()))).mean()
+
+
+def binary_cross_entropy_with_logits_grad(z: Tensor, y: Tensor) -> Tensor:
+    """d/dz of the mean above: (sigmoid(z) - y) / N, N the number of elements."""
+    check_binary(z, y)
+    return (torch.sigmoid(z) - y) / z.numel()
+# --8<-- [end:binary]
+
+
+# --8<-- [start:fit]
+def smoothness(X: Tensor, l2: float = 0.0) -> float:
+    """An upper bound L on the curvature of the logistic-regression loss: the Hessian of
+    cross-entropy in each row's logits is diag(p) - p p^T <= I / 2, so with the bias as a
+    column of ones, L = lambda_max([X 1]^T [X 1]) / (2 n) + l2. A step 1/L cannot overshoot."""
+    X1 = torch.cat([X, X.new_ones(X.shape[0], 1)], 1)
+    return (torch.linalg.matrix_norm(X1, ord=2) ** 2 / (2 * X.shape[0])).item() + l2
+
+
+def fit(X: Tensor, y: Tensor, num_classes: int, *, steps: int, lr: float | None = None,
+        l2: float = 0.0) -> tuple[Tensor, Tensor]:
+    """Full-batch gradient descent on mean cross-entropy + (l2 / 2) ||W||^2 (bias not
+    penalised), from zero, with the gradient written out. X (n, c), y (n,) -> W (m, c), b (m,).
+    The default step is 1 / smoothness(X, l2)."""
+    check_finite("X", X, dim=2)
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    check_targets(y, X.shape[0], num_classes)
+    if lr is None:
+        lr = 1 / smoothness(X, l2)
+    W = X.new_zeros(num_classes, X.shape[1])
+    b = X.new_zeros(num_classes)
+    for _ in range(steps):
+        dL_dZ = cross_entropy_grad(X @ W.T + b, y)     # (n, m), includes the 1/n
+        W -= lr * (dL_dZ.T @ X + l2 * W)
+        b -= lr * dL_dZ.sum(0)
+    return W, b
+
+
+def predict_proba(X: Tensor, W: Tensor, b: Tensor) -> Tensor:
+    """softmax(X W^T + b): (n, m) class probabilities."""
+    check_finite("X", X, dim=2)
+    if W.dim() != 2 or b.dim() != 1 or W.shape[1] != X.shape[1] or b.shape != W.shape[:1]:
+        raise ValueError(f"W {tuple(W.shape)} and b {tuple(b.shape)} do not fit X {tuple(X.shape)}")
+    return softmax(X @ W.T + b)
+# --8<-- [end:fit]
+
+
+# --8<-- [start:calibration]
+def reliability(probs: Tensor, targets: Tensor, n_bins: int = 15):
+    """Per equal-width confidence bin ((k/n_bins, (k+1)/n_bins], confidence = max probability):
+    the count, mean confidence and accuracy (argmax correct). Empty bins have count 0."""
+    check_classes(probs, targets, "probs")
+    if type(n_bins) is not int or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    conf, pred = probs.max(1)
+    correct = (pred == targets).to(probs.dtype)
+    k = (conf * n_bins).ceil().long().clamp(1, n_bins) - 1   # bin k holds (k/n, (k+1)/n]
+    def bin_sum(v: Tensor) -> Tensor:
+        return torch.zeros(n_bins, dtype=probs.dtype).index_add_(0, k, v)
+
+    count = bin_sum(torch.ones_like(conf))
+    return count, bin_sum(conf) / count.clamp(min=1), bin_sum(correct) / count.clamp(min=1)
+
+
+def expected_calibration_error(probs: Tensor, targets: Tensor, n_bins: int = 15) -> Tensor:
+    """ECE = sum_k (|B_k| / n) |accuracy(B_k) - confidence(B_k)| over the confidence bins."""
+    count, confidence, accuracy = reliability(probs, targets, n_bins)
+    return (count / count.sum() * (accuracy - confidence).abs()).sum()
+
+
+def fit_temperature(logits: Tensor, targets: Tensor, iters: int = 60) -> float:
+    """argmin_T mean cross-entropy(logits / T, targets). The loss is convex in beta = 1 / T
+    (cross-entropy is convex in the logits, and they are linear in beta), so its derivative
+    sum_ij dL/dZ_ij * logits_ij grows with beta: bisect on its sign, in log space."""
+    check_classes(logits, targets)
+
+    def slope(beta: float) -> float:
+        return (cross_entropy_grad(logits * beta, targets) * logits).sum().item()
+
+    lo, hi = 1e-4, 1e4
+    if not slope(lo) < 0 < slope(hi):
+        raise ValueError("no temperature in [1e-4, 1e4] minimises the loss: the logits "
+                         "separate the targets perfectly, or carry no information")
+    for _ in range(iters):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if slope(mid) < 0 else (lo, mid)
+    return 1 / math.sqrt(lo * hi)
+# --8<-- [end:calibration]
+
+
+# --8<-- [start:decisions]
+def bayes_decision(probs: Tensor, C: Tensor) -> Tensor:
+    """argmin_j sum_i C[i, j] p_i: the prediction with the least expected cost, C[i, j] being
+    the cost of predicting j when the class is i. probs (n, m), C (m, m) -> (n,)."""
+    check_finite("probs", probs, dim=2)
+    check_finite("C", C, dim=2)
+    m = probs.shape[1]
+    if tuple(C.shape) != (m, m):
+        raise ValueError(f"C must be ({m}, {m}) for {m} classes, got {tuple(C.shape)}")
+    return (probs @ C).argmin(1)
+
+
+def conformal_threshold(probs: Tensor, targets: Tensor, alpha: float) -> float:
+    """Split conformal prediction: with scores s_i = 1 - p_i[y_i] on n calibration points,
+    the ceil((n + 1)(1 - alpha))-th smallest score q. Sets {j : 1 - p_j <= q} then contain
+    the true class with probability at least 1 - alpha, for exchangeable data."""
+    check_classes(probs, targets, "probs")
+    n = len(targets)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha} needs 0 < alpha < 1")
+    if math.ceil((n + 1) * (1 - alpha)) > n:
+        raise ValueError(f"alpha={alpha} needs at least {math.ceil(1 / alpha) - 1} "
+                         f"calibration points, got {n}")
+    scores = 1 - probs.gather(1, targets[:, None].long())[:, 0]
+    return scores.sort().values[math.ceil((n + 1) * (1 - alpha)) - 1].item()
+
+
+def prediction_sets(probs: Tensor, q: float) -> Tensor:
+    """(n, m) boolean: class j is in the set of row i when 1 - p_ij <= q."""
+    check_finite("probs", probs, dim=2)
+    return 1 - probs <= q
+# --8<-- [end:decisions]
