@@ -9,9 +9,15 @@ and content tabs (``===``). This plugin gives it a parser that
 * expands ``--8<--`` includes inside Python blocks with the pymdownx.snippets preprocessor
   built from ``mkdocs.yml``, the one MkDocs runs.
 
-Loaded from the root ``conftest.py``, so ``pytest docs/<chapter>.md`` works on its own.
+Notebooks, jupytext percent files in ``docs/notebooks/`` that mkdocs-jupyter renders and
+executes, are collected as one test each: their code cells, read by jupytext as mkdocs-jupyter
+reads them, run in order in one fresh namespace, with matplotlib drawing off-screen (Agg).
+
+Loaded from the root ``conftest.py``, so ``pytest docs/<chapter>.md`` and
+``pytest docs/notebooks/<notebook>.py`` work on their own.
 """
 
+import os
 import pathlib
 import re
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ from pytest_markdown_docs.plugin import (FenceSyntax, MarkdownDocstringCodeModul
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+NOTEBOOKS = DOCS / "notebooks"  # mkdocs.yml: mkdocs-jupyter `include: ["notebooks/*.py"]`
 PYTHON = ("py", "python", "python3")
 CONTAINER = re.compile(r"^(?P<indent> *)(?:!!!|\?\?\?\+?|===\+?)\s")
 
@@ -125,10 +132,100 @@ def pytest_markdown_docs_markdown_it():
     return MkDocsFences()
 
 
+def is_notebook(path: pathlib.Path) -> bool:
+    return path.suffix == ".py" and path.parent == NOTEBOOKS
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A notebook's code cell: the line its code starts on in the .py file, and the code."""
+
+    line: int
+    code: str
+
+
+def notebook_cells(path: pathlib.Path) -> list[Cell]:
+    """The code cells of a notebook in order, as mkdocs-jupyter renders and executes them
+    (``jupytext.read``), each located in the file so that a traceback names its lines."""
+    import jupytext
+
+    nb = jupytext.read(path)
+    fmt = nb.metadata.get("jupytext", {}).get("text_representation", {}).get("format_name")
+    if fmt != "percent":
+        raise ValueError(f"{path.relative_to(ROOT)}: jupytext reads it as {fmt!r}; "
+                         "write notebooks in the percent format (`# %%` cells)")
+    lines = path.read_text("utf8").split("\n")
+    cells, pos = [], 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code = cell.source.split("\n")
+        for start in range(pos, len(lines) - len(code) + 1):
+            if lines[start:start + len(code)] == code:
+                before = [line for line in lines[pos:start] if line.strip()]
+                if before and before[-1].startswith("# %%"):  # right after its cell marker
+                    break
+        else:  # jupytext changed the code (a commented magic, say): the test would run other code
+            raise ValueError(f"{path.relative_to(ROOT)}: code cell {len(cells) + 1} is not in "
+                             f"the file as written after line {pos}: {cell.source[:80]!r}")
+        cells.append(Cell(start + 1, cell.source))
+        pos = start + len(code)
+    return cells
+
+
+class NotebookFile(pytest.File):
+    """A notebook under docs/notebooks/: one test."""
+
+    def collect(self):
+        yield NotebookItem.from_parent(self, name="notebook")
+
+
+class NotebookItem(pytest.Item):
+    """A notebook's code cells, in order, in one fresh namespace, as a kernel would run them."""
+
+    cell: tuple[int, int, Cell] | None = None  # (number, of how many, cell) while running
+
+    def runtest(self):
+        cells = notebook_cells(self.path)
+        namespace = {"__name__": "__main__"}
+        backend = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = "Agg"  # read when matplotlib is first imported
+        import matplotlib
+        import matplotlib.pyplot as plt
+        try:
+            with matplotlib.rc_context():  # a notebook's rcParams stay in the notebook
+                for number, cell in enumerate(cells, 1):
+                    self.cell = number, len(cells), cell
+                    # Padded to the cell's line, so tracebacks show the file's lines.
+                    code = compile("\n" * (cell.line - 1) + cell.code, str(self.path), "exec")
+                    exec(code, namespace)
+        finally:
+            plt.close("all")
+            if backend is None:
+                del os.environ["MPLBACKEND"]
+            else:
+                os.environ["MPLBACKEND"] = backend
+
+    def repr_failure(self, excinfo, style=None):
+        excinfo.traceback = excinfo.traceback.cut(path=self.path)  # from the failing cell on
+        failure = super().repr_failure(excinfo, style)
+        if self.cell and hasattr(failure, "addsection"):
+            number, total, cell = self.cell
+            failure.addsection("notebook", f"code cell {number} of {total}, "
+                                           f"{self.path.relative_to(ROOT)}:{cell.line}")
+        return failure
+
+    def reportinfo(self):
+        return self.path, 0, f"notebook {self.path.relative_to(ROOT)}"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collect_file(file_path, parent):
-    """Doc tests come from docs/*.md only, not from docstrings of every .py file."""
+    """Doc tests come from docs/*.md and the notebooks only, not from docstrings of every .py
+    file; a notebook is one test, never also imported as a test module."""
     found = yield
+    if is_notebook(file_path):
+        return [NotebookFile.from_parent(parent, path=file_path)]
     for c in found:
         if isinstance(c, MarkdownTextFile):
             c.collect = _naming_includes(c)

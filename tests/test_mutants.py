@@ -13,7 +13,7 @@ import pytest
 from tests.docblocks import ROOT
 from tests.mutants import MUTANTS
 
-COPY = ["conftest.py", "pyproject.toml", "mkdocs.yml", "docs", "snippets", "tests"]
+COPY = ["conftest.py", "pyproject.toml", "mkdocs.yml", "docs", "snippets", "tests", "overrides"]
 
 
 def run_with_mutant(name: str, tmp) -> tuple[dict, str]:
@@ -29,7 +29,8 @@ def run_with_mutant(name: str, tmp) -> tuple[dict, str]:
     mutant.apply(root)
     report = tmp / f"{name}.json"
     env = {**os.environ, "MUTANT": name, "MUTANT_REPORT": str(report),
-           "HYPOTHESIS_PROFILE": "mutant", "PYTHONDONTWRITEBYTECODE": "1"}
+           "HYPOTHESIS_PROFILE": "mutant", "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": "1"}  # two runs at once on two cores: one thread each
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.mutants", "-q", mutant.chapter, mutant.tests],
         cwd=root, env=env, capture_output=True, text=True, timeout=300)

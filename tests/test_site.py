@@ -2,13 +2,17 @@
 
 import html
 import pathlib
+import re
 from html.parser import HTMLParser
 
 import pytest
+from markdown_it import MarkdownIt
 
-from tests.docblocks import DOCS, PYTHON, ROOT, chapter_blocks
+from tests.docblocks import (DOCS, NOTEBOOKS, PYTHON, ROOT, chapter_blocks, fence_lang,
+                             notebook_cells)
 
 CHAPTERS = sorted(DOCS.rglob("*.md"))
+NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.py"))
 
 
 class CodeBlocks(HTMLParser):
@@ -51,6 +55,43 @@ class CodeBlocks(HTMLParser):
         self.handle_data(html.unescape(f"&#{name};"))
 
 
+class NotebookCode(HTMLParser):
+    """What a notebook page (mkdocs-jupyter) shows of its code cells, in order: the highlighted
+    code (``div.highlight-ipynb``), the text its copy button copies (``div.clipboard-copy-txt``)
+    and the input prompts (``In [k]:`` once executed)."""
+
+    FIELDS = {"highlight-ipynb": "shown", "clipboard-copy-txt": "copied",
+              "jp-InputPrompt": "prompts"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.shown: list[str] = []
+        self.copied: list[str] = []
+        self.prompts: list[str] = []
+        self.field = None        # the list being filled while inside one of those divs
+        self.depth = 0           # div nesting inside it
+
+    def handle_starttag(self, tag, attrs):
+        if self.field is not None:
+            self.depth += tag == "div"
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        for cls, name in self.FIELDS.items():
+            if tag == "div" and cls in classes:
+                self.field, self.depth = getattr(self, name), 1
+                self.field.append("")
+
+    def handle_endtag(self, tag):
+        if self.field is not None:
+            self.depth -= tag == "div"
+            if not self.depth:
+                self.field = None
+
+    def handle_data(self, data):
+        if self.field is not None:
+            self.field[-1] += data
+
+
 def page_html(site: pathlib.Path, chapter: pathlib.Path) -> str:
     """The built page of a chapter (MkDocs' directory URLs: x.md -> x/index.html)."""
     rel = chapter.relative_to(DOCS).with_suffix("")
@@ -80,8 +121,47 @@ def test_site_shows_what_ran(built_site, chapter):
                 '{.python notest title="Not run: <why>"}')
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_page_shows_what_ran(built_site, notebook):
+    """A notebook's page shows (and copies) its code cells, same code, same order, as the
+    notebook test runs them; the build executed each once, in order; the download button
+    gives the file that ran; and no Python appears outside the code cells."""
+    import jupytext
+
+    name = notebook.relative_to(ROOT)
+    page = page_html(built_site, notebook)
+    parser = NotebookCode()
+    parser.feed(page)
+    cells = notebook_cells(notebook)
+    for field in ("shown", "copied"):
+        html_cells = getattr(parser, field)
+        assert len(html_cells) == len(cells), (
+            f"{name}: the page has {len(html_cells)} code cells ({field}), the test runs "
+            f"{len(cells)}")
+        for k, (html_cell, cell) in enumerate(zip(html_cells, cells), 1):
+            assert html_cell.rstrip("\n") == cell.code.rstrip("\n"), (
+                f"{name}:{cell.line}: code cell {k}: the page ({field}) is not what ran")
+    executed = [" ".join(p.split()) for p in parser.prompts if p.strip()]  # &nbsp; to space
+    assert executed == [f"In [{k}]:" for k in range(1, len(cells) + 1)], (
+        f"{name}: the build did not execute every code cell once, in order: {executed}")
+
+    link = re.search(r'<a href="([^"]+)"[^>]*title="Download the notebook"', page)
+    target = f"{notebook.relative_to(DOCS).with_suffix('')}/{notebook.name}"
+    assert link and link.group(1).endswith("/" + target), f"{name}: no download button"
+    assert built_site.joinpath(target).read_bytes() == notebook.read_bytes()
+
+    blocks = CodeBlocks()
+    blocks.feed(page)
+    fences = [t for cell in jupytext.read(notebook).cells if cell.cell_type == "markdown"
+              for t in MarkdownIt("commonmark").parse(cell.source)
+              if t.type == "fence" and fence_lang(t.info) in PYTHON]
+    assert not blocks.blocks and not fences, (
+        f"{name}: Python outside the code cells is shown but never run")
+
+
 def test_every_chapter_is_in_the_nav():
-    """A chapter outside the nav is built but unreachable, and then nobody reads its checks."""
+    """A chapter or notebook outside the nav is built but unreachable, and then nobody reads its
+    checks."""
     from mkdocs.config import load_config
 
     nav = load_config(str(ROOT / "mkdocs.yml"))["nav"]
@@ -91,7 +171,8 @@ def test_every_chapter_is_in_the_nav():
             for value in (item.values() if isinstance(item, dict) else [item]):
                 yield from pages(value) if isinstance(value, list) else [value]
 
-    assert sorted(pages(nav)) == sorted(str(p.relative_to(DOCS)) for p in CHAPTERS)
+    assert sorted(pages(nav)) == sorted(str(p.relative_to(DOCS))
+                                        for p in CHAPTERS + NOTEBOOK_FILES)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
