@@ -111,6 +111,23 @@ MUTANTS.update({m.name: m for m in [
            edits=(("n * lam * torch.eye(c", "lam * torch.eye(c"),), **LOGISTIC),
 ]})
 
+S4 = dict(file="snippets/s4.py", chapter="docs/s4.md", tests="tests/test_s4.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("s4-continuous-B-in-kernel", why="the diagonal kernel built with B, not B_bar",
+           edits=(("        B_bar = torch.expm1(sL) / Lam * B\n", "        B_bar = B\n"),), **S4),
+    Mutant("s4-missing-C-tilde", why="the generating function with C instead of C (I - A_bar^L)",
+           edits=(("    C_t = C - (C[..., None, :] @ torch.linalg.matrix_power(A_bar, L))[..., 0, :]",
+                   "    C_t = C"),), **S4),
+    Mutant("s4-missing-woodbury-term", why="the diagonal part alone: the low-rank term dropped",
+           edits=(("        K_hat.append(k00 - half * (k01 * inner).sum(-1))",
+                   "        K_hat.append(k00)"),), **S4),
+    Mutant("s4-fft-without-padding", why="a circular convolution: the FFTs of length L, not 2L",
+           edits=(("torch.fft.ifft(torch.fft.fft(u, n=2 * L) * torch.fft.fft(K, n=2 * L))",
+                   "torch.fft.ifft(torch.fft.fft(u, n=L) * torch.fft.fft(K, n=L))"),
+                  ("torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)",
+                   "torch.fft.irfft(torch.fft.rfft(u, n=L) * torch.fft.rfft(K, n=L), n=L)")), **S4),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None
