@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-SUITES = ["einsum", "conv"]
+SUITES = ["einsum", "conv", "s4"]
 
 if __name__ == "__main__":
     for suite in sys.argv[1:] or SUITES:

@@ -12,7 +12,7 @@ def load(suite: str) -> dict:
     return json.loads((RESULTS / f"{suite}.json").read_text())
 
 
-@pytest.mark.parametrize("suite", ["einsum", "conv"])
+@pytest.mark.parametrize("suite", ["einsum", "conv", "s4"])
 def test_results_are_complete(suite):
     results = load(suite)
     assert results["machine"]["commit"] and results["machine"]["date"]
@@ -46,3 +46,19 @@ def test_conv_page_claims():
     # the snippet allocates about its input copy and output; im2col its matrix on top
     assert memory["peak_extra_bytes"]["snippet"] < 1.5 * (memory["input_bytes"] + memory["output_bytes"])
     assert memory["peak_extra_bytes"]["im2col"] > memory["im2col_bytes"]
+
+
+def test_s4_page_table_and_goals():
+    """docs/s4.md includes benchmarks/results/s4.md; the issue's goals at L = 16384 hold."""
+    from benchmarks.bench_s4 import results_markdown as s4_markdown
+
+    results = load("s4")
+    assert (RESULTS / "s4.md").read_text() == s4_markdown(results)
+    rows = {row["name"]: row for row in results["cases"]}
+    assert rows["kernel_nplr H=256 N=64 L=16384"]["ratio"] <= 1 / 3
+    assert rows["kernel_s4d H=256 N=64 L=16384"]["ratio"] <= 1 / 5
+    memory = results["memory"]
+    # "the peak memory stays far below the full (H, L, N) array"
+    assert memory["peak_extra_bytes"]["kernel_nplr"] < memory["matrix_bytes"] / 4
+    assert memory["peak_extra_bytes"]["kernel_nplr"] < 2e9
+    assert all(e["ours"] <= e["goal"] for e in results["errors"]), results["errors"]
