@@ -10,6 +10,19 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Unit tests run torch on one intra-op thread: their tensors are small, and when another
+    process holds one of the two cores, a two-thread pool makes each call wait for the
+    descheduled thread (10-50x slower). A test that times something sets its own count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> pathlib.Path:
     """The site as `mkdocs build --strict` writes it (built once per test session)."""

@@ -24,15 +24,6 @@ DTYPES = (torch.float32, torch.float64)
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run every test on one thread: torch's thread pool makes small operations tens of
-    times slower when other processes hold the cores (the fit timing picks its own count)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def seeded(draw) -> torch.Generator:
     """A torch.Generator seeded from a drawn integer."""

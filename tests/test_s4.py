@@ -33,14 +33,6 @@ SAFETY = 8.0
 F64, C128 = torch.float64, torch.complex128
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: the tensors are tiny, and other processes may share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 # ---------------------------------------------------------------------------------------------
 # Dense references (one system at a time; channels are looped over by the callers).
