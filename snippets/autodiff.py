@@ -23,8 +23,8 @@ from torch import Tensor
 # --8<-- [end:imports]
 
 __all__ = ["forward_difference", "central_difference", "finite_difference_gradient",
-           "logistic_map", "diff", "evaluate", "size", "distinct",
-           "Dual", "jvp", "Value", "as_value", "operands", "topological_order", "backward", "counting",
+           "logistic_map", "diff", "evaluate", "size", "distinct", "Dual", "jvp",
+           "Value", "as_value", "operands", "topological_order", "backward", "counting",
            "unbroadcast", "matmul", "add", "mul", "relu", "sum_all", "log_softmax",
            "cross_entropy", "vjp", "jacobian_forward", "jacobian_reverse",
            "mlp", "init_mlp", "checkpoint"]
@@ -154,7 +154,8 @@ _counters: list[Counter] = []
 def counting():
     """Count, inside the block: evaluations of each primitive (``c["matmul"]``, ...), VJP calls
     (``c["vjp"]``), backward passes (``c["backward"]``), and the nodes alive that hold an
-    activation for a VJP: ``c["stored"]`` now and ``c["peak_stored"]`` at most."""
+    activation for a VJP: ``c["stored"]`` now and ``c["peak_stored"]`` at most. A node is freed
+    (``Value.__del__``) as soon as nothing refers to it: the graph holds no reference cycles."""
     c = Counter()
     _counters.append(c)
     try:
@@ -163,9 +164,9 @@ def counting():
         _counters.remove(c)
 
 
-def _count(key: str, n: int = 1) -> None:
+def _count(key: str) -> None:
     for c in _counters:
-        c[key] += n
+        c[key] += 1
 # --8<-- [end:counting]
 
 
@@ -213,7 +214,6 @@ class Value:
     def log_softmax(self): return log_softmax(self)
     def backward(self, grad=None): backward(self, grad)
 
-
     @property
     def dtype(self) -> torch.dtype:
         return self.data.dtype
@@ -257,7 +257,8 @@ def backward(root: Value, grad: Tensor | None = None) -> None:
     if grad is None and root.data.dim() != 0:
         raise ValueError(f"backward() needs grad for a non-scalar of shape {tuple(root.shape)}")
     if grad is not None and grad.shape != root.shape:
-        raise ValueError(f"grad {tuple(grad.shape)} must have the node's shape {tuple(root.shape)}")
+        raise ValueError(f"grad {tuple(grad.shape)} must have the node's shape "
+                         f"{tuple(root.shape)}")
     order = topological_order(root)
     for node in order:
         node.grad = None
@@ -269,18 +270,22 @@ def backward(root: Value, grad: Tensor | None = None) -> None:
         _count("vjp")
         for parent, g in zip(node.parents, node.vjp(node.grad)):
             parent.grad = g if parent.grad is None else parent.grad + g
-
 # --8<-- [end:backward]
 
 
 # --8<-- [start:matmul]
 def matmul(a, b) -> Value:
-    """Y = A B for A (n, k), B (k, m) -> (n, m). VJP: dL/dA = G B^T (n, k), dL/dB = A^T G (k, m)."""
+    """Y = A B for A (n, k) and B (k, m): (n, m).
+    VJP: dL/dA = G B^T (n, k) and dL/dB = A^T G (k, m), for G = dL/dY (n, m)."""
     a, b = operands(a, b)
     A, B = a.data, b.data
     if A.dim() != 2 or B.dim() != 2 or A.shape[1] != B.shape[0]:
         raise ValueError(f"matmul needs (n, k) @ (k, m), got {tuple(A.shape)} @ {tuple(B.shape)}")
-    return Value(A @ B, (a, b), lambda G: (G @ B.T, A.T @ G), "matmul")
+
+    def vjp(G):
+        return G @ B.T, A.T @ G
+
+    return Value(A @ B, (a, b), vjp, "matmul")
 # --8<-- [end:matmul]
 
 
@@ -295,30 +300,39 @@ def unbroadcast(g: Tensor, shape: tuple) -> Tensor:
     return g.sum(axes, keepdim=True) if axes else g
 
 
-def broadcast_shape(a: Value, b: Value, op: str) -> torch.Size:
+def check_broadcast(op: str, a: Value, b: Value) -> None:
     try:
-        return torch.broadcast_shapes(a.shape, b.shape)
+        torch.broadcast_shapes(a.shape, b.shape)
     except RuntimeError:
-        raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast") from None
+        raise ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} "
+                         "do not broadcast") from None
 
 
 def add(a, b) -> Value:
     """a + b, broadcasting. VJP: g summed down to each operand's shape."""
     a, b = operands(a, b)
-    broadcast_shape(a, b, "add")
-    sa, sb = a.shape, b.shape
-    return Value(a.data + b.data, (a, b), lambda g: (unbroadcast(g, sa), unbroadcast(g, sb)), "add")
+    check_broadcast("add", a, b)
+    shape_a, shape_b = a.shape, b.shape
+
+    def vjp(g):
+        return unbroadcast(g, shape_a), unbroadcast(g, shape_b)
+
+    return Value(a.data + b.data, (a, b), vjp, "add")
 # --8<-- [end:add]
 
 
 # --8<-- [start:mul]
 def mul(a, b) -> Value:
-    """a * b elementwise, broadcasting. VJP: g b and g a, each summed down to its operand's shape."""
+    """a * b elementwise, broadcasting. VJP: g b and g a, each summed down to its operand's
+    shape."""
     a, b = operands(a, b)
-    broadcast_shape(a, b, "mul")
+    check_broadcast("mul", a, b)
     A, B = a.data, b.data
-    return Value(A * B, (a, b), lambda g: (unbroadcast(g * B, A.shape), unbroadcast(g * A, B.shape)),
-                 "mul")
+
+    def vjp(g):
+        return unbroadcast(g * B, A.shape), unbroadcast(g * A, B.shape)
+
+    return Value(A * B, (a, b), vjp, "mul")
 # --8<-- [end:mul]
 
 
@@ -328,7 +342,11 @@ def relu(a) -> Value:
     0 of [0, 1], as torch does."""
     a = as_value(a)
     A = a.data
-    return Value(A.clamp(min=0), (a,), lambda g: (g * (A > 0),), "relu")
+
+    def vjp(g):
+        return (g * (A > 0),)
+
+    return Value(A.clamp(min=0), (a,), vjp, "relu")
 # --8<-- [end:relu]
 
 
@@ -337,7 +355,11 @@ def sum_all(a) -> Value:
     """The sum of every element, a 0-dim Value. VJP: the scalar g copied to a's shape."""
     a = as_value(a)
     shape = a.shape
-    return Value(a.data.sum(), (a,), lambda g: (g.expand(shape),), "sum")
+
+    def vjp(g):
+        return (g.expand(shape),)
+
+    return Value(a.data.sum(), (a,), vjp, "sum")
 # --8<-- [end:sum_all]
 
 
@@ -349,8 +371,12 @@ def log_softmax(a) -> Value:
     if a.data.dim() == 0:
         raise ValueError("log_softmax needs at least one axis, got a 0-dim Value")
     out = a.data - torch.logsumexp(a.data, -1, keepdim=True)
-    P = out.exp()
-    return Value(out, (a,), lambda g: (g - P * g.sum(-1, keepdim=True),), "log_softmax")
+    P = out.exp()                                          # softmax(z)
+
+    def vjp(g):
+        return (g - P * g.sum(-1, keepdim=True),)
+
+    return Value(out, (a,), vjp, "log_softmax")
 # --8<-- [end:log_softmax]
 
 
@@ -366,11 +392,11 @@ def cross_entropy(logits: Value, targets: Tensor) -> Value:
         raise ValueError(f"targets must be int64 classes of shape ({n},) for logits "
                          f"{tuple(Z.shape)}, got {targets.dtype} {tuple(targets.shape)}")
     if n and (targets.min() < 0 or targets.max() >= m):
-        raise ValueError(f"targets must be classes in [0, {m}), got {targets.min()}..{targets.max()}")
+        raise ValueError(f"targets must be classes in [0, {m}), "
+                         f"got {int(targets.min())}..{int(targets.max())}")
     Y = F.one_hot(targets, m).to(Z.data.dtype)
     return mul(log_softmax(Z), Y).sum() * (-1 / n)
 # --8<-- [end:cross_entropy]
-
 
 
 # --8<-- [start:jacobians]
@@ -383,15 +409,15 @@ def vjp(f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     return out.data, torch.zeros_like(x) if leaf.grad is None else leaf.grad
 
 
-def check_row(x: Tensor) -> int:
+def check_row(name: str, x: Tensor) -> int:
     if x.dim() != 2 or x.shape[0] != 1:
-        raise ValueError(f"x must be a row of shape (1, n), got {tuple(x.shape)}")
+        raise ValueError(f"{name} must be a row of shape (1, n), got {tuple(x.shape)}")
     return x.shape[1]
 
 
 def jacobian_forward(f: Callable, x: Tensor) -> Tensor:
     """J (m, n) of f: (1, n) -> (1, m) at x, column by column: n JVPs, one per input e_i."""
-    n = check_row(x)
+    n = check_row("x", x)
     E = torch.eye(n, dtype=x.dtype)
     return torch.stack([jvp(f, x, E[i:i + 1])[1][0] for i in range(n)], dim=1)
 
@@ -399,12 +425,13 @@ def jacobian_forward(f: Callable, x: Tensor) -> Tensor:
 def jacobian_reverse(f: Callable, x: Tensor) -> Tensor:
     """J (m, n) of f: (1, n) -> (1, m) at x, row by row: one forward pass, then m backward
     passes through its graph, one VJP with each output direction e_j."""
-    check_row(x)
+    check_row("x", x)
     leaf = Value(x)
-    y = f(leaf)
-    E = torch.eye(y.shape[1], dtype=x.dtype)
+    y = f(leaf)                                           # the graph, recorded once
+    m = check_row("f(x)", y.data)
+    E = torch.eye(m, dtype=x.dtype)
     rows = []
-    for j in range(y.shape[1]):
+    for j in range(m):
         y.backward(E[j:j + 1])
         rows.append(torch.zeros_like(x[0]) if leaf.grad is None else leaf.grad[0])
     return torch.stack(rows)
@@ -414,7 +441,8 @@ def jacobian_reverse(f: Callable, x: Tensor) -> Tensor:
 # --8<-- [start:mlp]
 def init_mlp(widths: list[int], generator: torch.Generator,
              dtype: torch.dtype = torch.float64) -> list[Tensor]:
-    """[W_1, b_1, ..., W_L, b_L] with W_i (d_{i-1}, d_i) ~ N(0, 1 / d_{i-1}), b_i (d_i,) ~ N(0, 0.01)."""
+    """[W_1, b_1, ..., W_L, b_L] for widths [d_0, ..., d_L]: W_i (d_{i-1}, d_i) with entries
+    N(0, 1 / d_{i-1}), b_i (d_i,) with entries N(0, 0.01)."""
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"widths must list at least two positive sizes, got {widths}")
     params = []

@@ -130,6 +130,17 @@ def test_log_softmax_vjp_matches_torch(case, scale):
     assert_vjps_match_torch(log_softmax, lambda z: F.log_softmax(z, -1), [scale * x], gen)
 
 
+@pytest.mark.parametrize("name,program", [
+    ("mean", lambda x, w: (x * w).mean()),
+    ("number-left", lambda x, w: (2.0 + x) * (3.0 * w)),
+    ("tensor-left", lambda x, w: torch.ones(2, 3, dtype=F64) @ (x * w)),
+])
+def test_composed_ops_and_operands_on_either_side(name, program):
+    """The same program on Values and on torch tensors: numbers and tensors as constants."""
+    gen = torch.Generator().manual_seed(9)
+    assert_vjps_match_torch(program, program, [randn((3, 4), gen), randn((4,), gen)], gen)
+
+
 def test_log_softmax_vjp_of_a_one_hot_upstream_is_minus_softmax_off_the_target():
     """g = e_y: the VJP is e_y - softmax(z), the row that cross-entropy's gradient negates."""
     z = torch.tensor([[1.0, -2.0, 0.5, 3.0]], dtype=F64)
@@ -486,6 +497,8 @@ BAD = [
         r"the tangent \(3,\) must have x's shape \(1, 3\)"),
     bad("jacobian-column", lambda: jacobian_reverse(lambda x: x, torch.zeros(3, 1)),
         r"x must be a row of shape \(1, n\), got \(3, 1\)"),
+    bad("jacobian-output-not-a-row", lambda: jacobian_reverse(lambda x: x.sum(), torch.zeros(1, 3)),
+        r"f\(x\) must be a row of shape \(1, n\), got \(\)"),
     bad("jacobian-forward-1-d", lambda: jacobian_forward(lambda x: x, torch.zeros(3)),
         r"x must be a row of shape \(1, n\), got \(3,\)"),
     bad("fd-step", lambda: finite_difference_gradient(torch.sum, torch.zeros(3), 0.0),
