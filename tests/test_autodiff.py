@@ -19,7 +19,7 @@ from snippets.autodiff import (
 
 F64 = torch.float64
 EXACT = dict(rtol=0, atol=1e-12)   # float64, the same operations as torch up to ordering
-FEW = settings(max_examples=40)    # cheap properties: enough shapes, within the time budget
+FEW = settings(max_examples=30)    # cheap properties: enough shapes, within the time budget
 
 
 def seeded(draw) -> torch.Generator:
@@ -201,8 +201,8 @@ def test_topological_order_puts_parents_first_and_each_node_once():
 def test_backward_through_a_deep_chain_needs_no_recursion():
     x = Value(torch.tensor([0.5], dtype=F64))
     h = x
-    for _ in range(1500):
-        h = h * 1.0 + 0.0
+    for _ in range(1200):                                      # > the recursion limit, 1000
+        h = h * 1.0
     h.sum().backward()
     assert x.grad.tolist() == [1.0]
 
@@ -244,7 +244,7 @@ def torch_mlp_loss(params, X, y):
                                     W3.T, b3), y)
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(mlp_problems())
 def test_mlp_cross_entropy_gradients_match_torch(case):
     params, X, y = case
@@ -313,7 +313,7 @@ def test_jvp_and_vjp_match_the_jacobian(case):
     torch.testing.assert_close(x_bar, v @ J, **EXACT)
 
 
-@settings(max_examples=25)
+@settings(max_examples=20)
 @given(functions())
 def test_full_jacobians_take_n_jvps_or_m_vjps(case):
     f, x, _ = case
