@@ -128,6 +128,49 @@ MUTANTS.update({m.name: m for m in [
                    "torch.fft.irfft(torch.fft.rfft(u, n=L) * torch.fft.rfft(K, n=L), n=L)")), **S4),
 ]})
 
+AUTODIFF = dict(file="snippets/autodiff.py", chapter="docs/autodiff.md",
+                tests="tests/test_autodiff.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("ad-matmul-grad-A-untransposed",
+           why="dL/dA = G B instead of G B^T: the right shape when B is square",
+           edits=(("        return G @ B.T, A.T @ G", "        return G @ B, A.T @ G"),),
+           **AUTODIFF),
+    Mutant("ad-matmul-grad-B-transposed",
+           why="dL/dB = G^T A, the transpose of A^T G: the right shape when B is square",
+           edits=(("        return G @ B.T, A.T @ G", "        return G @ B.T, G.T @ A"),),
+           **AUTODIFF),
+    Mutant("ad-add-missing-unbroadcast",
+           why="add's VJP hands g to both operands without summing over the broadcast axes",
+           edits=(("return unbroadcast(g, shape_a), unbroadcast(g, shape_b)", "return g, g"),),
+           **AUTODIFF),
+    Mutant("ad-unbroadcast-leading-axes-only",
+           why="g summed over the prepended axes but not over the axes stretched from size 1",
+           edits=(("    return g.sum(axes, keepdim=True) if axes else g", "    return g"),),
+           **AUTODIFF),
+    Mutant("ad-mul-vjp-own-operand",
+           why="mul's VJP multiplies g by each operand itself instead of by the other one",
+           edits=(("return unbroadcast(g * B, A.shape), unbroadcast(g * A, B.shape)",
+                   "return unbroadcast(g * A, A.shape), unbroadcast(g * B, B.shape)"),),
+           **AUTODIFF),
+    Mutant("ad-relu-vjp-passes-negatives",
+           why="relu's VJP masked by its output being >= 0, which it always is: g passes "
+               "where x < 0",
+           edits=(("(g * (A > 0),)", "(g * (A.clamp(min=0) >= 0),)"),), **AUTODIFF),
+    Mutant("ad-log-softmax-missing-softmax-term",
+           why="log_softmax's VJP as the identity: the - softmax(z) sum(g) term dropped",
+           edits=(("(g - P * g.sum(-1, keepdim=True),)", "(g,)"),), **AUTODIFF),
+    Mutant("ad-accumulate-overwrites",
+           why="a node used twice keeps the gradient of its last use instead of the sum",
+           edits=(("parent.grad = g if parent.grad is None else parent.grad + g",
+                   "parent.grad = g"),), **AUTODIFF),
+    Mutant("ad-backward-in-forward-order",
+           why="the VJPs called parents first, before their gradient is known",
+           edits=(("    for node in reversed(order):", "    for node in order:"),), **AUTODIFF),
+    Mutant("ad-jacobian-reverse-transposed", why="the VJP rows stacked as columns: J^T, not J",
+           edits=(("    return torch.stack(rows)", "    return torch.stack(rows, dim=1)"),),
+           **AUTODIFF),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None
