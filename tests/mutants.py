@@ -171,6 +171,48 @@ MUTANTS.update({m.name: m for m in [
            **AUTODIFF),
 ]})
 
+OPTIM = dict(file="snippets/optim.py", chapter="docs/optim.md", tests="tests/test_optim.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("optim-adam-no-bias-correction",
+           why="m and v used as they are: the first steps shrunk toward zero by 1 - beta^t",
+           edits=(("            m_hat = self.m[i] / (1 - beta1**t)          # bias corrections\n"
+                   "            v_hat = self.v[i] / (1 - beta2**t)\n",
+                   "            m_hat = self.m[i]\n            v_hat = self.v[i]\n"),), **OPTIM),
+    Mutant("optim-adam-no-second-moment-correction",
+           why="only m bias-corrected: the first step about 30 times too long",
+           edits=(("            v_hat = self.v[i] / (1 - beta2**t)\n",
+                   "            v_hat = self.v[i]\n"),), **OPTIM),
+    Mutant("optim-decay-coupling-swapped",
+           why="Adam decays theta directly and AdamW adds the decay to the gradient",
+           edits=(("            if self.decoupled:\n", "            if not self.decoupled:\n"),),
+           **OPTIM),
+    Mutant("optim-adamw-l2-decay", why="AdamW's decay added to the gradient, as Adam's L2",
+           edits=(("    decoupled = True\n", "    decoupled = False\n"),), **OPTIM),
+    Mutant("optim-nesterov-no-look-ahead",
+           why="nesterov=True ignored: the step along b_t, not g_t + momentum * b_t",
+           edits=(("                g = g + self.momentum * self.b[i] if self.nesterov else self.b[i]",
+                   "                g = self.b[i]"),), **OPTIM),
+    Mutant("optim-dampening-on-first-step",
+           why="the first gradient dampened too: b_1 = (1 - dampening) g_1",
+           edits=(("                    self.b[i] = g.clone()",
+                   "                    self.b[i] = (1 - self.dampening) * g"),), **OPTIM),
+    Mutant("optim-dampening-on-buffer",
+           why="dampening applied to the old buffer instead of the new gradient",
+           edits=(("self.b[i] = self.momentum * self.b[i] + (1 - self.dampening) * g",
+                   "self.b[i] = (1 - self.dampening) * self.momentum * self.b[i] + g"),), **OPTIM),
+    Mutant("optim-sgd-decay-outside-momentum",
+           why="SGD's weight decay added after the momentum buffer, not to the gradient",
+           edits=(("            g = p.grad + self.weight_decay * p          # L2: the gradient of wd/2 ||p||^2",
+                   "            g = p.grad"),
+                  ("            p -= self.lr * g\n",
+                   "            p -= self.lr * (g + self.weight_decay * p)\n")), **OPTIM),
+    Mutant("optim-epoch-drops-leftover",
+           why="an epoch of n // batch_size full batches: the n % batch_size leftovers never seen",
+           edits=(("    return list(torch.randperm(n, generator=generator).split(batch_size))",
+                   "    return list(torch.randperm(n, generator=generator)[:n - n % batch_size]"
+                   ".split(batch_size))"),), **OPTIM),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None
