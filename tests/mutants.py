@@ -213,6 +213,69 @@ MUTANTS.update({m.name: m for m in [
                    ".split(batch_size))"),), **OPTIM),
 ]})
 
+LINALG = dict(file="snippets/linear_algebra.py", chapter="docs/linear_algebra.md",
+              tests="tests/test_linear_algebra.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("la-cosine-without-one-norm", why="cosine similarity divided by the norm of x only",
+           edits=(("    return (x / x_norm * (w / w_norm)).sum(dim)",
+                   "    return (x / x_norm * w).sum(dim)"),), **LINALG),
+    Mutant("la-cosine-eps-on-the-product",
+           why="eps clamps the product of the norms, not each norm: vectors shorter than "
+               "sqrt(eps) lose their exact cosine",
+           edits=(("    x_norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp(min=eps)\n"
+                   "    w_norm = torch.linalg.vector_norm(w, dim=dim, keepdim=True).clamp(min=eps)\n"
+                   "    return (x / x_norm * (w / w_norm)).sum(dim)",
+                   "    x_norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True)\n"
+                   "    w_norm = torch.linalg.vector_norm(w, dim=dim, keepdim=True)\n"
+                   "    return (x * w).sum(dim, keepdim=True).div((x_norm * w_norm).clamp(min=eps))"
+                   ".squeeze(dim)"),), **LINALG),
+    Mutant("la-similarity-rows-not-normalised",
+           why="the similarity matrix as the raw products A B^T: long templates win",
+           edits=(("    return A_hat @ B_hat.T", "    return A @ B.T"),), **LINALG),
+    Mutant("la-batched-matmul-sums-the-batch",
+           why="the einsum output drops the batch subscripts, so it sums over the batch",
+           edits=(('torch.einsum("...ab,...bc->...ac", X, Y)',
+                   'torch.einsum("...ab,...bc->ac", X, Y)'),), **LINALG),
+    Mutant("la-collapse-in-application-order",
+           why="the weights multiplied in the order the layers run, W1 W2, not W2 W1",
+           edits=(("    return W2 @ W1, W2 @ b1 + b2", "    return W1 @ W2, W2 @ b1 + b2"),),
+           **LINALG),
+    Mutant("la-collapse-bias-without-W2", why="the collapsed bias b1 + b2, not W2 b1 + b2",
+           edits=(("    return W2 @ W1, W2 @ b1 + b2", "    return W2 @ W1, b1 + b2"),),
+           **LINALG),
+]})
+
+GRADIENTS = dict(file="snippets/gradients.py", chapter="docs/gradients.md",
+                 tests="tests/test_gradients.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("grad-jacobian-transposed",
+           why="the notes' reading: columns as the outputs' gradients, an (n, m) Jacobian",
+           edits=(("    return torch.stack(columns, dim=1)\n# --8<-- [end:jacobian_fd]",
+                   "    return torch.stack(columns, dim=0)\n# --8<-- [end:jacobian_fd]"),),
+           **GRADIENTS),
+    Mutant("grad-jvp-columns-stacked-as-rows",
+           why="forward mode's columns J e_j stacked as rows",
+           edits=(("    return torch.stack(columns, dim=1)\n# --8<-- [end:jacobian_fwd]",
+                   "    return torch.stack(columns, dim=0)\n# --8<-- [end:jacobian_fwd]"),),
+           **GRADIENTS),
+    Mutant("grad-forward-difference",
+           why="a forward difference where a central one is claimed: error O(h), not O(h^2)",
+           edits=(("    return (as_vector(f(x + h * v)) - as_vector(f(x - h * v))) / (2 * h)",
+                   "    return (as_vector(f(x + h * v)) - as_vector(f(x))) / h"),), **GRADIENTS),
+    Mutant("grad-vjp-basis-of-the-inputs",
+           why="reverse mode seeded with one basis vector per input, not per output",
+           edits=(("            for e in torch.eye(y.numel(), dtype=y.dtype)]",
+                   "            for e in torch.eye(x.numel(), dtype=y.dtype)]"),),
+           **GRADIENTS),
+    Mutant("grad-chain-rule-wrong-order", why="J_g(x) J_f(g(x)): the inner Jacobian on the left",
+           edits=(("    return jacobian(f, u) @ jacobian(g, x)",
+                   "    return jacobian(g, x) @ jacobian(f, u)"),), **GRADIENTS),
+    Mutant("grad-chain-rule-outer-at-x",
+           why="the outer Jacobian taken at x instead of at g(x)",
+           edits=(("    return jacobian(f, u) @ jacobian(g, x)",
+                   "    return jacobian(f, x) @ jacobian(g, x)"),), **GRADIENTS),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None

@@ -41,8 +41,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 10_000
-PAGES = ["/", "/einsum/", "/conv/", "/logistic_regression/", "/s4/", "/optim/",
-         "/notebooks/logistic_regression_lab/"]  # the last: nbconvert markup
+PAGES = ["/", "/linear_algebra/", "/gradients/", "/optim/", "/einsum/", "/conv/",
+         "/logistic_regression/", "/s4/", "/notebooks/logistic_regression_lab/"]  # nbconvert markup
 
 # katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
 MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]
