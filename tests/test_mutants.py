@@ -22,9 +22,16 @@ from tests.mutants import MUTANTS
 COPY = ["conftest.py", "pyproject.toml", "mkdocs.yml", "docs", "snippets", "tests", "overrides",
         "hooks", "includes", "benchmarks"]
 # Imported once by the fork server; nothing from this repository (each copy has its own).
+# Besides the libraries: what torch, pytest and hypothesis import lazily on first use (the
+# first `assert_close` alone imports torch.distributed.tensor, 0.5 s).
 PRELOAD = ["torch", "numpy", "hypothesis", "pytest", "pytest_markdown_docs.plugin", "markdown",
            "pymdownx.snippets", "pymdownx.superfences", "mkdocs.config", "material",
-           "mkdocs_jupyter.plugin", "jupytext", "jaxtyping", "einops"]
+           "mkdocs_jupyter.plugin", "jupytext", "jaxtyping", "einops", "markdown_it", "yaml",
+           "torch.testing", "torch.distributed.tensor", "torch._dynamo", "torch.func",
+           "torch.optim", "torch.utils.checkpoint", "torch.utils.data", "torch.autograd.functional",
+           "torch.utils.flop_counter", "hypothesis.strategies",
+           "unittest.mock", "_pytest.doctest", "_pytest.legacypath", "_pytest.pytester",
+           "pytest_markdown_docs._runners", "platformdirs"]
 WORKERS = 2
 
 
@@ -60,8 +67,11 @@ def run_in_copy(name: str, root: str) -> dict:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    pytest.main(["-p", "tests.mutants", "-q", "-p", "no:cacheprovider", mutant.chapter,
-                 mutant.tests])
+    # No tracebacks (rendering them costs more than most runs) and no unraisable-exception
+    # plugin (its gc.collect() calls walk the whole preloaded heap): a run only needs to fail.
+    pytest.main(["-p", "tests.mutants", "-q", "-p", "no:cacheprovider", "--tb=no",
+                 "-p", "no:unraisableexception", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                 mutant.chapter, mutant.tests])
     sys.stdout.flush()
     sys.stderr.flush()
     result = {"failed": [], "snippets": ""}
