@@ -176,6 +176,7 @@ def regression_targets(draw):
     return y, f, scale
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(regression_targets())
 def test_gaussian_and_laplace_nll_match_torch_distributions(case):
     y, f, scale = case
@@ -219,6 +220,7 @@ def neg_log_posterior_grad(X, y, sigma, tau, w):
     return torch.autograd.grad(value, w)[0]
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(regressions())
 def test_ridge_map_is_the_posterior_mode_and_mean(case):
     X, y, sigma, tau = case
@@ -234,6 +236,7 @@ def test_ridge_map_is_the_posterior_mode_and_mean(case):
     torch.testing.assert_close(w, explicit, rtol=1e-7, atol=1e-9 * (w.abs().max().item() + 1))
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(regressions())
 def test_posterior_matches_the_conjugate_formula_and_bayes_updates(case):
     X, y, sigma, tau = case

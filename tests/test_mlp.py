@@ -110,6 +110,7 @@ def prelu_cases(draw):
     return x, torch.randn((), generator=gen, dtype=x.dtype)
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(prelu_cases())
 def test_prelu_and_both_partial_derivatives_match_torch(case):
     x, a = case
@@ -143,6 +144,7 @@ def glu_inputs(draw):
     return 3 * torch.randn(shape, generator=seeded(draw), dtype=dtype), dim
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(glu_inputs())
 def test_glu_matches_torch_along_any_dim(case):
     x, dim = case
@@ -166,6 +168,7 @@ def ffn_cases(draw):
 GATE = {"glu": torch.sigmoid, "reglu": F.relu, "geglu": F.gelu, "swiglu": F.silu}
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(ffn_cases())
 def test_glu_ffn_and_its_backward_match_autograd(case):
     x, W, V, W2, dL_dy, variant = case
@@ -197,6 +200,7 @@ def linear_cases(draw):
     return x, W, b, torch.randn(*lead, c_out, generator=gen, dtype=dtype)
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(linear_cases())
 def test_linear_and_its_backward_match_nn_linear(case):
     x, W, b, dL_dy = case
@@ -236,6 +240,7 @@ def networks(draw):
     return x, layers
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(networks(), st.sampled_from(sorted(ACTIVATIONS)))
 def test_mlp_and_its_input_gradient_match_torch(case, name):
     x, layers = case
@@ -292,6 +297,7 @@ def knot_sets(draw):
     return knots, 3 * torch.randn(n, generator=gen, dtype=F64)
 
 
+@settings(max_examples=max(1, settings.default.max_examples // 3))
 @given(knot_sets())
 def test_relu_interpolant_is_the_piecewise_linear_interpolation(case):
     knots, values = case
