@@ -285,6 +285,29 @@ def test_gradient_growth_through_depth_follows_the_jacobians_rms_gain():
             assert growth > 1.2
 
 
+@pytest.mark.parametrize("name,gain", [("relu", 2.0), ("sigmoid", 1.0), ("tanh", 3.0), ("gelu", 1.5)])
+def test_input_gradient_is_bounded_by_the_largest_singular_values(name, gain):
+    """|dL/dx| <= |dL/dy| |W_L|_2 prod_l |diag(phi'(z_l)) W_l|_2; with sigmoid (phi' <= 1/4)
+    and weights N(0, 1 / width), every factor is below 1."""
+    width, depth = 48, 12
+    gen = torch.Generator().manual_seed(3)
+    layers = [(gain / math.sqrt(width) * torch.randn(width, width, generator=gen, dtype=F64),
+               0.1 * torch.randn(width, generator=gen, dtype=F64)) for _ in range(depth + 1)]
+    x = torch.randn(1, width, generator=gen, dtype=F64)
+    v = torch.randn(1, width, generator=gen, dtype=F64)
+    phi, phi_grad = ACTIVATIONS[name]
+    largest, h = [], x
+    for W, b in layers[:-1]:
+        z = linear(h, W, b)
+        largest.append(torch.linalg.matrix_norm(phi_grad(z)[0, :, None] * W, ord=2))
+        h = phi(z)
+    largest = torch.stack(largest)
+    bound = v.norm() * torch.linalg.matrix_norm(layers[-1][0], ord=2) * largest.prod()
+    assert mlp_input_grad(x, layers, phi, phi_grad, v).norm() <= bound
+    if name == "sigmoid":
+        assert (largest < 1).all()
+
+
 # The interpolant
 
 @st.composite
