@@ -276,6 +276,67 @@ MUTANTS.update({m.name: m for m in [
                    "    return jacobian(f, x) @ jacobian(g, x)"),), **GRADIENTS),
 ]})
 
+LOSSES = dict(file="snippets/losses.py", chapter="docs/losses.md", tests="tests/test_losses.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("loss-hinge-without-the-1", why="max(0, -m), the perceptron loss, for the hinge",
+           edits=(("    return (1 - m).clamp(min=0)", "    return (-m).clamp(min=0)"),), **LOSSES),
+    Mutant("loss-gaussian-nll-missing-half", why="(y - f)^2 / sigma^2: the 1/2 dropped",
+           edits=(("(y - f) ** 2 / (2 * sigma**2)", "(y - f) ** 2 / sigma**2"),), **LOSSES),
+    Mutant("loss-logistic-sign-flipped", why="log(1 + e^{m}) instead of log(1 + e^{-m})",
+           edits=(("    return (-m).clamp(min=0) + torch.log1p(torch.exp(-m.abs()))",
+                   "    return m.clamp(min=0) + torch.log1p(torch.exp(-m.abs()))"),), **LOSSES),
+    Mutant("loss-zero-one-margin-zero-correct", why="[m < 0]: a score of 0 counted as right",
+           edits=(("    return (m <= 0).to(m.dtype)", "    return (m < 0).to(m.dtype)"),), **LOSSES),
+    Mutant("loss-empirical-risk-sum", why="the sum of the losses, not their mean",
+           edits=(("    return loss(y, prediction).mean()", "    return loss(y, prediction).sum()"),),
+           **LOSSES),
+    Mutant("loss-ridge-lambda-inverted", why="lambda = tau^2 / sigma^2 instead of sigma^2 / tau^2",
+           edits=(("    lam = sigma**2 / tau**2", "    lam = tau**2 / sigma**2"),), **LOSSES),
+    Mutant("loss-lasso-threshold-without-step", why="soft-thresholding by 1 / b, not t / b",
+           edits=(("(v.abs() - t / b)", "(v.abs() - 1 / b)"),), **LOSSES),
+    Mutant("loss-posterior-precision-without-noise", why="X^T X without the 1 / sigma^2",
+           edits=(("    A = X.T @ X / sigma**2 + torch.eye(d, dtype=X.dtype) / tau**2",
+                   "    A = X.T @ X + torch.eye(d, dtype=X.dtype) / tau**2"),), **LOSSES),
+    Mutant("loss-predictive-without-noise", why="the predictive variance without sigma^2",
+           edits=(("((X_star @ cov) * X_star).sum(1) + sigma**2", "((X_star @ cov) * X_star).sum(1)"),),
+           **LOSSES),
+]})
+
+MLP = dict(file="snippets/mlp.py", chapter="docs/mlp.md", tests="tests/test_mlp.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("mlp-gelu-grad-missing-x-phi", why="GELU's derivative as Phi(x): the product rule's x phi(x) dropped",
+           edits=(("    return Phi + x * phi", "    return Phi"),), **MLP),
+    Mutant("mlp-softplus-grad-sigmoid-of-minus-x", why="softplus' = sigma(-x)",
+           edits=(("= sigma(x).\"\"\"\n    check_float(\"x\", x)\n    return torch.sigmoid(x)",
+                   "= sigma(x).\"\"\"\n    check_float(\"x\", x)\n    return torch.sigmoid(-x)"),), **MLP),
+    Mutant("mlp-elu-grad-branches-swapped", why="ELU's derivative with its two branches swapped",
+           edits=(("torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(x.clamp(max=0)))",
+                   "torch.where(x > 0, alpha * torch.exp(x.clamp(max=0)), torch.ones_like(x))"),), **MLP),
+    Mutant("mlp-linear-W-not-transposed", why="y = x W, with W stored (c_out, c_in)",
+           edits=(("    y = x @ W.T\n", "    y = x @ W\n"),), **MLP),
+    Mutant("mlp-silu-grad-missing-term", why="SiLU' = sigma(x): the product rule's second term dropped",
+           edits=(("    return s * (1 + x * (1 - s))", "    return s"),), **MLP),
+    Mutant("mlp-gelu-tanh-grad-missing-3", why="d/dx x^3 written as x^2 in the tanh GELU's derivative",
+           edits=(("(1 + 3 * 0.044715 * x**2)", "(1 + 0.044715 * x**2)"),), **MLP),
+    Mutant("mlp-glu-gate-on-first-half", why="sigma(a) * b: the first half gated, not the second",
+           edits=(("    return a * torch.sigmoid(b)", "    return torch.sigmoid(a) * b"),), **MLP),
+    Mutant("mlp-prelu-slope-grad-everywhere", why="d/da = x for every x, also where x > 0",
+           edits=(("torch.where(positive, torch.zeros_like(x), x))", "x.clone())"),), **MLP),
+    Mutant("mlp-leaky-relu-grad-zero-below", why="leaky ReLU's derivative 0, not a, for x <= 0",
+           edits=(("torch.where(x > 0, torch.ones_like(x), torch.full_like(x, a))",
+                   "torch.where(x > 0, torch.ones_like(x), torch.zeros_like(x))"),), **MLP),
+    Mutant("mlp-interpolant-slopes-not-changes", why="output weights = the slopes, not their changes",
+           edits=(("    c = torch.cat([s[:1], s[1:] - s[:-1]])", "    c = s"),), **MLP),
+    Mutant("mlp-input-grad-without-phi-prime", why="backpropagating through the weights only",
+           edits=(("        g = (g * phi_grad(z_l)) @ W", "        g = g @ W"),), **MLP),
+    Mutant("mlp-glu-ffn-backward-missing-phi-prime", why="dL/dA = G * B: the gate's derivative dropped",
+           edits=(("    dL_dA, dL_dB = G * B * phi_grad(A), G * phi(A)", "    dL_dA, dL_dB = G * B, G * phi(A)"),),
+           **MLP),
+    Mutant("mlp-linear-backward-dW-transposed", why="dL/dW = X^T G, the (c_in, c_out) transpose",
+           edits=(("    return dL_dy @ W, g2.T @ x2, g2.sum(0)", "    return dL_dy @ W, x2.T @ g2, g2.sum(0)"),),
+           **MLP),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None
