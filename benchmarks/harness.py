@@ -3,7 +3,8 @@
 Each case is a pair of zero-argument callables (ours, torch's). Rounds alternate between
 them so drift (frequency scaling, the other core's load) hits both alike; each round times
 ``number`` calls; the reported times are medians over rounds and the ratio is ours / torch's
-per round, then its median. Results go to ``benchmarks/results/<suite>.json`` for the site.
+per round, then its median, with the quartiles of the per-round ratios for the spread
+(``ratio_q1``, ``ratio_q3``). Results go to ``benchmarks/results/<suite>.json`` for the site.
 """
 
 import ctypes
@@ -38,7 +39,8 @@ def stable_allocation() -> None:
 
 
 def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 2) -> dict:
-    """Median seconds per call of each, and the median of the per-round ratios ours/reference."""
+    """Median seconds per call of each, and the median and quartiles (``ratio_q1``,
+    ``ratio_q3``) of the per-round ratios ours/reference."""
     for f in (ours, reference) * warmup:
         f()  # warm-up: first-call allocation, dispatch caches
     if number == 0:  # enough calls for a round of about 20 ms
@@ -53,10 +55,13 @@ def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 
                 f()
             out.append((time.perf_counter() - start) / number)
     ratios = [a / b for a, b in zip(t_ours, t_ref)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if rounds > 1 else ratios * 3
     return {
         "ours_s": statistics.median(t_ours),
         "torch_s": statistics.median(t_ref),
         "ratio": statistics.median(ratios),
+        "ratio_q1": q1,
+        "ratio_q3": q3,
         "rounds": rounds,
         "calls_per_round": number,
     }
