@@ -102,7 +102,8 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | Non
     """Time every case, print a table, and write ``results/<suite>.json`` and ``.md``.
 
     A case is ``{"name", "ours", "torch", "goal"}``, with ``"flops"`` optional: ``goal`` is the
-    largest acceptable ratio, ``flops`` the floating-point operations of one call (for GFLOP/s).
+    largest acceptable ratio (None where the comparison sets none; ``meets_goal`` is then None),
+    ``flops`` the floating-point operations of one call (for GFLOP/s).
     ``"rounds"``, ``"number"`` and ``"warmup"``, if given, go to ``time_pair`` (for slow calls).
     ``extra`` is stored beside the cases (measurements that are not timings).
     """
@@ -114,13 +115,14 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | Non
         options = {k: case[k] for k in ("rounds", "number", "warmup") if k in case}
         timing = time_pair(case["ours"], case["torch"], **options)
         row = {"name": case["name"], "goal": case["goal"], **timing}
-        row["meets_goal"] = row["ratio"] <= case["goal"]
+        row["meets_goal"] = None if case["goal"] is None else row["ratio"] <= case["goal"]
         if "flops" in case:
             row["ours_gflops"] = case["flops"] / row["ours_s"] / 1e9
             row["torch_gflops"] = case["flops"] / row["torch_s"] / 1e9
         rows.append(row)
         print(f"{row['name']:58s} {row['ours_s'] * 1e3:9.3f} {row['torch_s'] * 1e3:9.3f} "
-              f"{row['ratio']:6.2f} {row['goal']:5.2f} {'ok' if row['meets_goal'] else 'MISSED'}")
+              f"{row['ratio']:6.2f} {goal_text(row['goal']):>5s} "
+              f"{ {True: 'ok', False: 'MISSED', None: ''}[row['meets_goal']] }")
     results = {"suite": suite, "machine": machine(), "cases": rows, **(extra or {})}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{suite}.json"
@@ -128,6 +130,11 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | Non
     (RESULTS / f"{suite}.md").write_text(markdown_table(results))
     print(f"wrote {out.relative_to(RESULTS.parent.parent)} and {suite}.md")
     return results
+
+
+def goal_text(goal: float | None) -> str:
+    """A goal as the tables show it: two decimals, or a dash where the case sets none."""
+    return "–" if goal is None else f"{goal:.2f}"
 
 
 def markdown_table(results: dict) -> str:
@@ -139,7 +146,7 @@ def markdown_table(results: dict) -> str:
     lines = [head, "|" + "---|" * head.count(" |")]
     for row in results["cases"]:
         line = (f"| {row['name']} | {row['ours_s'] * 1e3:.2f} | {row['torch_s'] * 1e3:.2f} | "
-                f"{row['ratio']:.2f} | {row['goal']:.2f} |")
+                f"{row['ratio']:.2f} | {goal_text(row['goal'])} |")
         if gflops and "ours_gflops" in row:
             line += f" {row['ours_gflops']:.0f} | {row['torch_gflops']:.0f} |"
         elif gflops:
