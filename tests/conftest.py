@@ -1,9 +1,16 @@
-"""Fixtures shared by the site tests (the doc-test machinery itself lives in tests/docblocks.py)."""
+"""Fixtures shared by the tests, and the background work some of them wait on.
+
+The doc-test machinery itself lives in tests/docblocks.py. The site build and the mutant runs
+take most of the suite's time on one core each, so they start as soon as collection is done
+and the tests that need them run last.
+"""
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -23,18 +30,70 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+BACKGROUND = ("built_site", "mutant_runs")  # fixtures whose work starts right after collection
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that wait on background work (the site build, the mutant runs) go last, so the rest
+    of the suite runs while that work proceeds on the other core."""
+    def waits_on(item) -> int:
+        names = getattr(item, "fixturenames", ())
+        return max((i + 1 for i, f in enumerate(BACKGROUND) if f in names), default=0)
+    items.sort(key=waits_on)  # stable: the order within each group is kept
+
+
+def pytest_collection_finish(session):
+    """Start the background work the collected tests need."""
+    needed = {f for item in session.items for f in getattr(item, "fixturenames", ())}
+    background = session.config.stash.setdefault(BACKGROUND_KEY, {})
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="executable-ml-notes-"))
+    background["tmp"] = tmp
+    if "built_site" in needed:
+        site = tmp / "site"
+        log = open(tmp / "mkdocs.log", "w+")
+        # No `-q`: it filters warnings before strict mode counts them. One torch thread in the
+        # notebook kernels: the tests run beside the build.
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "OMP_NUM_THREADS": "1"}
+        background["build"] = (site, log, subprocess.Popen(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+    if "mutant_runs" in needed:
+        from tests.test_mutants import MUTANTS, start_mutant_runs
+
+        names = sorted({item.callspec.params["name"] for item in session.items
+                        if "mutant_runs" in item.fixturenames}, key=list(MUTANTS).index)
+        background["pool"], background["mutants"] = start_mutant_runs(tmp / "mutants", names)
+
+
+def pytest_sessionfinish(session):
+    background = session.config.stash.get(BACKGROUND_KEY, {})
+    if "build" in background:
+        background["build"][2].kill()
+        background["build"][2].wait()
+    if "pool" in background:
+        background["pool"].shutdown(wait=True, cancel_futures=True)
+    if "tmp" in background:
+        shutil.rmtree(background["tmp"], ignore_errors=True)
+
+
+BACKGROUND_KEY = pytest.StashKey[dict]()
+
+
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> pathlib.Path:
-    """The site as `mkdocs build --strict` writes it (built once per test session)."""
-    site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    # No `-q`: it filters warnings before strict mode counts them.
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT, env=env, capture_output=True, text=True,
-    )
-    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+def built_site(request) -> pathlib.Path:
+    """The site as `mkdocs build --strict` writes it, built once per test session (started in
+    the background when collection finished)."""
+    site, log, proc = request.config.stash[BACKGROUND_KEY]["build"]
+    proc.wait(timeout=600)
+    log.seek(0)
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{log.read()}"
     return site
+
+
+@pytest.fixture(scope="session")
+def mutant_runs(request) -> dict:
+    """Each mutant's run (a Future of its result), started when collection finished."""
+    return request.config.stash[BACKGROUND_KEY]["mutants"]
 
 
 from hypothesis import HealthCheck, settings  # noqa: E402

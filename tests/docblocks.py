@@ -36,8 +36,9 @@ PYTHON = ("py", "python", "python3")
 CONTAINER = re.compile(r"^(?P<indent> *)(?:!!!|\?\?\?\+?|===\+?)\s")
 
 
-def dedent_containers(text: str) -> str:
-    """Replace each admonition / details / tab opener by a blank line and dedent its body.
+def dedent_containers(text: str, opener=lambda line: "") -> str:
+    """Replace each admonition / details / tab opener by ``opener(line)`` (a blank line unless
+    told otherwise) and dedent its body.
 
     The result has the same number of lines, so line numbers still point into the chapter.
     """
@@ -53,7 +54,7 @@ def dedent_containers(text: str) -> str:
         m = CONTAINER.match(expanded)
         if m:
             stack.append(len(m["indent"]) + 4)
-            out.append("")
+            out.append(opener(expanded.strip()))
         else:
             out.append(expanded[stack[-1]:] if stack else line)
     return "\n".join(out)
@@ -68,7 +69,9 @@ def snippet_preprocessor():
     cfg = load_config(str(ROOT / "mkdocs.yml"))
     md = markdown.Markdown(extensions=cfg["markdown_extensions"],
                            extension_configs=cfg["mdx_configs"])
-    return md.preprocessors["snippet"]
+    preprocessor = md.preprocessors["snippet"]
+    preprocessor.auto_append = []  # the link definitions go to pages, not into code blocks
+    return preprocessor
 
 
 def expand_snippets(code: str, line: int) -> str:
@@ -173,6 +176,28 @@ def notebook_cells(path: pathlib.Path) -> list[Cell]:
     return cells
 
 
+def run_cells(cells: list[tuple[str, int, str]], on_cell=lambda k: None) -> dict:
+    """Run code cells ``(file name, first line, code)`` in order in one fresh namespace, as a
+    kernel would, with matplotlib drawing off-screen; a traceback names the file's lines."""
+    namespace = {"__name__": "__main__"}
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"  # read when matplotlib is first imported
+    import matplotlib
+    import matplotlib.pyplot as plt
+    try:
+        with matplotlib.rc_context():  # a notebook's rcParams stay in the notebook
+            for k, (filename, line, code) in enumerate(cells):
+                on_cell(k)
+                exec(compile("\n" * (line - 1) + code, filename, "exec"), namespace)
+    finally:
+        plt.close("all")
+        if backend is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = backend
+    return namespace
+
+
 class NotebookFile(pytest.File):
     """A notebook under docs/notebooks/: one test."""
 
@@ -187,24 +212,8 @@ class NotebookItem(pytest.Item):
 
     def runtest(self):
         cells = notebook_cells(self.path)
-        namespace = {"__name__": "__main__"}
-        backend = os.environ.get("MPLBACKEND")
-        os.environ["MPLBACKEND"] = "Agg"  # read when matplotlib is first imported
-        import matplotlib
-        import matplotlib.pyplot as plt
-        try:
-            with matplotlib.rc_context():  # a notebook's rcParams stay in the notebook
-                for number, cell in enumerate(cells, 1):
-                    self.cell = number, len(cells), cell
-                    # Padded to the cell's line, so tracebacks show the file's lines.
-                    code = compile("\n" * (cell.line - 1) + cell.code, str(self.path), "exec")
-                    exec(code, namespace)
-        finally:
-            plt.close("all")
-            if backend is None:
-                del os.environ["MPLBACKEND"]
-            else:
-                os.environ["MPLBACKEND"] = backend
+        run_cells([(str(self.path), cell.line, cell.code) for cell in cells],
+                  on_cell=lambda k: setattr(self, "cell", (k + 1, len(cells), cells[k])))
 
     def repr_failure(self, excinfo, style=None):
         excinfo.traceback = excinfo.traceback.cut(path=self.path)  # from the failing cell on

@@ -138,6 +138,14 @@ def pytest_sessionstart(session):
     _session = session
 
 
+def pytest_runtest_setup(item):
+    """Once a file has caught the mutant, its remaining tests have nothing left to show."""
+    if item.nodeid.split("::")[0] in _failed:
+        import pytest
+
+        pytest.skip("this file already caught the mutant")
+
+
 def pytest_runtest_logreport(report):
     if report.failed:
         _failed.add(report.nodeid.split("::")[0])

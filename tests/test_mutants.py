@@ -1,55 +1,95 @@
 """Checks that can fail: each wrong variant in tests/mutants.py must fail the chapter's doc
-tests and the unit tests."""
+tests and the unit tests.
 
-import json
+Each mutant runs in its own copy of the project, in a fresh process forked from a server that
+has already imported torch, pytest and MkDocs' Markdown stack (``multiprocessing``'s
+forkserver with a preload list): a mutant then costs its tests, not 3-4 s of imports. The
+runs start in the background as soon as collection is done (``tests/conftest.py``), so they
+overlap with the rest of the suite.
+"""
+
+import multiprocessing
 import os
 import shutil
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import pytest
 
 from tests.docblocks import ROOT
 from tests.mutants import MUTANTS
 
-COPY = ["conftest.py", "pyproject.toml", "mkdocs.yml", "docs", "snippets", "tests", "overrides"]
+COPY = ["conftest.py", "pyproject.toml", "mkdocs.yml", "docs", "snippets", "tests", "overrides",
+        "hooks", "includes", "benchmarks"]
+# Imported once by the fork server; nothing from this repository (each copy has its own).
+PRELOAD = ["torch", "numpy", "hypothesis", "pytest", "pytest_markdown_docs.plugin", "markdown",
+           "pymdownx.snippets", "pymdownx.superfences", "mkdocs.config", "material",
+           "mkdocs_jupyter.plugin", "jupytext", "jaxtyping", "einops"]
+WORKERS = 2
 
 
-def run_with_mutant(name: str, tmp) -> tuple[dict, str]:
-    """Copy the project, apply the mutant, run its chapter and unit tests there."""
-    mutant, root = MUTANTS[name], tmp / name
+def copy_project(name: str, tmp) -> "os.PathLike":
+    """A copy of the project with the mutant applied."""
+    root = tmp / name
     root.mkdir()
     for item in COPY:
         src = ROOT / item
         if src.is_dir():
             shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
+        elif src.exists():
             shutil.copy2(src, root / item)
-    mutant.apply(root)
-    report = tmp / f"{name}.json"
-    env = {**os.environ, "MUTANT": name, "MUTANT_REPORT": str(report),
-           "HYPOTHESIS_PROFILE": "mutant", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": "1"}  # two runs at once on two cores: one thread each
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.mutants", "-q", mutant.chapter, mutant.tests],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    result = json.loads(report.read_text()) if report.exists() else {"failed": [], "snippets": ""}
-    result["root"] = str(root)
-    return result, proc.stdout[-3000:] + proc.stderr[-2000:]
+    MUTANTS[name].apply(root)
+    return root
 
 
-@pytest.fixture(scope="module")
-def mutant_runs(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("mutants")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(MUTANTS, pool.map(lambda n: run_with_mutant(n, tmp), MUTANTS)))
+def run_in_copy(name: str, root: str) -> dict:
+    """In a freshly forked process: run the mutant's chapter and unit tests in its copy."""
+    import json
+
+    import torch
+
+    mutant = MUTANTS[name]
+    for module in [m for m in sys.modules if m.split(".")[0] in ("tests", "snippets", "conftest")]:
+        del sys.modules[module]  # the copy's tests/ and snippets/ are imported afresh
+    sys.path.insert(0, root)
+    os.chdir(root)
+    report, log = os.path.join(root, "report.json"), os.path.join(root, "pytest.log")
+    os.environ.update(MUTANT=name, MUTANT_REPORT=report, HYPOTHESIS_PROFILE="mutant",
+                      PYTHONDONTWRITEBYTECODE="1")
+    torch.set_num_threads(1)  # two runs at once on two cores: one thread each
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    pytest.main(["-p", "tests.mutants", "-q", "-p", "no:cacheprovider", mutant.chapter,
+                 mutant.tests])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    result = {"failed": [], "snippets": ""}
+    if os.path.exists(report):
+        with open(report) as f:
+            result = json.load(f)
+    with open(log, errors="replace") as f:
+        output = f.read()
+    return {**result, "root": root, "output": output[-3000:]}
+
+
+def start_mutant_runs(tmp, names: list[str]) -> tuple[ProcessPoolExecutor, dict[str, Future]]:
+    """Start every mutant's run in the background; the futures hold their results. The caller
+    shuts the pool down when the session ends (Python 3.11's ``shutdown(wait=False)`` stops
+    replacing workers that ``max_tasks_per_child`` retired, and the queued runs never start)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    pool = ProcessPoolExecutor(WORKERS, mp_context=context, max_tasks_per_child=1)
+    return pool, {name: pool.submit(run_in_copy, name, str(copy_project(name, tmp)))
+                  for name in names}
 
 
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_is_caught(name, mutant_runs):
     mutant = MUTANTS[name]
-    result, output = mutant_runs[name]
+    result = mutant_runs[name].result(timeout=300)
+    output = result["output"]
     assert result["snippets"].startswith(result["root"]), (
         f"mutant {name!r} ran against snippets outside its mutated copy: {result}\n{output}")
     for where in (mutant.chapter, mutant.tests):

@@ -1,6 +1,7 @@
 """The built site shows exactly the Python blocks the doc tests run, and nothing else."""
 
 import html
+import json
 import pathlib
 import re
 from html.parser import HTMLParser
@@ -9,9 +10,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from tests.docblocks import (DOCS, NOTEBOOKS, PYTHON, ROOT, chapter_blocks, fence_lang,
-                             notebook_cells)
+                             notebook_cells, run_cells)
 
 CHAPTERS = sorted(DOCS.rglob("*.md"))
+WITH_CODE = [p for p in CHAPTERS if chapter_blocks(p)]  # pages that get a notebook and a stamp
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.py"))
 
 
@@ -183,3 +185,86 @@ def test_block_options_use_the_superfences_form(chapter):
         info = block.info.strip()
         assert len(info.split()) == 1 or info.startswith("{"), (
             f"{chapter.relative_to(ROOT)}:{block.line}: write {{.python ...}}, not {info!r}")
+
+
+def chapter_notebook(site: pathlib.Path, chapter: pathlib.Path) -> dict:
+    return json.loads(site.joinpath(chapter.relative_to(DOCS).with_suffix(".ipynb"))
+                      .read_text("utf8"))
+
+
+@pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_chapter_notebook_is_the_page(built_site, chapter):
+    """Each chapter's notebook has the page's blocks that run as its code cells, same code,
+    same order, and the page's download button gives it."""
+    name = chapter.relative_to(ROOT)
+    page = page_html(built_site, chapter)
+    shown = CodeBlocks()
+    shown.feed(page)
+    ran = [b["code"].rstrip("\n") for b in shown.blocks if not b["title"].startswith("Not run")]
+    notebook = chapter_notebook(built_site, chapter)
+    code = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert code == ran, f"{name}: the notebook's code cells are not the page's blocks"
+    assert len(code) == sum(b.runs for b in chapter_blocks(chapter))
+    prose = "\n".join(c["source"] for c in notebook["cells"] if c["cell_type"] == "markdown")
+    assert "--8<--" not in prose and "](" + chapter.name not in prose, (
+        f"{name}: an include or a relative page link left in the notebook's prose")
+    link = re.search(r'<a href="([^"]+)"[^>]*title="Download this chapter as a notebook"', page)
+    target = chapter.relative_to(DOCS).with_suffix(".ipynb").as_posix()
+    assert link and link.group(1) == "../" + target, f"{name}: no notebook download button"
+
+
+@pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_chapter_notebook_runs_top_to_bottom(built_site, chapter):
+    """The downloaded notebook runs, every cell in order in one namespace, as a kernel would."""
+    cells = [c["source"] for c in chapter_notebook(built_site, chapter)["cells"]
+             if c["cell_type"] == "code"]
+    name = chapter.relative_to(DOCS).with_suffix(".ipynb").as_posix()
+    run_cells([(f"{name}, code cell {k}", 1, code) for k, code in enumerate(cells, 1)])
+
+
+@pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_chapter_has_a_verified_with_stamp(built_site, chapter):
+    """The stamp names the versions these tests run with, this commit, and the command."""
+    import platform
+    import subprocess
+
+    import numpy
+    import torch
+
+    page = page_html(built_site, chapter)
+    stamp = re.search(r'<div class="verified-stamp">(.*?)</div>', page, re.S)
+    assert stamp, f"{chapter.relative_to(ROOT)}: no verified-with stamp"
+    text = html.unescape(re.sub(r"<[^>]+>", "", stamp.group(1)))
+    commit = subprocess.run(["git", "log", "-1", "--format=%h"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    for expected in (f"Python {platform.python_version()}", f"torch {torch.__version__}",
+                     f"numpy {numpy.__version__}", f"commit {commit}",
+                     f"pytest docs/{chapter.relative_to(DOCS).as_posix()}"):
+        assert expected in text, f"{chapter.relative_to(ROOT)}: the stamp lacks {expected!r}"
+
+
+DEPRECATED = """
+```python
+import warnings
+
+warnings.warn("this API is deprecated", {category})
+```
+"""
+
+
+@pytest.mark.parametrize("category", ["DeprecationWarning", "FutureWarning"])
+def test_a_deprecation_fails_a_doc_block(pytester, category):
+    """The drift guard: with this repository's pytest settings, a block that triggers a
+    deprecation fails (so the torch or numpy API it uses is about to change)."""
+    import warnings
+
+    settings = (ROOT / "pyproject.toml").read_text("utf8")
+    pytester.makefile(".md", chapter=DEPRECATED.format(category=category))
+    with warnings.catch_warnings():
+        warnings.resetwarnings()  # only what the inner run's settings say, not this test's
+        pytester.makepyprojecttoml(settings)
+        result = pytester.runpytest_inprocess("chapter.md")
+        result.assert_outcomes(failed=1)
+        assert category in result.stdout.str()
+        pytester.makepyprojecttoml(re.sub(r"\nfilterwarnings = .*", "", settings))
+        pytester.runpytest_inprocess("chapter.md").assert_outcomes(passed=1)  # no guard

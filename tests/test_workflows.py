@@ -117,3 +117,17 @@ def test_checkout_keeps_no_credentials(site: dict) -> None:
         for step in job.get("steps", []):
             if str(step.get("uses", "")).startswith("actions/checkout@"):
                 assert step.get("with", {}).get("persist-credentials") is False, name
+
+
+def test_drift_guard_runs_weekly_against_the_newest_releases() -> None:
+    """The scheduled run tests the newest torch and numpy, and deploys nothing."""
+    drift = yaml.safe_load((GITHUB / "workflows" / "drift.yml").read_text())
+    triggers = drift.get("on", drift.get(True))  # YAML 1.1 reads a bare `on` as True
+    cron = triggers["schedule"][0]["cron"].split()
+    assert len(cron) == 5 and cron[2:4] == ["*", "*"] and cron[4] != "*", cron  # weekly
+    steps = [s for job in drift["jobs"].values() for s in job["steps"]]
+    assert any("--upgrade torch numpy" in s.get("run", "") for s in steps)
+    assert any("pytest" in s.get("run", "") for s in steps)
+    assert not any("pages" in s.get("uses", "") for s in steps)
+    for job in drift["jobs"].values():
+        assert job["permissions"] == {"contents": "read"}, job["permissions"]

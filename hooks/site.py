@@ -1,0 +1,237 @@
+"""Build hook (``hooks:`` in mkdocs.yml): what MkDocs adds to the pages at build time.
+
+* **A notebook per chapter.** Every page with Python blocks is also written as
+  ``<chapter>.ipynb``: snippet includes expanded, prose as Markdown cells, each block that the
+  doc tests run as a code cell, in page order; the page gets a "Download notebook" button
+  (``overrides/main.html``). ``tests/test_notebooks.py`` runs each one and compares it with
+  the page.
+* **A verified-with stamp** at the bottom of each such page: the Python, torch and numpy
+  versions and the commit of this build, and the command that re-runs the page's blocks.
+  CI publishes a build only after every test passed with that environment and commit.
+* **The chapter map** on the landing page, from the nav and each snippet module's docstring
+  and ``__all__`` (read with ``ast``, nothing imported).
+* **The performance figures**, drawn from ``benchmarks/results/*.json`` by
+  ``benchmarks/plots.py``.
+"""
+
+import ast
+import functools
+import importlib.metadata
+import json
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+
+import markdown
+from markdown_it import MarkdownIt
+from mkdocs.structure.files import File
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `tests.docblocks`, `benchmarks`: modules of this repository
+
+from tests.docblocks import PYTHON, dedent_containers, fence_lang  # noqa: E402
+
+NOTEBOOK = "notebook"          # page.meta key: the chapter's notebook, relative to the site root
+CHAPTER_MAP = "<!-- chapter map -->"
+FIGURES = "performance/"       # where the performance page's figures go in the site
+
+
+# --- what this build was made with -------------------------------------------------------
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@functools.cache
+def provenance() -> dict:
+    """Versions and commit of this build (the ones the tests ran with, in CI)."""
+    versions = {"Python": platform.python_version()}
+    for dist in ("torch", "numpy"):
+        versions[dist] = importlib.metadata.version(dist)
+    try:
+        commit, date = git("log", "-1", "--format=%h %cs").split()
+        if git("status", "--porcelain", "--untracked-files=no", "--", "docs", "snippets",
+               "mkdocs.yml", "hooks"):
+            commit += " + uncommitted changes"
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        commit, date = "unknown (not a git checkout)", ""
+    return {"versions": versions, "commit": commit, "date": date}
+
+
+def stamp(src_uri: str) -> str:
+    """The verified-with stamp of a chapter, as Markdown."""
+    p = provenance()
+    versions = ", ".join(f"{name} {v}" for name, v in p["versions"].items())
+    when = f" ({p['date']})" if p["date"] else ""
+    return (f'<div class="verified-stamp" markdown>\n\n'
+            f"**Verified with** {versions} at commit `{p['commit']}`{when}: every block on "
+            f"this page ran and passed its checks before the site was published. Re-run them "
+            f"on your machine with `pytest docs/{src_uri}`.\n\n</div>\n")
+
+
+# --- chapters as notebooks ---------------------------------------------------------------
+
+def is_chapter(text: str) -> bool:
+    """A page with at least one Python block."""
+    return any(t.type == "fence" and fence_lang(t.info) in PYTHON
+               for t in MarkdownIt("commonmark").parse(dedent_containers(text)))
+
+
+_expanders: dict[int, object] = {}
+
+
+def expander(config):
+    """pymdownx.snippets' preprocessor, configured as this build configures it."""
+    if id(config) not in _expanders:
+        md = markdown.Markdown(extensions=config["markdown_extensions"],
+                               extension_configs=config["mdx_configs"])
+        _expanders[id(config)] = md.preprocessors["snippet"]
+    return _expanders[id(config)]
+
+
+def container_title(opener: str) -> str:
+    """``!!! warning "Title"`` or ``=== "Tab"`` as a bold line in the notebook."""
+    title = re.search(r'"(.*)"', opener)
+    kind = opener.split()[1] if len(opener.split()) > 1 else ""
+    return f"**{title.group(1) if title else kind.capitalize()}**"
+
+
+def absolute_links(text: str, site_url: str) -> str:
+    """Links between pages (``conv.md#x``, ``notebooks/s4_lab.py``) to the published site."""
+    def page(m: re.Match) -> str:
+        target, anchor = m.group(1), m.group(3) or ""
+        path = re.sub(r"(^|/)index$", r"\1", target)
+        return f"]({site_url}{path}{'/' if path and not path.endswith('/') else ''}{anchor})"
+    return re.sub(r"\]\((?!https?:)([^)#\s]+?)\.(md|py)(#[^)\s]*)?\)", page, text)
+
+
+def inline_references(text: str) -> str:
+    """Reference links (``[x][]``, ``[text][x]``) as inline links, their definitions dropped: a
+    notebook resolves references only within one cell."""
+    definition = re.compile(r"^\[([^\]]+)\]:\s*(\S+)\s*$", re.M)
+    urls = {label.lower(): url for label, url in definition.findall(text)}
+
+    def link(m: re.Match) -> str:
+        url = urls.get((m.group(2) or m.group(1)).lower())
+        return f"[{m.group(1)}]({url})" if url else m.group(0)
+    text = re.sub(r"<!--.*?-->", "", definition.sub("", text), flags=re.S)
+    return re.sub(r"\[([^\]]+)\]\[([^\]]*)\]", link, text)
+
+
+def chapter_notebook(text: str, src_uri: str, config) -> str:
+    """The chapter as an nbformat-4 notebook (JSON): Markdown cells and the blocks that run."""
+    lines = inline_references("\n".join(expander(config).run(text.split("\n"))))
+    lines = dedent_containers(lines, opener=container_title).split("\n")
+    site_url = config["site_url"] or "/"
+    cells, prose_from = [], 0
+
+    def prose(end: int) -> None:
+        source = absolute_links("\n".join(lines[prose_from:end]).strip("\n"), site_url)
+        if source.strip():
+            cells.append(("markdown", source))
+
+    for tok in MarkdownIt("commonmark").parse("\n".join(lines)):
+        if tok.type == "fence" and fence_lang(tok.info) in PYTHON and "notest" not in tok.info:
+            prose(tok.map[0])
+            cells.append(("code", tok.content.rstrip("\n")))
+            prose_from = tok.map[1]
+    prose(len(lines))
+
+    p = provenance()
+    page_url = site_url + src_uri.removesuffix(".md").removesuffix("index") + "/"
+    header = (f"*Executable ML Notes*: this notebook is [the page]({page_url}) as a notebook, "
+              f"verified with {', '.join(f'{k} {v}' for k, v in p['versions'].items())} at "
+              f"commit `{p['commit']}`. It needs torch, numpy and the book's `snippets` "
+              "package: in a clone of the repository, `python3 tasks.py test` sets up `.venv` "
+              "with all three (or run `pip install -e .` in your environment).")
+    cells.insert(0, ("markdown", header))
+    notebook = {
+        "cells": [{"cell_type": kind, "id": f"cell-{k}", "metadata": {}, "source": source,
+                   **({"execution_count": None, "outputs": []} if kind == "code" else {})}
+                  for k, (kind, source) in enumerate(cells)],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                    "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def notebook_uri(src_uri: str) -> str:
+    return src_uri.removesuffix(".md") + ".ipynb"
+
+
+# --- the landing page's chapter map ------------------------------------------------------
+
+def module_summary(path: pathlib.Path) -> tuple[str, list[str]]:
+    """A snippet module's first docstring sentence and its ``__all__``, without importing it."""
+    tree = ast.parse(path.read_text("utf8"))
+    doc = (ast.get_docstring(tree) or "").split("\n\n")[0].replace("\n", " ")
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__"
+                                                for t in node.targets):
+            names = list(ast.literal_eval(node.value))
+    return doc, names
+
+
+def chapter_map(config, files) -> str:
+    """A table of the chapters in reading order (the nav's), with each one's snippet module."""
+    rows = ["| | chapter | its module in `snippets/` | lab |", "|---|---|---|---|"]
+    number = 0
+    labs = {f.src_uri.removeprefix("notebooks/").removesuffix("_lab.py"): f.src_uri
+            for f in files if f.src_uri.startswith("notebooks/") and f.src_uri.endswith(".py")}
+
+    def entries(items):
+        for item in items:
+            for title, value in (item.items() if isinstance(item, dict) else [(None, item)]):
+                yield from entries(value) if isinstance(value, list) else [(title, value)]
+
+    for title, uri in entries(config["nav"]):
+        if not uri.endswith(".md") or uri == "index.md":
+            continue
+        source = ROOT / "docs" / uri
+        if not is_chapter(source.read_text("utf8")):
+            continue
+        number += 1
+        module = ROOT / "snippets" / pathlib.Path(uri).with_suffix(".py").name
+        if module.exists():
+            doc, names = module_summary(module)
+            provides = f"`snippets.{module.stem}`: {doc}<br>" + ", ".join(f"`{n}`" for n in names)
+        else:
+            provides = ""
+        stem = uri.removesuffix(".md")
+        lab = f"[lab]({labs[stem]})" if stem in labs else ""
+        rows.append(f"| {number} | [{title}]({uri}) | {provides} | {lab} |")
+    return "\n".join(rows)
+
+
+# --- MkDocs events -----------------------------------------------------------------------
+
+def on_files(files, config):
+    """Add each chapter's notebook and the performance figures to the site."""
+    for file in list(files.documentation_pages()):
+        text = pathlib.Path(file.abs_src_path).read_text("utf8")
+        if is_chapter(text):
+            files.append(File.generated(config, notebook_uri(file.src_uri),
+                                        content=chapter_notebook(text, file.src_uri, config)))
+    plots = ROOT / "benchmarks" / "plots.py"
+    if plots.exists():
+        from benchmarks.plots import figures
+
+        for name, svg in figures(ROOT / "benchmarks" / "results").items():
+            files.append(File.generated(config, FIGURES + name, content=svg))
+    return files
+
+
+def on_page_markdown(text, page, config, files):
+    """The stamp and the notebook link on chapters; the chapter map on the landing page."""
+    if page.file.src_uri == "index.md" and CHAPTER_MAP in text:
+        return text.replace(CHAPTER_MAP, chapter_map(config, files))
+    if page.file.src_uri.endswith(".md") and is_chapter(text):
+        page.meta[NOTEBOOK] = notebook_uri(page.file.src_uri)
+        return text.rstrip("\n") + "\n\n" + stamp(page.file.src_uri)
+    return text
