@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
 SUITES = ["einsum", "conv", "logistic_regression", "s4"]
 TITLES = {"einsum": "einsum_vjp against autograd",
@@ -63,6 +64,17 @@ def to_svg(fig: Figure) -> str:
 
 
 # --- ratio charts ------------------------------------------------------------------------------
+
+def number(v: float) -> str:
+    """A tick label without mathtext (which is slow to lay out): 0.05, 20, 1e-8."""
+    return f"{v:g}" if 1e-3 <= v <= 1e5 else f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def log_labels(axis) -> None:
+    """Label a log axis's major ticks with plain numbers, and give it no minor ticks."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
+    axis.set_minor_locator(NullLocator())
+
 
 def log_ticks(ax, lo: float, hi: float) -> None:
     """Major ticks at 1, 2 and 5 times the powers of ten between lo and hi, written plainly."""
@@ -142,7 +154,8 @@ def s4_scaling(results: dict, p: dict) -> Figure:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(s[axis], [str(v) for v in s[axis]])
-        ax.minorticks_off()
+        log_labels(ax.yaxis)
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.grid(which="major")
         ax.set_xlabel(f"{axis} (at {other} = {s[other]}, H = {results['setup']['H']})")
     axes[0].set_ylabel("ms per call (median)")
@@ -191,6 +204,7 @@ def lr_convergence(results: dict, p: dict) -> Figure:
     fig = Figure(figsize=(8, 3.4), layout="constrained")
     ax = fig.add_subplot()
     floor = conv["tolerance"] / 100   # gaps at or below rounding show at the floor
+    last = max(conv["fit"]["to_tolerance"], conv["lbfgs"]["to_tolerance"])
     for key, colour, label, seconds in (
             ("fit", p["ours"], "fit: gradient descent, step 1/L", timed["ours_s"]),
             ("lbfgs", p["torch"], "torch.optim.LBFGS, strong Wolfe", timed["torch_s"])):
@@ -200,13 +214,15 @@ def lr_convergence(results: dict, p: dict) -> Figure:
         k = conv[key]["to_tolerance"]
         ax.annotate(f"{k} {'steps' if key == 'fit' else 'iterations'}, {seconds * 1e3:.0f} ms",
                     (k, max(conv[key]["gap"][-1], floor)), xytext=(0, -14),
-                    textcoords="offset points", ha="center", va="top", fontsize=8, color=colour)
+                    textcoords="offset points", va="top", fontsize=8, color=colour,
+                    ha="right" if k == last else "center")
     ax.axhline(conv["tolerance"], color=p["text"], linewidth=1, linestyle=(0, (2, 1)),
                label=f"tolerance {conv['tolerance']:.0e}".replace("e-0", "e-"))
     ax.set_xscale("log")
     ax.set_yscale("log")
+    log_labels(ax.yaxis)
     ax.set_ylim(floor / 10, None)
-    log_ticks(ax, 1, max(conv["fit"]["to_tolerance"], conv["lbfgs"]["to_tolerance"]))
+    log_ticks(ax, 1, last)
     ax.grid(which="major")
     ax.set_xlabel("iterations (one gradient per step of fit; L-BFGS may evaluate more per "
                   "iteration)")
