@@ -22,7 +22,9 @@ import textwrap
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.backends.backend_agg import RendererAgg  # noqa: E402  (after the backend)
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
@@ -57,6 +59,25 @@ def style(p: dict) -> dict:
             "legend.frameon": False, "axes.spines.top": False, "axes.spines.right": False}
 
 
+WIDTH = 8.0  # inches, every figure
+
+
+def text_width(labels: list[str], size: float) -> float:
+    """Width in inches of the widest line of ``labels`` at font ``size``, as matplotlib lays it
+    out (measured once, instead of a layout engine measuring every artist on every pass)."""
+    renderer = RendererAgg(1, 1, 72)
+    font = FontProperties(size=size)
+    return max(renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+               for label in labels for line in label.splitlines()) / 72
+
+
+def frame(fig: Figure, left: float, right: float, top: float, bottom: float, **grid) -> None:
+    """Margins around the axes, in inches."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h,
+                        **grid)
+
+
 def to_svg(fig: Figure) -> str:
     out = io.StringIO()
     fig.savefig(out, format="svg", metadata={"Date": None})
@@ -89,7 +110,7 @@ def ratio_chart(results: dict, p: dict) -> Figure:
     quartiles of the per-round ratios as error bars (when recorded) and the goal as a mark;
     the ratios are written in a column on the right."""
     rows = results["cases"]
-    fig = Figure(figsize=(8, 1.2 + 0.4 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 1.3 + 0.4 * len(rows)))
     ax = fig.add_subplot()
     ax.set_xscale("log")
     y = list(range(len(rows)))[::-1]   # first case on top
@@ -116,9 +137,11 @@ def ratio_chart(results: dict, p: dict) -> Figure:
     ax.set_xlim(lo, hi)
     log_ticks(ax, lo, hi)
     ax.axvline(1, color=p["text"], linewidth=1)
-    ax.set_yticks(y, [textwrap.fill(row["name"], 52) for row in rows], fontsize=8)
+    labels = [textwrap.fill(row["name"], 52) for row in rows]
+    ax.set_yticks(y, labels, fontsize=8)
     ax.tick_params(axis="y", length=0)
     ax.set_ylim(-0.6, len(rows) - 0.4)
+    frame(fig, left=text_width(labels, 8) + 0.2, right=0.5, top=0.35, bottom=0.85)
     ax.grid(axis="x", which="major")
     ax.set_xlabel(f"time ours / time {REFERENCE.get(results['suite'], 'torch')}, median of the "
                   "rounds (log scale; left of 1: ours faster)")
@@ -131,7 +154,7 @@ def ratio_chart(results: dict, p: dict) -> Figure:
     legend += [Patch(color=c, label=t) for key, c, t in
                ((True, p["ours"], "meets its goal"), (False, p["missed"], "misses its goal"),
                 (None, p["neutral"], "no goal set")) if key in met]
-    fig.legend(handles=legend, loc="outside lower center", ncol=len(legend), fontsize=8,
+    fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=8,
                handlelength=1.6)
     return fig
 
@@ -141,8 +164,9 @@ def ratio_chart(results: dict, p: dict) -> Figure:
 def s4_scaling(results: dict, p: dict) -> Figure:
     """Seconds per call against L (at N) and against N (at L), ours and the baselines."""
     scaling = results["scaling"]
-    fig = Figure(figsize=(8, 3.4), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 3.4))
     axes = fig.subplots(1, 2)
+    frame(fig, left=0.75, right=0.2, top=0.35, bottom=0.85, wspace=0.22)
     colours = {"kernel_nplr": p["ours"], "kernel_s4d": p["torch"]}
     for ax, axis, other in zip(axes, ("L", "N"), ("N", "L")):
         s = scaling[axis]
@@ -162,7 +186,7 @@ def s4_scaling(results: dict, p: dict) -> Figure:
     axes[0].set_title("time against the sequence length L", loc="left", fontsize=10)
     axes[1].set_title("time against the state size N", loc="left", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8)
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     return fig
 
 
@@ -171,7 +195,7 @@ def s4_scaling(results: dict, p: dict) -> Figure:
 def conv_gflops(results: dict, p: dict) -> Figure:
     """GFLOP/s of each pass, ours and torch's, against the machine's matrix-product rate."""
     rows = [row for row in results["cases"] if "ours_gflops" in row]
-    fig = Figure(figsize=(8, 0.9 + 0.5 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 1.3 + 0.5 * len(rows)))
     ax = fig.add_subplot()
     y = list(range(len(rows)))[::-1]
     ax.barh([v + 0.19 for v in y], [r["ours_gflops"] for r in rows], height=0.36,
@@ -181,8 +205,10 @@ def conv_gflops(results: dict, p: dict) -> Figure:
     gemm = results["gemm_gflops"]
     ax.axvline(gemm, color=p["text"], linewidth=1.2, linestyle=(0, (2, 1)),
                label=f"float32 matrix product (4096, 1024) @ (1024, 1024): {gemm:.0f}")
-    ax.set_yticks(y, [textwrap.fill(r["name"], 52) for r in rows], fontsize=8)
+    labels = [textwrap.fill(r["name"], 52) for r in rows]
+    ax.set_yticks(y, labels, fontsize=8)
     ax.tick_params(axis="y", length=0)
+    frame(fig, left=text_width(labels, 8) + 0.2, right=0.2, top=0.35, bottom=0.85)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlim(0, 1.08 * max(gemm, *(r["ours_gflops"] for r in rows),
                               *(r["torch_gflops"] for r in rows)))
@@ -190,7 +216,7 @@ def conv_gflops(results: dict, p: dict) -> Figure:
     ax.set_xlabel("GFLOP/s (2 per multiply-add; median time)")
     ax.set_title("convolution passes against the machine's matrix-product rate", loc="left",
                  fontsize=10)
-    fig.legend(loc="outside lower center", ncol=3, fontsize=8)
+    fig.legend(loc="lower center", ncol=3, fontsize=8)
     return fig
 
 
@@ -201,8 +227,9 @@ def lr_convergence(results: dict, p: dict) -> Figure:
     tolerance both are timed to and the measured times to reach it."""
     conv = results["convergence"]
     timed = next(row for row in results["cases"] if row["name"].startswith("fit vs torch.optim"))
-    fig = Figure(figsize=(8, 3.4), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 3.4))
     ax = fig.add_subplot()
+    frame(fig, left=0.85, right=0.2, top=0.35, bottom=0.55)
     floor = conv["tolerance"] / 100   # gaps at or below rounding show at the floor
     last = max(conv["fit"]["to_tolerance"], conv["lbfgs"]["to_tolerance"])
     for key, colour, label, seconds in (
