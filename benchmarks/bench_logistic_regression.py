@@ -4,13 +4,13 @@ training it relies on.
 - ``log_softmax``, ``softmax``, and ``cross_entropy`` + ``cross_entropy_grad`` (the loss and
   its hand-written gradient in the logits) against ``F.log_softmax``, ``F.softmax``, and
   ``F.cross_entropy`` with autograd's backward, float32, on many rows with few classes (the
-  chapter's setting) and on many classes. The snippet composes them from elementwise operations
+  shape of the chapter's problems) and on many classes. The snippet composes them from elementwise operations
   and checks its input on every call; torch runs fused kernels. No goal: the chapter writes
   them to be read, and these rows say what that costs.
 - ``fit`` (full-batch gradient descent, gradient written out) against the same loop with the
   gradient from autograd, same step and steps, same iterates: at the chapter's size (float64,
-  3000 x 16, 5 classes) and at a size where the matrix products dominate (float32,
-  20000 x 784, 10 classes). Goal 1: the gradient written out is what autograd computes,
+  3000 x 16, 5 classes) and at an MNIST-like size where the matrix products dominate
+  (float32, 20000 x 784, 10 classes). Goal 1: the gradient written out is what autograd computes,
   without recording a graph.
 - ``fit`` against ``torch.optim.LBFGS``, the independent solver the chapter checks it with,
   each run just long enough to reach the chapter's tolerance (objective within 1e-8, relative,
