@@ -282,6 +282,7 @@ def figures(results_dir: pathlib.Path) -> dict[str, str]:
     out = {}
     light, dark = PALETTES["light"], PALETTES["dark"]
     swap = {light[key]: dark[key] for key in light}
+    assert len(swap) == len(light), "the light palette's colours must be distinct"
     for name, draw, data in drawings:
         with matplotlib.rc_context(style(light)):
             svg = to_svg(draw(data, light))
@@ -292,13 +293,12 @@ def figures(results_dir: pathlib.Path) -> dict[str, str]:
                                          lambda m: swap[m.group()], svg)
     return out
 
-if __name__ == "__main__":  # preview: python -m benchmarks.plots OUT_DIR [--png]
-    import sys
 
-    from benchmarks.harness import RESULTS
+if __name__ == "__main__":  # a look without building the site: python -m benchmarks.plots DIR
+    import sys
 
     target = pathlib.Path(sys.argv[1])
     target.mkdir(parents=True, exist_ok=True)
-    for file, svg in figures(RESULTS).items():
+    for file, svg in figures(pathlib.Path(__file__).resolve().parent / "results").items():
         (target / file).write_text(svg)
         print(f"{file}: {len(svg.encode()) / 1024:.1f} KiB")
