@@ -4,9 +4,9 @@ training it relies on.
 - ``log_softmax``, ``softmax``, and ``cross_entropy`` + ``cross_entropy_grad`` (the loss and
   its hand-written gradient in the logits) against ``F.log_softmax``, ``F.softmax``, and
   ``F.cross_entropy`` with autograd's backward, float32, on many rows with few classes (the
-  shape of the chapter's problems) and on many classes. The snippet composes them from elementwise operations
-  and checks its input on every call; torch runs fused kernels. No goal: the chapter writes
-  them to be read, and these rows say what that costs.
+  shape of the chapter's problems) and on many classes. The snippet composes them from
+  elementwise operations and checks its input on every call; torch runs fused kernels. No
+  goal: the chapter writes them to be read, and these rows say what that costs.
 - ``fit`` (full-batch gradient descent, gradient written out) against the same loop with the
   gradient from autograd, same step and steps, same iterates: at the chapter's size (float64,
   3000 x 16, 5 classes) and at an MNIST-like size where the matrix products dominate
