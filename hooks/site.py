@@ -123,6 +123,7 @@ def inline_references(text: str) -> str:
 
 def chapter_notebook(text: str, src_uri: str, config) -> str:
     """The chapter as an nbformat-4 notebook (JSON): Markdown cells and the blocks that run."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # YAML front matter: page meta
     lines = inline_references("\n".join(expander(config).run(text.split("\n"))))
     lines = dedent_containers(lines, opener=container_title).split("\n")
     site_url = config["site_url"] or "/"

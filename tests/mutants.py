@@ -128,6 +128,154 @@ MUTANTS.update({m.name: m for m in [
                    "torch.fft.irfft(torch.fft.rfft(u, n=L) * torch.fft.rfft(K, n=L), n=L)")), **S4),
 ]})
 
+AUTODIFF = dict(file="snippets/autodiff.py", chapter="docs/autodiff.md",
+                tests="tests/test_autodiff.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("ad-matmul-grad-A-untransposed",
+           why="dL/dA = G B instead of G B^T: the right shape when B is square",
+           edits=(("        return G @ B.T, A.T @ G", "        return G @ B, A.T @ G"),),
+           **AUTODIFF),
+    Mutant("ad-matmul-grad-B-transposed",
+           why="dL/dB = G^T A, the transpose of A^T G: the right shape when B is square",
+           edits=(("        return G @ B.T, A.T @ G", "        return G @ B.T, G.T @ A"),),
+           **AUTODIFF),
+    Mutant("ad-add-missing-unbroadcast",
+           why="add's VJP hands g to both operands without summing over the broadcast axes",
+           edits=(("return unbroadcast(g, shape_a), unbroadcast(g, shape_b)", "return g, g"),),
+           **AUTODIFF),
+    Mutant("ad-unbroadcast-leading-axes-only",
+           why="g summed over the prepended axes but not over the axes stretched from size 1",
+           edits=(("    return g.sum(axes, keepdim=True) if axes else g", "    return g"),),
+           **AUTODIFF),
+    Mutant("ad-mul-vjp-own-operand",
+           why="mul's VJP multiplies g by each operand itself instead of by the other one",
+           edits=(("return unbroadcast(g * B, A.shape), unbroadcast(g * A, B.shape)",
+                   "return unbroadcast(g * A, A.shape), unbroadcast(g * B, B.shape)"),),
+           **AUTODIFF),
+    Mutant("ad-relu-vjp-passes-negatives",
+           why="relu's VJP masked by its output being >= 0, which it always is: g passes "
+               "where x < 0",
+           edits=(("(g * (A > 0),)", "(g * (A.clamp(min=0) >= 0),)"),), **AUTODIFF),
+    Mutant("ad-log-softmax-missing-softmax-term",
+           why="log_softmax's VJP as the identity: the - softmax(z) sum(g) term dropped",
+           edits=(("(g - P * g.sum(-1, keepdim=True),)", "(g,)"),), **AUTODIFF),
+    Mutant("ad-accumulate-overwrites",
+           why="a node used twice keeps the gradient of its last use instead of the sum",
+           edits=(("parent.grad = g if parent.grad is None else parent.grad + g",
+                   "parent.grad = g"),), **AUTODIFF),
+    Mutant("ad-backward-in-forward-order",
+           why="the VJPs called parents first, before their gradient is known",
+           edits=(("    for node in reversed(order):", "    for node in order:"),), **AUTODIFF),
+    Mutant("ad-jacobian-reverse-transposed", why="the VJP rows stacked as columns: J^T, not J",
+           edits=(("    return torch.stack(rows)", "    return torch.stack(rows, dim=1)"),),
+           **AUTODIFF),
+]})
+
+OPTIM = dict(file="snippets/optim.py", chapter="docs/optim.md", tests="tests/test_optim.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("optim-adam-no-bias-correction",
+           why="m and v used as they are: the first steps shrunk toward zero by 1 - beta^t",
+           edits=(("            m_hat = self.m[i] / (1 - beta1**t)          # bias corrections\n"
+                   "            v_hat = self.v[i] / (1 - beta2**t)\n",
+                   "            m_hat = self.m[i]\n            v_hat = self.v[i]\n"),), **OPTIM),
+    Mutant("optim-adam-no-second-moment-correction",
+           why="only m bias-corrected: the first step about 30 times too long",
+           edits=(("            v_hat = self.v[i] / (1 - beta2**t)\n",
+                   "            v_hat = self.v[i]\n"),), **OPTIM),
+    Mutant("optim-decay-coupling-swapped",
+           why="Adam decays theta directly and AdamW adds the decay to the gradient",
+           edits=(("            if self.decoupled:\n", "            if not self.decoupled:\n"),),
+           **OPTIM),
+    Mutant("optim-adamw-l2-decay", why="AdamW's decay added to the gradient, as Adam's L2",
+           edits=(("    decoupled = True\n", "    decoupled = False\n"),), **OPTIM),
+    Mutant("optim-nesterov-no-look-ahead",
+           why="nesterov=True ignored: the step along b_t, not g_t + momentum * b_t",
+           edits=(("                g = g + self.momentum * self.b[i] if self.nesterov else self.b[i]",
+                   "                g = self.b[i]"),), **OPTIM),
+    Mutant("optim-dampening-on-first-step",
+           why="the first gradient dampened too: b_1 = (1 - dampening) g_1",
+           edits=(("                    self.b[i] = g.clone()",
+                   "                    self.b[i] = (1 - self.dampening) * g"),), **OPTIM),
+    Mutant("optim-dampening-on-buffer",
+           why="dampening applied to the old buffer instead of the new gradient",
+           edits=(("self.b[i] = self.momentum * self.b[i] + (1 - self.dampening) * g",
+                   "self.b[i] = (1 - self.dampening) * self.momentum * self.b[i] + g"),), **OPTIM),
+    Mutant("optim-sgd-decay-outside-momentum",
+           why="SGD's weight decay added after the momentum buffer, not to the gradient",
+           edits=(("            g = p.grad + self.weight_decay * p          # L2: the gradient of wd/2 ||p||^2",
+                   "            g = p.grad"),
+                  ("            p -= self.lr * g\n",
+                   "            p -= self.lr * (g + self.weight_decay * p)\n")), **OPTIM),
+    Mutant("optim-epoch-drops-leftover",
+           why="an epoch of n // batch_size full batches: the n % batch_size leftovers never seen",
+           edits=(("    return list(torch.randperm(n, generator=generator).split(batch_size))",
+                   "    return list(torch.randperm(n, generator=generator)[:n - n % batch_size]"
+                   ".split(batch_size))"),), **OPTIM),
+]})
+
+LINALG = dict(file="snippets/linear_algebra.py", chapter="docs/linear_algebra.md",
+              tests="tests/test_linear_algebra.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("la-cosine-without-one-norm", why="cosine similarity divided by the norm of x only",
+           edits=(("    return (x / x_norm * (w / w_norm)).sum(dim)",
+                   "    return (x / x_norm * w).sum(dim)"),), **LINALG),
+    Mutant("la-cosine-eps-on-the-product",
+           why="eps clamps the product of the norms, not each norm: vectors shorter than "
+               "sqrt(eps) lose their exact cosine",
+           edits=(("    x_norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp(min=eps)\n"
+                   "    w_norm = torch.linalg.vector_norm(w, dim=dim, keepdim=True).clamp(min=eps)\n"
+                   "    return (x / x_norm * (w / w_norm)).sum(dim)",
+                   "    x_norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True)\n"
+                   "    w_norm = torch.linalg.vector_norm(w, dim=dim, keepdim=True)\n"
+                   "    return (x * w).sum(dim, keepdim=True).div((x_norm * w_norm).clamp(min=eps))"
+                   ".squeeze(dim)"),), **LINALG),
+    Mutant("la-similarity-rows-not-normalised",
+           why="the similarity matrix as the raw products A B^T: long templates win",
+           edits=(("    return A_hat @ B_hat.T", "    return A @ B.T"),), **LINALG),
+    Mutant("la-batched-matmul-sums-the-batch",
+           why="the einsum output drops the batch subscripts, so it sums over the batch",
+           edits=(('torch.einsum("...ab,...bc->...ac", X, Y)',
+                   'torch.einsum("...ab,...bc->ac", X, Y)'),), **LINALG),
+    Mutant("la-collapse-in-application-order",
+           why="the weights multiplied in the order the layers run, W1 W2, not W2 W1",
+           edits=(("    return W2 @ W1, W2 @ b1 + b2", "    return W1 @ W2, W2 @ b1 + b2"),),
+           **LINALG),
+    Mutant("la-collapse-bias-without-W2", why="the collapsed bias b1 + b2, not W2 b1 + b2",
+           edits=(("    return W2 @ W1, W2 @ b1 + b2", "    return W2 @ W1, b1 + b2"),),
+           **LINALG),
+]})
+
+GRADIENTS = dict(file="snippets/gradients.py", chapter="docs/gradients.md",
+                 tests="tests/test_gradients.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("grad-jacobian-transposed",
+           why="the notes' reading: columns as the outputs' gradients, an (n, m) Jacobian",
+           edits=(("    return torch.stack(columns, dim=1)\n# --8<-- [end:jacobian_fd]",
+                   "    return torch.stack(columns, dim=0)\n# --8<-- [end:jacobian_fd]"),),
+           **GRADIENTS),
+    Mutant("grad-jvp-columns-stacked-as-rows",
+           why="forward mode's columns J e_j stacked as rows",
+           edits=(("    return torch.stack(columns, dim=1)\n# --8<-- [end:jacobian_fwd]",
+                   "    return torch.stack(columns, dim=0)\n# --8<-- [end:jacobian_fwd]"),),
+           **GRADIENTS),
+    Mutant("grad-forward-difference",
+           why="a forward difference where a central one is claimed: error O(h), not O(h^2)",
+           edits=(("    return (as_vector(f(x + h * v)) - as_vector(f(x - h * v))) / (2 * h)",
+                   "    return (as_vector(f(x + h * v)) - as_vector(f(x))) / h"),), **GRADIENTS),
+    Mutant("grad-vjp-basis-of-the-inputs",
+           why="reverse mode seeded with one basis vector per input, not per output",
+           edits=(("            for e in torch.eye(y.numel(), dtype=y.dtype)]",
+                   "            for e in torch.eye(x.numel(), dtype=y.dtype)]"),),
+           **GRADIENTS),
+    Mutant("grad-chain-rule-wrong-order", why="J_g(x) J_f(g(x)): the inner Jacobian on the left",
+           edits=(("    return jacobian(f, u) @ jacobian(g, x)",
+                   "    return jacobian(g, x) @ jacobian(f, u)"),), **GRADIENTS),
+    Mutant("grad-chain-rule-outer-at-x",
+           why="the outer Jacobian taken at x instead of at g(x)",
+           edits=(("    return jacobian(f, u) @ jacobian(g, x)",
+                   "    return jacobian(f, x) @ jacobian(g, x)"),), **GRADIENTS),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _session = None

@@ -41,7 +41,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 10_000
-PAGES = ["/", "/einsum/", "/conv/", "/logistic_regression/", "/s4/", "/performance/",
+PAGES = ["/", "/linear_algebra/", "/gradients/", "/optim/", "/einsum/", "/conv/",
+         "/logistic_regression/", "/s4/", "/performance/",
          "/notebooks/logistic_regression_lab/"]  # the last: nbconvert markup
 
 # katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
