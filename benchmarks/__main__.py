@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-SUITES = ["einsum", "conv", "s4"]
+SUITES = ["einsum", "conv", "s4", "logistic_regression"]
 
 if __name__ == "__main__":
     for suite in sys.argv[1:] or SUITES:

@@ -3,7 +3,8 @@
 Each case is a pair of zero-argument callables (ours, torch's). Rounds alternate between
 them so drift (frequency scaling, the other core's load) hits both alike; each round times
 ``number`` calls; the reported times are medians over rounds and the ratio is ours / torch's
-per round, then its median. Results go to ``benchmarks/results/<suite>.json`` for the site.
+per round, then its median, with the quartiles of the per-round ratios for the spread
+(``ratio_q1``, ``ratio_q3``). Results go to ``benchmarks/results/<suite>.json`` for the site.
 """
 
 import ctypes
@@ -38,7 +39,8 @@ def stable_allocation() -> None:
 
 
 def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 2) -> dict:
-    """Median seconds per call of each, and the median of the per-round ratios ours/reference."""
+    """Median seconds per call of each, and the median and quartiles (``ratio_q1``,
+    ``ratio_q3``) of the per-round ratios ours/reference."""
     for f in (ours, reference) * warmup:
         f()  # warm-up: first-call allocation, dispatch caches
     if number == 0:  # enough calls for a round of about 20 ms
@@ -53,10 +55,13 @@ def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 
                 f()
             out.append((time.perf_counter() - start) / number)
     ratios = [a / b for a, b in zip(t_ours, t_ref)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if rounds > 1 else ratios * 3
     return {
         "ours_s": statistics.median(t_ours),
         "torch_s": statistics.median(t_ref),
         "ratio": statistics.median(ratios),
+        "ratio_q1": q1,
+        "ratio_q3": q3,
         "rounds": rounds,
         "calls_per_round": number,
     }
@@ -97,7 +102,8 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | Non
     """Time every case, print a table, and write ``results/<suite>.json`` and ``.md``.
 
     A case is ``{"name", "ours", "torch", "goal"}``, with ``"flops"`` optional: ``goal`` is the
-    largest acceptable ratio, ``flops`` the floating-point operations of one call (for GFLOP/s).
+    largest acceptable ratio (None where the comparison sets none; ``meets_goal`` is then None),
+    ``flops`` the floating-point operations of one call (for GFLOP/s).
     ``"rounds"``, ``"number"`` and ``"warmup"``, if given, go to ``time_pair`` (for slow calls).
     ``extra`` is stored beside the cases (measurements that are not timings).
     """
@@ -109,13 +115,14 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | Non
         options = {k: case[k] for k in ("rounds", "number", "warmup") if k in case}
         timing = time_pair(case["ours"], case["torch"], **options)
         row = {"name": case["name"], "goal": case["goal"], **timing}
-        row["meets_goal"] = row["ratio"] <= case["goal"]
+        row["meets_goal"] = None if case["goal"] is None else row["ratio"] <= case["goal"]
         if "flops" in case:
             row["ours_gflops"] = case["flops"] / row["ours_s"] / 1e9
             row["torch_gflops"] = case["flops"] / row["torch_s"] / 1e9
         rows.append(row)
         print(f"{row['name']:58s} {row['ours_s'] * 1e3:9.3f} {row['torch_s'] * 1e3:9.3f} "
-              f"{row['ratio']:6.2f} {row['goal']:5.2f} {'ok' if row['meets_goal'] else 'MISSED'}")
+              f"{row['ratio']:6.2f} {goal_text(row['goal']):>5s} "
+              f"{ {True: 'ok', False: 'MISSED', None: ''}[row['meets_goal']] }")
     results = {"suite": suite, "machine": machine(), "cases": rows, **(extra or {})}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{suite}.json"
@@ -123,6 +130,11 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | Non
     (RESULTS / f"{suite}.md").write_text(markdown_table(results))
     print(f"wrote {out.relative_to(RESULTS.parent.parent)} and {suite}.md")
     return results
+
+
+def goal_text(goal: float | None) -> str:
+    """A goal as the tables show it: two decimals, or a dash where the case sets none."""
+    return "–" if goal is None else f"{goal:.2f}"
 
 
 def markdown_table(results: dict) -> str:
@@ -134,7 +146,7 @@ def markdown_table(results: dict) -> str:
     lines = [head, "|" + "---|" * head.count(" |")]
     for row in results["cases"]:
         line = (f"| {row['name']} | {row['ours_s'] * 1e3:.2f} | {row['torch_s'] * 1e3:.2f} | "
-                f"{row['ratio']:.2f} | {row['goal']:.2f} |")
+                f"{row['ratio']:.2f} | {goal_text(row['goal'])} |")
         if gflops and "ours_gflops" in row:
             line += f" {row['ours_gflops']:.0f} | {row['torch_gflops']:.0f} |"
         elif gflops:

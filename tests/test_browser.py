@@ -42,7 +42,8 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 10_000
 PAGES = ["/", "/linear_algebra/", "/gradients/", "/optim/", "/einsum/", "/conv/",
-         "/logistic_regression/", "/s4/", "/notebooks/logistic_regression_lab/"]  # nbconvert markup
+         "/logistic_regression/", "/s4/", "/performance/",
+         "/notebooks/logistic_regression_lab/"]  # the last: nbconvert markup
 
 # katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
 MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]

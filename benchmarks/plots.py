@@ -1,0 +1,304 @@
+"""The performance page's figures, drawn from ``benchmarks/results/*.json`` at site build time.
+
+``figures(results_dir)`` returns ``{file name: SVG text}``: every figure in two variants,
+``<name>-light.svg`` and ``<name>-dark.svg``, with transparent backgrounds and text, axes and
+series colours for mkdocs-material's light (white) and dark (slate) palettes; the page shows
+one or the other with the ``#only-light`` / ``#only-dark`` suffixes. Each figure is drawn once,
+in the light palette; the dark variant swaps every colour for its dark counterpart, so the two
+have the same layout and every colour in either comes from its palette. The output is the same
+bytes for the same results (fixed SVG hash salt, no date), and text stays text
+(``svg.fonttype: none``), which keeps each file small.
+
+Only matplotlib, json and the standard library: the site build does not import torch.
+"""
+
+import io
+import json
+import math
+import pathlib
+import re
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.backends.backend_agg import RendererAgg  # noqa: E402  (after the backend)
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
+
+SUITES = ["einsum", "conv", "logistic_regression", "s4"]
+TITLES = {"einsum": "einsum_vjp against autograd",
+          "conv": "conv1d / conv2d against torch's native convolution",
+          "logistic_regression": "logistic regression against torch",
+          "s4": "S4 kernels against plain PyTorch baselines"}
+REFERENCE = {"s4": "baseline"}   # what the ratio divides by, where it is not "torch"
+
+# Text and series colours for each palette: mkdocs-material's default (white background) and
+# slate (#1e2129-ish background). Series colours are picked per palette for contrast.
+PALETTES = {
+    "light": {"text": "#1f2328", "muted": "#57606a", "grid": "#d8dee4",
+              "ours": "#3457b2", "torch": "#c2661b", "missed": "#c62828", "neutral": "#7a828e"},
+    "dark": {"text": "#e3e6ed", "muted": "#a8afbd", "grid": "#3b4150",
+             "ours": "#8fb0ff", "torch": "#f3a25c", "missed": "#ff7b72", "neutral": "#9aa3b2"},
+}
+
+
+def style(p: dict) -> dict:
+    """matplotlib rc settings for one palette: transparent, deterministic, text as text."""
+    return {"svg.hashsalt": "executable-ml-notes", "svg.fonttype": "none",
+            "font.family": "sans-serif", "font.size": 9,
+            "figure.facecolor": "none", "axes.facecolor": "none", "savefig.facecolor": "none",
+            "savefig.transparent": True,
+            "text.color": p["text"], "axes.labelcolor": p["text"], "axes.edgecolor": p["muted"],
+            "xtick.color": p["muted"], "ytick.color": p["muted"],
+            "xtick.labelcolor": p["text"], "ytick.labelcolor": p["text"],
+            "grid.color": p["grid"], "grid.linewidth": 0.6,
+            "legend.frameon": False, "axes.spines.top": False, "axes.spines.right": False}
+
+
+WIDTH = 8.0  # inches, every figure
+
+
+def text_width(labels: list[str], size: float) -> float:
+    """Width in inches of the widest line of ``labels`` at font ``size``, as matplotlib lays it
+    out (measured once, instead of a layout engine measuring every artist on every pass)."""
+    renderer = RendererAgg(1, 1, 72)
+    font = FontProperties(size=size)
+    return max(renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+               for label in labels for line in label.splitlines()) / 72
+
+
+def frame(fig: Figure, left: float, right: float, top: float, bottom: float, **grid) -> None:
+    """Margins around the axes, in inches."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h,
+                        **grid)
+
+
+def to_svg(fig: Figure) -> str:
+    out = io.StringIO()
+    fig.savefig(out, format="svg", metadata={"Date": None})
+    return out.getvalue()
+
+
+# --- ratio charts ------------------------------------------------------------------------------
+
+def number(v: float) -> str:
+    """A tick label without mathtext (which is slow to lay out): 0.05, 20, 1e-8."""
+    return f"{v:g}" if 1e-3 <= v <= 1e5 else f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def log_labels(axis) -> None:
+    """Label a log axis's major ticks with plain numbers, and give it no minor ticks."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: number(v)))
+    axis.set_minor_locator(NullLocator())
+
+
+def log_ticks(ax, lo: float, hi: float) -> None:
+    """Major ticks at 1, 2 and 5 times the powers of ten between lo and hi, written plainly."""
+    ticks = [m * 10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+             for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_xticks([], minor=True)
+
+
+def ratio_chart(results: dict, p: dict) -> Figure:
+    """One horizontal bar per case, from 1 to its median ratio on a log scale, with the
+    quartiles of the per-round ratios as error bars (when recorded) and the goal as a mark;
+    the ratios are written in a column on the right."""
+    rows = results["cases"]
+    fig = Figure(figsize=(WIDTH, 1.3 + 0.4 * len(rows)))
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    y = list(range(len(rows)))[::-1]   # first case on top
+    values = [1.0]
+    column = ax.get_yaxis_transform()  # x in axes fractions, y in data
+    for yi, row in zip(y, rows):
+        r = row["ratio"]
+        colour = {True: p["ours"], False: p["missed"], None: p["neutral"]}[row.get("meets_goal")]
+        ax.barh(yi, abs(r - 1), left=min(r, 1), height=0.6, color=colour, linewidth=0)
+        values.append(r)
+        if "ratio_q1" in row:
+            ax.errorbar(r, yi, xerr=[[r - row["ratio_q1"]], [row["ratio_q3"] - r]], fmt="none",
+                        color=p["text"], elinewidth=0.9, capsize=2.5)
+            values += [row["ratio_q1"], row["ratio_q3"]]
+        if row["goal"] is not None:
+            ax.plot([row["goal"]] * 2, [yi - 0.42, yi + 0.42], color=p["text"], linewidth=1.6,
+                    linestyle=(0, (2, 1)))
+            values.append(row["goal"])
+        ax.text(1.015, yi, f"{r:.2f}" if r >= 0.095 else f"{r:.3f}", transform=column,
+                va="center", fontsize=8, color=p["text"])
+    ax.text(1.015, len(rows) - 0.45, "ratio", transform=column, va="bottom", fontsize=8,
+            color=p["muted"])
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    ax.set_xlim(lo, hi)
+    log_ticks(ax, lo, hi)
+    ax.axvline(1, color=p["text"], linewidth=1)
+    labels = [textwrap.fill(row["name"], 52) for row in rows]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    frame(fig, left=text_width(labels, 8) + 0.2, right=0.5, top=0.35, bottom=0.85)
+    ax.grid(axis="x", which="major")
+    ax.set_xlabel(f"time ours / time {REFERENCE.get(results['suite'], 'torch')}, median of the "
+                  "rounds (log scale; left of 1: ours faster)")
+    ax.set_title(TITLES.get(results["suite"], results["suite"]), loc="left", fontsize=10)
+    legend = [Line2D([], [], color=p["text"], linewidth=1.6, linestyle=(0, (2, 1)), label="goal")]
+    if any("ratio_q1" in row for row in rows):
+        legend.append(Line2D([], [], color=p["text"], linewidth=0.9, marker="|",
+                             label="quartiles of the rounds"))
+    met = {row.get("meets_goal") for row in rows}
+    legend += [Patch(color=c, label=t) for key, c, t in
+               ((True, p["ours"], "meets its goal"), (False, p["missed"], "misses its goal"),
+                (None, p["neutral"], "no goal set")) if key in met]
+    fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=8,
+               handlelength=1.6)
+    return fig
+
+
+# --- S4 scaling --------------------------------------------------------------------------------
+
+def s4_scaling(results: dict, p: dict) -> Figure:
+    """Seconds per call against L (at N) and against N (at L), ours and the baselines."""
+    scaling = results["scaling"]
+    fig = Figure(figsize=(WIDTH, 3.4))
+    axes = fig.subplots(1, 2)
+    frame(fig, left=0.75, right=0.2, top=0.35, bottom=0.85, wspace=0.22)
+    colours = {"kernel_nplr": p["ours"], "kernel_s4d": p["torch"]}
+    for ax, axis, other in zip(axes, ("L", "N"), ("N", "L")):
+        s = scaling[axis]
+        for kernel, colour in colours.items():
+            ax.plot(s[axis], [t * 1e3 for t in s[kernel]["ours_s"]], "o-", color=colour,
+                    linewidth=1.5, markersize=4, label=kernel)
+            ax.plot(s[axis], [t * 1e3 for t in s[kernel]["baseline_s"]], "x--", color=colour,
+                    linewidth=1.2, markersize=5, label=f"{kernel} baseline")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(s[axis], [str(v) for v in s[axis]])
+        log_labels(ax.yaxis)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.grid(which="major")
+        ax.set_xlabel(f"{axis} (at {other} = {s[other]}, H = {results['setup']['H']})")
+    axes[0].set_ylabel("ms per call (median)")
+    axes[0].set_title("time against the sequence length L", loc="left", fontsize=10)
+    axes[1].set_title("time against the state size N", loc="left", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    return fig
+
+
+# --- conv rates --------------------------------------------------------------------------------
+
+def conv_gflops(results: dict, p: dict) -> Figure:
+    """GFLOP/s of each pass, ours and torch's, against the machine's matrix-product rate."""
+    rows = [row for row in results["cases"] if "ours_gflops" in row]
+    fig = Figure(figsize=(WIDTH, 1.3 + 0.5 * len(rows)))
+    ax = fig.add_subplot()
+    y = list(range(len(rows)))[::-1]
+    ax.barh([v + 0.19 for v in y], [r["ours_gflops"] for r in rows], height=0.36,
+            color=p["ours"], label="ours")
+    ax.barh([v - 0.19 for v in y], [r["torch_gflops"] for r in rows], height=0.36,
+            color=p["torch"], label="torch")
+    gemm = results["gemm_gflops"]
+    ax.axvline(gemm, color=p["text"], linewidth=1.2, linestyle=(0, (2, 1)),
+               label=f"float32 matrix product (4096, 1024) @ (1024, 1024): {gemm:.0f}")
+    labels = [textwrap.fill(r["name"], 52) for r in rows]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.tick_params(axis="y", length=0)
+    frame(fig, left=text_width(labels, 8) + 0.2, right=0.2, top=0.35, bottom=0.85)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlim(0, 1.08 * max(gemm, *(r["ours_gflops"] for r in rows),
+                              *(r["torch_gflops"] for r in rows)))
+    ax.grid(axis="x")
+    ax.set_xlabel("GFLOP/s (2 per multiply-add; median time)")
+    ax.set_title("convolution passes against the machine's matrix-product rate", loc="left",
+                 fontsize=10)
+    fig.legend(loc="lower center", ncol=3, fontsize=8)
+    return fig
+
+
+# --- logistic regression: convergence ----------------------------------------------------------
+
+def lr_convergence(results: dict, p: dict) -> Figure:
+    """Relative objective gap against iterations, fit's gradient descent and L-BFGS, with the
+    tolerance both are timed to and the measured times to reach it."""
+    conv = results["convergence"]
+    timed = next(row for row in results["cases"] if row["name"].startswith("fit vs torch.optim"))
+    fig = Figure(figsize=(WIDTH, 3.4))
+    ax = fig.add_subplot()
+    frame(fig, left=0.85, right=0.2, top=0.35, bottom=0.55)
+    floor = conv["tolerance"] / 100   # gaps at or below rounding show at the floor
+    last = max(conv["fit"]["to_tolerance"], conv["lbfgs"]["to_tolerance"])
+    for key, colour, label, seconds in (
+            ("fit", p["ours"], "fit: gradient descent, step 1/L", timed["ours_s"]),
+            ("lbfgs", p["torch"], "torch.optim.LBFGS, strong Wolfe", timed["torch_s"])):
+        x = conv[key]["steps" if key == "fit" else "iterations"]
+        ax.plot(x, [max(g, floor) for g in conv[key]["gap"]], "-", color=colour, linewidth=1.6,
+                label=label, marker="o" if key == "lbfgs" else None, markersize=3)
+        k = conv[key]["to_tolerance"]
+        ax.annotate(f"{k} {'steps' if key == 'fit' else 'iterations'}, {seconds * 1e3:.0f} ms",
+                    (k, max(conv[key]["gap"][-1], floor)), xytext=(0, -14),
+                    textcoords="offset points", va="top", fontsize=8, color=colour,
+                    ha="right" if k == last else "center")
+    ax.axhline(conv["tolerance"], color=p["text"], linewidth=1, linestyle=(0, (2, 1)),
+               label=f"tolerance {conv['tolerance']:.0e}".replace("e-0", "e-"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    log_labels(ax.yaxis)
+    ax.set_ylim(floor / 10, None)
+    log_ticks(ax, 1, last)
+    ax.grid(which="major")
+    ax.set_xlabel("iterations (one gradient per step of fit; L-BFGS may evaluate more per "
+                  "iteration)")
+    ax.set_ylabel("(objective - optimum) / optimum")
+    ax.set_title("fit against L-BFGS on the chapter's data (times: medians to the tolerance)",
+                 loc="left", fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+# --- all of them -------------------------------------------------------------------------------
+
+def load(results_dir: pathlib.Path) -> dict:
+    """The results of every suite that has a file in ``results_dir``."""
+    return {suite: json.loads((results_dir / f"{suite}.json").read_text())
+            for suite in SUITES if (results_dir / f"{suite}.json").exists()}
+
+
+def figures(results_dir: pathlib.Path) -> dict[str, str]:
+    """{file name: SVG text} of every figure of the performance page, light and dark."""
+    results = load(pathlib.Path(results_dir))
+    drawings = [(f"ratio-{suite}", ratio_chart, r) for suite, r in results.items()]
+    if "s4" in results and "scaling" in results["s4"]:
+        drawings.append(("s4-scaling", s4_scaling, results["s4"]))
+    if "conv" in results and "gemm_gflops" in results["conv"]:
+        drawings.append(("conv-gflops", conv_gflops, results["conv"]))
+    if "logistic_regression" in results and "convergence" in results["logistic_regression"]:
+        drawings.append(("logistic_regression-convergence", lr_convergence,
+                         results["logistic_regression"]))
+    out = {}
+    light, dark = PALETTES["light"], PALETTES["dark"]
+    swap = {light[key]: dark[key] for key in light}
+    assert len(swap) == len(light), "the light palette's colours must be distinct"
+    for name, draw, data in drawings:
+        with matplotlib.rc_context(style(light)):
+            svg = to_svg(draw(data, light))
+        out[f"{name}-light.svg"] = svg
+        # The dark variant is the same drawing with each colour of the light palette swapped
+        # for its dark counterpart (one pass, so a swapped colour is not swapped again).
+        out[f"{name}-dark.svg"] = re.sub("|".join(map(re.escape, swap)),
+                                         lambda m: swap[m.group()], svg)
+    return out
+
+
+if __name__ == "__main__":  # a look without building the site: python -m benchmarks.plots DIR
+    import sys
+
+    target = pathlib.Path(sys.argv[1])
+    target.mkdir(parents=True, exist_ok=True)
+    for file, svg in figures(pathlib.Path(__file__).resolve().parent / "results").items():
+        (target / file).write_text(svg)
+        print(f"{file}: {len(svg.encode()) / 1024:.1f} KiB")
