@@ -17,19 +17,6 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Unit tests run torch on one intra-op thread: their tensors are small, and when another
-    process holds one of the two cores, a two-thread pool makes each call wait for the
-    descheduled thread (10-50x slower). A test that times something sets its own count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 BACKGROUND = ("built_site", "mutant_runs")  # fixtures whose work starts right after collection
 
 
@@ -61,7 +48,8 @@ def pytest_collection_finish(session):
         from tests.test_mutants import MUTANTS, start_mutant_runs
 
         names = sorted({item.callspec.params["name"] for item in session.items
-                        if "mutant_runs" in item.fixturenames}, key=list(MUTANTS).index)
+                        if "mutant_runs" in getattr(item, "fixturenames", ())},
+                       key=list(MUTANTS).index)
         background["pool"], background["mutants"] = start_mutant_runs(tmp / "mutants", names)
 
 
@@ -99,10 +87,13 @@ def mutant_runs(request) -> dict:
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 # Seeded and repeatable: the same examples on every machine, no example database on disk.
+# 50 examples per property in the everyday run; the weekly drift run (.github/workflows/
+# drift.yml) and anyone who sets HYPOTHESIS_PROFILE=thorough draws ten times as many.
 settings.register_profile("repo", derandomize=True, database=None, deadline=None,
-                          max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+                          max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", parent=settings.get_profile("repo"), max_examples=500)
 # Mutant runs only need to see a test fail, not a minimal example.
-settings.register_profile("mutant", parent=settings.get_profile("repo"), max_examples=60,
+settings.register_profile("mutant", parent=settings.get_profile("repo"), max_examples=15,
                           phases=[p for p in settings.get_profile("repo").phases
                                   if p.name != "shrink"])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repo"))

@@ -229,6 +229,24 @@ class NotebookItem(pytest.Item):
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Every test (unit tests, doc blocks, notebooks) runs torch on one intra-op thread: the
+    tensors are small, and the site build and the mutant runs share the two cores, where a
+    two-thread pool makes each call wait for a descheduled thread (10-50x slower). A test that
+    times something sets its own count. (A hook of this plugin, not an autouse
+    fixture: pytest-markdown-docs' blocks get no autouse fixtures, and tests/conftest.py does
+    not reach docs/.)"""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return (yield)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_collect_file(file_path, parent):
     """Doc tests come from docs/*.md and the notebooks only, not from docstrings of every .py
     file; a notebook is one test, never also imported as a test module."""

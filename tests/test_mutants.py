@@ -67,9 +67,10 @@ def run_in_copy(name: str, root: str) -> dict:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    # No tracebacks (rendering them costs more than most runs) and no unraisable-exception
-    # plugin (its gc.collect() calls walk the whole preloaded heap): a run only needs to fail.
-    pytest.main(["-p", "tests.mutants", "-q", "-p", "no:cacheprovider", "--tb=no",
+    # A run only needs to fail: no tracebacks (rendering them costs more than most runs), no
+    # assertion rewriting (parsing the test modules), and no unraisable-exception plugin (its
+    # gc.collect() calls walk the whole preloaded heap).
+    pytest.main(["-p", "tests.mutants", "-q", "-p", "no:cacheprovider", "--tb=no", "--assert=plain",
                  "-p", "no:unraisableexception", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                  mutant.chapter, mutant.tests])
     sys.stdout.flush()

@@ -266,5 +266,5 @@ def test_a_deprecation_fails_a_doc_block(pytester, category):
         result = pytester.runpytest_inprocess("chapter.md")
         result.assert_outcomes(failed=1)
         assert category in result.stdout.str()
-        pytester.makepyprojecttoml(re.sub(r"\nfilterwarnings = .*", "", settings))
+        pytester.makepyprojecttoml(re.sub(r"\nfilterwarnings = \[.*?\n\]", "", settings, flags=re.S))
         pytester.runpytest_inprocess("chapter.md").assert_outcomes(passed=1)  # no guard
