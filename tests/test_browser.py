@@ -16,6 +16,7 @@ import functools
 import http.server
 import os
 import pathlib
+from html.parser import HTMLParser
 import re
 import shutil
 import threading
@@ -41,9 +42,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 10_000
-PAGES = ["/", "/linear_algebra/", "/gradients/", "/optim/", "/einsum/", "/conv/",
-         "/logistic_regression/", "/s4/", "/performance/",
-         "/notebooks/logistic_regression_lab/"]  # the last: nbconvert markup
+# A sample of page kinds (every formula of every page is rendered by the test below): the
+# landing page, a chapter with tabs and admonitions, the one with the most display math, the
+# performance page's figures, and a notebook page (nbconvert markup).
+PAGES = ["/", "/einsum/", "/s4/", "/performance/", "/notebooks/logistic_regression_lab/"]
 
 # katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
 MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]
@@ -346,3 +348,56 @@ def test_chapter_shows_its_stamp_and_downloads_its_notebook(session: Session) ->
     assert info.value.suggested_filename == "conv.ipynb"
     assert notebook["nbformat"] == 4 and any(c["cell_type"] == "code" for c in notebook["cells"])
     session.assert_clean()
+
+
+class Formulas(HTMLParser):
+    """The TeX of every ``.arithmatex`` element of a page, as katex-init.js finds it."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.formulas: list[str] = []
+        self.depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.depth += 1
+        elif "arithmatex" in (dict(attrs).get("class") or "").split():
+            self.depth = 1
+            self.formulas.append("")
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.formulas[-1] += data
+
+
+def test_every_formula_on_the_site_renders(session: Session, built_site: pathlib.Path) -> None:
+    """All the math of every page, rendered in one page by KaTeX with katex-init.js' delimiters
+    and error handling: a formula KaTeX cannot parse fails here even on pages the tests above
+    do not open."""
+    formulas = []
+    for page in sorted(built_site.rglob("*.html")):
+        parser = Formulas()
+        parser.feed(page.read_text("utf8"))
+        formulas += [(str(page.relative_to(built_site)), f.strip()) for f in parser.formulas]
+    assert len(formulas) > 100, len(formulas)
+    formulas.append(("a known-bad formula", r"\(\fracx\)"))  # the check can fail
+    session.goto("/")
+    failures = session.page.evaluate(
+        r"""formulas => formulas.flatMap(([page, source]) => {
+            const node = document.createElement('span');
+            node.textContent = source;
+            const errors = [];
+            renderMathInElement(node, {
+                delimiters: [{left: '\\(', right: '\\)', display: false},
+                             {left: '\\[', right: '\\]', display: true}],
+                errorCallback: (message, error) => errors.push(String(error?.message || message)),
+            });
+            if (!errors.length && !node.querySelector('.katex')) errors.push('not delimited');
+            return errors.length ? [`${page}: ${source}: ${errors.join('; ')}`] : [];
+        })""", formulas)
+    assert failures[-1].startswith("a known-bad formula"), failures[-1:]
+    assert not failures[:-1], "\n".join(failures[:-1])
