@@ -17,7 +17,10 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-BACKGROUND = ("built_site", "mutant_runs")  # fixtures whose work starts right after collection
+BACKGROUND = ("built_site", "mutant_runs")  # fixtures whose work runs in the background
+NEEDS = {"built_site": ("tests/test_site.py", "tests/test_links.py", "tests/test_browser.py"),
+         "mutant_runs": ("tests/test_mutants.py",)}
+BACKGROUND_KEY = pytest.StashKey[dict]()
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -29,28 +32,66 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=waits_on)  # stable: the order within each group is kept
 
 
-def pytest_collection_finish(session):
-    """Start the background work the collected tests need."""
-    needed = {f for item in session.items for f in getattr(item, "fixturenames", ())}
-    background = session.config.stash.setdefault(BACKGROUND_KEY, {})
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="executable-ml-notes-"))
-    background["tmp"] = tmp
-    if "built_site" in needed:
-        site = tmp / "site"
-        log = open(tmp / "mkdocs.log", "w+")
-        # No `-q`: it filters warnings before strict mode counts them. One torch thread in the
-        # notebook kernels: the tests run beside the build.
-        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "OMP_NUM_THREADS": "1"}
-        background["build"] = (site, log, subprocess.Popen(
-            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-    if "mutant_runs" in needed:
-        from tests.test_mutants import MUTANTS, start_mutant_runs
+def in_scope(config, files: tuple[str, ...]) -> bool:
+    """Whether the paths this run was given (or the testpaths) contain one of these files."""
+    args = [a.split("::")[0] for a in config.args] or config.getini("testpaths")
+    paths = [(pathlib.Path(config.invocation_params.dir) / a).resolve() for a in args]
+    return any(p == ROOT / f or p in (ROOT / f).parents for p in paths for f in files)
 
-        names = sorted({item.callspec.params["name"] for item in session.items
-                        if "mutant_runs" in getattr(item, "fixturenames", ())},
-                       key=list(MUTANTS).index)
-        background["pool"], background["mutants"] = start_mutant_runs(tmp / "mutants", names)
+
+def start_build(background: dict) -> None:
+    site = background["tmp"] / "site"
+    log = open(background["tmp"] / "mkdocs.log", "w+")
+    # No `-q`: it filters warnings before strict mode counts them. One torch thread in the
+    # notebook kernels: the tests run beside the build.
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "OMP_NUM_THREADS": "1"}
+    background["build"] = (site, log, subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+
+
+def start_mutants(background: dict, names: list[str]) -> None:
+    from tests.test_mutants import start_mutant_runs
+
+    background["pool"], background["mutants"] = start_mutant_runs(
+        background["tmp"] / "mutants", names)
+
+
+def pytest_sessionstart(session):
+    """When the run's paths include the tests that need the site or the mutant runs, start them
+    now, before the 5 s of collection; collection then cancels what no selected test needs."""
+    from tests.mutants import MUTANTS
+
+    background = session.config.stash.setdefault(BACKGROUND_KEY, {})
+    background["tmp"] = pathlib.Path(tempfile.mkdtemp(prefix="executable-ml-notes-"))
+    if session.config.option.collectonly:
+        return
+    if in_scope(session.config, NEEDS["built_site"]):
+        start_build(background)
+    if in_scope(session.config, NEEDS["mutant_runs"]):
+        start_mutants(background, list(MUTANTS))
+
+
+def pytest_collection_finish(session):
+    """Start the background work the selected tests need, if it has not started; stop what
+    they do not need."""
+    from tests.mutants import MUTANTS
+
+    background = session.config.stash[BACKGROUND_KEY]
+    if session.config.option.collectonly:
+        return
+    needed = {f for item in session.items for f in getattr(item, "fixturenames", ())}
+    if "built_site" in needed and "build" not in background:
+        start_build(background)
+    elif "built_site" not in needed and "build" in background:
+        background.pop("build")[2].kill()
+    names = sorted({item.callspec.params["name"] for item in session.items
+                    if "mutant_runs" in getattr(item, "fixturenames", ())}, key=list(MUTANTS).index)
+    if names and "pool" not in background:
+        start_mutants(background, names)
+    for name, run in background.get("mutants", {}).items():
+        if name not in names:
+            run.cancel()  # not selected: a queued run never starts
 
 
 def pytest_sessionfinish(session):
@@ -64,13 +105,10 @@ def pytest_sessionfinish(session):
         shutil.rmtree(background["tmp"], ignore_errors=True)
 
 
-BACKGROUND_KEY = pytest.StashKey[dict]()
-
-
 @pytest.fixture(scope="session")
 def built_site(request) -> pathlib.Path:
-    """The site as `mkdocs build --strict` writes it, built once per test session (started in
-    the background when collection finished)."""
+    """The site as `mkdocs build --strict` writes it, built once per test session in the
+    background."""
     site, log, proc = request.config.stash[BACKGROUND_KEY]["build"]
     proc.wait(timeout=600)
     log.seek(0)
@@ -80,7 +118,7 @@ def built_site(request) -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def mutant_runs(request) -> dict:
-    """Each mutant's run (a Future of its result), started when collection finished."""
+    """Each mutant's run (a Future of its result), started in the background."""
     return request.config.stash[BACKGROUND_KEY]["mutants"]
 
 

@@ -339,6 +339,7 @@ MUTANTS.update({m.name: m for m in [
 
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
+_outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, failed, skipped
 _session = None
 
 
@@ -356,8 +357,12 @@ def pytest_runtest_setup(item):
 
 
 def pytest_runtest_logreport(report):
+    where = report.nodeid.split("::")[0]
+    if report.when == "call" or report.outcome != "passed":
+        counts = _outcomes.setdefault(where, {"passed": 0, "failed": 0, "skipped": 0})
+        counts[report.outcome] += 1
     if report.failed:
-        _failed.add(report.nodeid.split("::")[0])
+        _failed.add(where)
         mutant = MUTANTS[os.environ["MUTANT"]]
         if {mutant.chapter, mutant.tests} <= _failed:
             _session.shouldstop = "caught by the chapter and by the unit tests"
@@ -365,5 +370,5 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     with open(os.environ["MUTANT_REPORT"], "w") as f:
-        json.dump({"failed": sorted(_failed),
+        json.dump({"failed": sorted(_failed), "outcomes": _outcomes,
                    "snippets": __import__("snippets").__file__}, f)

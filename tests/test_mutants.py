@@ -10,6 +10,7 @@ overlap with the rest of the suite.
 
 import multiprocessing
 import os
+import pathlib
 import shutil
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,8 +20,11 @@ import pytest
 from tests.docblocks import ROOT
 from tests.mutants import MUTANTS
 
+# What a mutant's run reads: the config (load_config imports the hook, includes read
+# includes/ and benchmarks/results/), the chapters and the tests; not the site's assets.
 COPY = ["conftest.py", "pyproject.toml", "mkdocs.yml", "docs", "snippets", "tests", "overrides",
-        "hooks", "includes", "benchmarks"]
+        "hooks", "includes", "benchmarks/results"]
+SKIP = shutil.ignore_patterns("__pycache__", "assets")
 # Imported once by the fork server; nothing from this repository (each copy has its own).
 # Besides the libraries: what torch, pytest and hypothesis import lazily on first use (the
 # first `assert_close` alone imports torch.distributed.tensor, 0.5 s).
@@ -31,31 +35,33 @@ PRELOAD = ["torch", "numpy", "hypothesis", "pytest", "pytest_markdown_docs.plugi
            "torch.optim", "torch.utils.checkpoint", "torch.utils.data", "torch.autograd.functional",
            "torch.utils.flop_counter", "hypothesis.strategies",
            "unittest.mock", "_pytest.doctest", "_pytest.legacypath", "_pytest.pytester",
-           "pytest_markdown_docs._runners", "platformdirs"]
+           "pytest_markdown_docs._runners", "platformdirs", "tests.mutant_server"]
 WORKERS = 2
 
 
-def copy_project(name: str, tmp) -> "os.PathLike":
+def copy_project(name: str, tmp) -> pathlib.Path:
     """A copy of the project with the mutant applied."""
-    root = tmp / name
-    root.mkdir()
+    root = pathlib.Path(tmp) / name
     for item in COPY:
-        src = ROOT / item
+        src, dst = ROOT / item, root / item
+        dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, dst, ignore=SKIP)
         elif src.exists():
-            shutil.copy2(src, root / item)
+            shutil.copy2(src, dst)
     MUTANTS[name].apply(root)
     return root
 
 
-def run_in_copy(name: str, root: str) -> dict:
-    """In a freshly forked process: run the mutant's chapter and unit tests in its copy."""
+def run_in_copy(name: str, tmp: str) -> dict:
+    """In a freshly forked process: copy the project, apply the mutant, run its chapter and
+    unit tests there, and remove the copy."""
     import json
 
     import torch
 
     mutant = MUTANTS[name]
+    root = str(copy_project(name, tmp))
     for module in [m for m in sys.modules if m.split(".")[0] in ("tests", "snippets", "conftest")]:
         del sys.modules[module]  # the copy's tests/ and snippets/ are imported afresh
     sys.path.insert(0, root)
@@ -67,10 +73,11 @@ def run_in_copy(name: str, root: str) -> dict:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    # A run only needs to fail: no tracebacks (rendering them costs more than most runs), no
-    # assertion rewriting (parsing the test modules), and no unraisable-exception plugin (its
-    # gc.collect() calls walk the whole preloaded heap).
-    pytest.main(["-p", "tests.mutants", "-q", "-p", "no:cacheprovider", "--tb=no", "--assert=plain",
+    # A run only needs to fail: no terminal output (the report says what passed and failed, and
+    # rendering tracebacks costs more than most runs), no assertion rewriting (parsing the test
+    # modules), no unraisable-exception plugin (its gc.collect() walks the preloaded heap).
+    pytest.main(["-p", "tests.mutants", "-p", "no:terminal", "-p", "no:cacheprovider",
+                 "--assert=plain",
                  "-p", "no:unraisableexception", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                  mutant.chapter, mutant.tests])
     sys.stdout.flush()
@@ -81,6 +88,7 @@ def run_in_copy(name: str, root: str) -> dict:
             result = json.load(f)
     with open(log, errors="replace") as f:
         output = f.read()
+    shutil.rmtree(root, ignore_errors=True)
     return {**result, "root": root, "output": output[-3000:]}
 
 
@@ -88,12 +96,10 @@ def start_mutant_runs(tmp, names: list[str]) -> tuple[ProcessPoolExecutor, dict[
     """Start every mutant's run in the background; the futures hold their results. The caller
     shuts the pool down when the session ends (Python 3.11's ``shutdown(wait=False)`` stops
     replacing workers that ``max_tasks_per_child`` retired, and the queued runs never start)."""
-    tmp.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     pool = ProcessPoolExecutor(WORKERS, mp_context=context, max_tasks_per_child=1)
-    return pool, {name: pool.submit(run_in_copy, name, str(copy_project(name, tmp)))
-                  for name in names}
+    return pool, {name: pool.submit(run_in_copy, name, str(tmp)) for name in names}
 
 
 @pytest.mark.parametrize("name", MUTANTS)
@@ -105,4 +111,6 @@ def test_mutant_is_caught(name, mutant_runs):
         f"mutant {name!r} ran against snippets outside its mutated copy: {result}\n{output}")
     for where in (mutant.chapter, mutant.tests):
         assert where in result["failed"], (
-            f"mutant {name!r} ({mutant.why}) passed {where}; output:\n{output}")
+            f"mutant {name!r} ({mutant.why}) passed {where}: "
+            f"{result.get('outcomes', {}).get(where)} (this mutant alone: "
+            f"pytest tests/test_mutants.py -k {name})\n{output}")

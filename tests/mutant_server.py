@@ -1,0 +1,10 @@
+"""Imported once by the mutant runs' fork server (tests/test_mutants.py): what every run would
+otherwise do first, done before the fork. Nothing here is from the project under test."""
+
+import hypothesis.internal.entropy
+import torch
+import torch.distributed.tensor  # noqa: F401  (the first torch.testing.assert_close imports it)
+
+with hypothesis.internal.entropy.deterministic_PRNG():  # registers hypothesis' own PRNG once:
+    pass                                                # a gc.collect() over the whole heap
+del torch
