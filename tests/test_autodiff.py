@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
+from tests.strategies import seeded
 from snippets.autodiff import (
     Dual, Value, add, backward, central_difference, checkpoint, counting, cross_entropy, diff,
     distinct, evaluate, finite_difference_gradient, forward_difference, init_mlp,
@@ -20,10 +21,6 @@ from snippets.autodiff import (
 F64 = torch.float64
 EXACT = dict(rtol=0, atol=1e-12)   # float64, the same operations as torch up to ordering
 FEW = settings(max_examples=30)    # cheap properties: enough shapes, within the time budget
-
-
-def seeded(draw) -> torch.Generator:
-    return torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
 
 
 def randn(shape, gen) -> torch.Tensor:

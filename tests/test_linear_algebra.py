@@ -12,22 +12,12 @@ import torch.nn.functional as F
 from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
+from tests.strategies import DTYPES, seeded, tol
 from snippets.linear_algebra import (batched_matmul, collapse_linear, cosine_similarity,
                                      linearity_defect, similarity_matrix)
 
 F64 = torch.float64
-DTYPES = (torch.float32, torch.float64)
 SCALES = (1e-12, 1e-9, 1e-6, 1e-3, 1.0, 1e3)
-
-
-def seeded(draw) -> torch.Generator:
-    """A torch.Generator seeded from a drawn integer."""
-    return torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
-
-
-def tol(dtype: torch.dtype) -> dict:
-    """Tolerances for O(1) results: cosines, products of N(0, 1) entries."""
-    return dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
 
 
 # Cosine similarity

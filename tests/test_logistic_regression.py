@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
+from tests.strategies import DTYPES, seeded
 from snippets.logistic_regression import (
     bayes_decision, binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_grad,
     conformal_threshold, cross_entropy, cross_entropy_grad, expected_calibration_error, fit,
@@ -19,14 +20,7 @@ from snippets.logistic_regression import (
     prediction_sets, reliability, ridge, smoothness, softmax)
 
 SCALES = (1e-3, 1.0, 30.0, 1e2, 1e3, 1e4)
-DTYPES = (torch.float32, torch.float64)
 F64 = torch.float64
-
-
-
-def seeded(draw) -> torch.Generator:
-    """A torch.Generator seeded from a drawn integer."""
-    return torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
 
 
 @st.composite

@@ -12,21 +12,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from torch.distributions import Laplace, Normal
 
+from tests.strategies import DTYPES, seeded, tol
 from snippets.losses import (blr_posterior, blr_predictive, empirical_risk, gaussian_nll,
                              hinge_loss, laplace_nll, lasso_map, logistic_loss, margin,
                              ridge_map, zero_one_loss)
 
 F64 = torch.float64
-DTYPES = (torch.float32, torch.float64)
-
-
-def seeded(draw) -> torch.Generator:
-    """A torch.Generator seeded from a drawn integer."""
-    return torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
-
-
-def tol(dtype: torch.dtype) -> dict:
-    return dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
 
 
 @st.composite

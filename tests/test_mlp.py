@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
+from tests.strategies import DTYPES, seeded
 from snippets.mlp import (ACTIVATIONS, elu, elu_grad, gelu, gelu_tanh, glu, glu_ffn,
                           glu_ffn_backward, leaky_relu, leaky_relu_grad, linear,
                           linear_backward, mlp, mlp_input_grad, prelu, prelu_grad, relu,
                           relu_interpolant, softplus)
 
 F64 = torch.float64
-DTYPES = (torch.float32, torch.float64)
 
 # Each activation of ACTIVATIONS and torch's version of it.
 TORCH = {
@@ -26,10 +26,6 @@ TORCH = {
     "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"), "silu": F.silu,
     "sigmoid": torch.sigmoid, "tanh": torch.tanh,
 }
-
-
-def seeded(draw) -> torch.Generator:
-    return torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
 
 
 def tol(dtype: torch.dtype) -> dict:

@@ -12,16 +12,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
+from tests.strategies import seeded
 from snippets.optim import SGD, Adam, AdamW, minibatches
 
 F64 = torch.float64
 TOL = dict(rtol=1e-12, atol=1e-12)
 TORCH = {SGD: torch.optim.SGD, Adam: torch.optim.Adam, AdamW: torch.optim.AdamW}
-
-
-def seeded(draw) -> torch.Generator:
-    """A torch.Generator seeded from a drawn integer."""
-    return torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
 
 
 class Separable:
