@@ -1,7 +1,7 @@
 """Fixtures shared by the tests, and the background work some of them wait on.
 
 The doc-test machinery itself lives in tests/docblocks.py. The site build and the mutant runs
-take most of the suite's time on one core each, so they start as soon as collection is done
+take most of the suite's time on one core each, so they start when the session starts
 and the tests that need them run last.
 """
 

@@ -5,7 +5,6 @@ bad input."""
 
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

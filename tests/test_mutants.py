@@ -4,7 +4,7 @@ tests and the unit tests.
 Each mutant runs in its own copy of the project, in a fresh process forked from a server that
 has already imported torch, pytest and MkDocs' Markdown stack (``multiprocessing``'s
 forkserver with a preload list): a mutant then costs its tests, not 3-4 s of imports. The
-runs start in the background as soon as collection is done (``tests/conftest.py``), so they
+runs start in the background when the session starts (``tests/conftest.py``), so they
 overlap with the rest of the suite.
 """
 
