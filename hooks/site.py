@@ -3,13 +3,17 @@
 * **A notebook per chapter.** Every page with Python blocks is also written as
   ``<chapter>.ipynb``: snippet includes expanded, prose as Markdown cells, each block that the
   doc tests run as a code cell, in page order; the page gets a "Download notebook" button
-  (``overrides/main.html``). ``tests/test_notebooks.py`` runs each one and compares it with
+  (``overrides/main.html``). ``tests/test_site.py`` runs each one and compares it with
   the page.
 * **A verified-with stamp** at the bottom of each such page: the Python, torch and numpy
   versions and the commit of this build, and the command that re-runs the page's blocks.
   CI publishes a build only after every test passed with that environment and commit.
 * **The chapter map** on the landing page, from the nav and each snippet module's docstring
   and ``__all__`` (read with ``ast``, nothing imported).
+* **Math in the lab notebooks.** mkdocs-jupyter leaves ``$...$`` and ``$$...$$`` in Markdown
+  cells as text (nbconvert expects MathJax); each formula is wrapped the way
+  pymdownx.arithmatex wraps the chapters' math, so ``katex-init.js`` renders it and the
+  browser tests check it like any other.
 * **The performance figures**, drawn from ``benchmarks/results/*.json`` by
   ``benchmarks/plots.py``.
 """
@@ -210,6 +214,27 @@ def chapter_map(config, files) -> str:
     return "\n".join(rows)
 
 
+# --- math in the lab notebooks -----------------------------------------------------------
+
+MARKDOWN_CELL = re.compile(r'(<div class="[^"]*\bjp-RenderedMarkdown\b[^"]*"[^>]*>)(.*?)(</div>)',
+                           re.DOTALL)
+# TeX's rules as pandoc applies them: no space just inside a `$`, no digit right after the
+# closing one (so "costs $5 and $6" stays prose); `\$` is a literal dollar.
+DISPLAY_MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$", re.DOTALL)
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])(.+?)(?<![\s\\])\$(?!\d)", re.DOTALL)
+
+
+def arithmatex_math(cell: str) -> str:
+    """A Markdown cell's HTML with each ``$$...$$`` / ``$...$`` formula in the element
+    pymdownx.arithmatex (generic mode) would give it."""
+    cell = DISPLAY_MATH.sub(lambda m: f'<span class="arithmatex">\\[{m[1]}\\]</span>', cell)
+    return INLINE_MATH.sub(lambda m: f'<span class="arithmatex">\\({m[1]}\\)</span>', cell)
+
+
+def notebook_math(html: str) -> str:
+    return MARKDOWN_CELL.sub(lambda m: m[1] + arithmatex_math(m[2]) + m[3], html)
+
+
 # --- MkDocs events -----------------------------------------------------------------------
 
 def on_files(files, config):
@@ -236,3 +261,10 @@ def on_page_markdown(text, page, config, files):
         page.meta[NOTEBOOK] = notebook_uri(page.file.src_uri)
         return text.rstrip("\n") + "\n\n" + stamp(page.file.src_uri)
     return text
+
+
+def on_page_content(html, page, config, files):
+    """Lab notebooks: their Markdown cells' math in arithmatex's elements."""
+    if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".py"):
+        return notebook_math(html)
+    return html

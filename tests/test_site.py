@@ -268,3 +268,36 @@ def test_a_deprecation_fails_a_doc_block(pytester, category):
         assert category in result.stdout.str()
         pytester.makepyprojecttoml(re.sub(r"\nfilterwarnings = \[.*?\n\]", "", settings, flags=re.S))
         pytester.runpytest_inprocess("chapter.md").assert_outcomes(passed=1)  # no guard
+
+
+def test_lab_notebook_math_is_wrapped_for_katex():
+    """mkdocs-jupyter leaves a Markdown cell's `$...$` as text; the build hook wraps each formula
+    as arithmatex does, so katex-init.js renders it. Code cells and prose dollars stay as they
+    are."""
+    from hooks.site import notebook_math
+
+    cell = ('<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput">\n'
+            r"<p>Inline $s(x) = \nabla_x \log p(x)$, a price of $5 and $6, and</p>"
+            "\n" r"<p>$$\sum_i w_i = 1$$</p></div>")
+    code = '<div class="jp-CodeCell"><span class="s2">"$x_1$"</span></div>'
+    assert notebook_math(cell + code) == (
+        '<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput">\n'
+        r'<p>Inline <span class="arithmatex">\(s(x) = \nabla_x \log p(x)\)</span>, '
+        "a price of $5 and $6, and</p>\n"
+        r'<p><span class="arithmatex">\[\sum_i w_i = 1\]</span></p></div>' + code)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_lab_notebook_page_leaves_no_raw_math(built_site, notebook):
+    """Every `$` formula of the lab's Markdown cells reached the page as arithmatex math."""
+    import jupytext
+
+    from hooks.site import DISPLAY_MATH, INLINE_MATH, MARKDOWN_CELL
+
+    sources = "\n".join(c.source for c in jupytext.read(notebook).cells
+                        if c.cell_type == "markdown")
+    expected = len(DISPLAY_MATH.findall(sources)) + len(INLINE_MATH.findall(
+        DISPLAY_MATH.sub("", sources)))
+    cells = "".join(m[2] for m in MARKDOWN_CELL.finditer(page_html(built_site, notebook)))
+    assert cells.count('class="arithmatex"') == expected
+    assert not DISPLAY_MATH.search(cells) and not INLINE_MATH.search(cells)
