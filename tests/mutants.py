@@ -337,6 +337,33 @@ MUTANTS.update({m.name: m for m in [
            **MLP),
 ]})
 
+ATTENTION = dict(file="snippets/attention.py", chapter="docs/attention.md",
+                 tests="tests/test_attention.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("attn-mask-after-softmax",
+           why="the notes' causal mask: weights of masked keys zeroed after the softmax, not "
+               "-inf before it, so rows no longer sum to 1",
+           edits=(('        S = S.masked_fill(~mask, float("-inf"))\n',
+                   "        return torch.softmax(S, dim=-1) * mask\n"),), **ATTENTION),
+    Mutant("attn-missing-scale", why="softmax(q k^T) without the 1/sqrt(d)",
+           edits=(("    S = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])",
+                   "    S = q @ k.transpose(-2, -1)"),), **ATTENTION),
+    Mutant("attn-rope-rotates-backwards",
+           why="RoPE's sine term with the wrong sign: a rotation by -m theta, which still "
+               "depends on m - n only",
+           edits=(("[x1 * cos - x2 * sin, x1 * sin + x2 * cos]",
+                   "[x1 * cos + x2 * sin, -x1 * sin + x2 * cos]"),), **ATTENTION),
+    Mutant("attn-heads-reshaped-without-transpose",
+           why="(T, C) reshaped straight to (H, T, d): each head gets pieces of several tokens",
+           edits=(("    return x.reshape(*batch, T, num_heads, C // num_heads).transpose(-3, -2)",
+                   "    return x.reshape(*batch, num_heads, T, C // num_heads)"),), **ATTENTION),
+    Mutant("attn-key-padding-mask-inverted",
+           why="key_padding_mask read with SDPA's convention (True = attend) instead of "
+               "nn.MultiheadAttention's (True = padding)",
+           edits=(("        keep = ~key_padding_mask[..., None, None, :]",
+                   "        keep = key_padding_mask[..., None, None, :]"),), **ATTENTION),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, failed, skipped
