@@ -179,5 +179,5 @@ def next_token_distribution(N: Tensor) -> Tensor:
         raise ValueError("N must hold counts, got a negative value")
     N = N.double()
     rows = N.sum(1, keepdim=True)
-    return torch.where(rows > 0, N / rows.clamp(min=1), 1 / N.shape[1])
+    return torch.where(rows > 0, N / torch.where(rows > 0, rows, 1.0), 1 / N.shape[1])
 # --8<-- [end:bigram]

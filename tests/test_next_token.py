@@ -139,7 +139,8 @@ def test_next_token_loss_matches_cross_entropy_in_both_layouts(case):
         rtol=1e-9, atol=1e-12 * big)
     loss = next_token_loss(logits, y)
     assert loss.shape == () and loss.dtype == logits.dtype and torch.isfinite(loss)
-    torch.testing.assert_close(loss, F.cross_entropy(logits.reshape(B * T, V), y.long().reshape(-1)), **t)
+    flat = F.cross_entropy(logits.reshape(B * T, V), y.long().reshape(-1))
+    torch.testing.assert_close(loss, flat, **t)
     torch.testing.assert_close(loss, F.cross_entropy(logits.transpose(1, 2), y.long()), **t)
     per = next_token_loss(logits, y, reduction="none")
     assert per.shape == (B, T)
@@ -218,6 +219,13 @@ def test_bigram_counts_match_a_counter(text):
             torch.testing.assert_close(P[a], torch.full((len(tok),), 1 / len(tok), dtype=F64))
 
 
+def test_next_token_distribution_of_fractional_counts():
+    """Rows are normalised by their sums, also when those are below 1; an empty row is uniform."""
+    N = torch.tensor([[0.2, 0.3, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 6.0]], dtype=F64)
+    expected = torch.tensor([[0.4, 0.6, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.25, 0.0, 0.75]], dtype=F64)
+    torch.testing.assert_close(next_token_distribution(N), expected)
+
+
 def test_the_bigram_loss_is_minimised_by_the_observed_distribution():
     """At W = log P the autograd gradient of the mean bigram loss is zero wherever the row's
     token occurs as a context, and the loss there is the observed conditional entropy; moving
@@ -257,40 +265,68 @@ def bad(name: str, call, message: str):
 TOK = CharTokenizer("abc")
 BAD = [
     bad("tokenizer-empty", lambda: CharTokenizer(""), "text must be a non-empty string"),
-    bad("tokenizer-not-str", lambda: CharTokenizer(["a", "b"]), "text must be a non-empty string"),
-    bad("encode-unknown", lambda: TOK.encode("abz!"), r"characters not in the vocabulary: \['!', 'z'\]"),
-    bad("decode-too-large", lambda: TOK.decode(ints(0, 3)), r"ids must be token ids in \[0, 3\), got values from 0 to 3"),
-    bad("decode-negative", lambda: TOK.decode(ints(-1, 2)), r"ids must be token ids in \[0, 3\), got values from -1"),
-    bad("decode-float", lambda: TOK.decode(zeros(2)), "ids must be an integer tensor of token ids, got torch.float64"),
-    bad("decode-2-d", lambda: TOK.decode(ints(0, 1)[None]), r"ids must have 1 dimension, got shape \(1, 2\)"),
-    bad("one-hot-out-of-range", lambda: one_hot(ints(0, 4), 4), r"ids must be token ids in \[0, 4\), got values from 0 to 4"),
+    bad("tokenizer-not-str", lambda: CharTokenizer(["a", "b"]),
+        "text must be a non-empty string"),
+    bad("encode-unknown", lambda: TOK.encode("abz!"),
+        r"characters not in the vocabulary: \['!', 'z'\]"),
+    bad("decode-too-large", lambda: TOK.decode(ints(0, 3)),
+        r"ids must be token ids in \[0, 3\), got values from 0 to 3"),
+    bad("decode-negative", lambda: TOK.decode(ints(-1, 2)),
+        r"ids must be token ids in \[0, 3\), got values from -1"),
+    bad("decode-float", lambda: TOK.decode(zeros(2)),
+        "ids must be an integer tensor of token ids, got torch.float64"),
+    bad("decode-2-d", lambda: TOK.decode(ints(0, 1)[None]),
+        r"ids must have 1 dimension, got shape \(1, 2\)"),
+    bad("one-hot-out-of-range", lambda: one_hot(ints(0, 4), 4),
+        r"ids must be token ids in \[0, 4\), got values from 0 to 4"),
     bad("one-hot-V-zero", lambda: one_hot(ints(0), 0), "V must be a positive integer, got 0"),
-    bad("one-hot-bool-ids", lambda: one_hot(torch.tensor([True]), 2), "ids must be an integer tensor"),
-    bad("embed-out-of-range", lambda: embed(ints(0, 5), zeros(5, 2)), r"ids must be token ids in \[0, 5\), got values from 0 to 5"),
-    bad("embed-E-1-d", lambda: embed(ints(0), zeros(5)), r"E must have 2 dimensions, got shape \(5,\)"),
-    bad("embed-E-integer", lambda: embed(ints(0), zeros(5, 2, dtype=torch.int64)), "E must be a floating-point tensor"),
-    bad("embed-grad-shape", lambda: embed_grad(ints(0, 1), zeros(3, 2), 2), r"dL_dX must have shape ids.shape \+ \(C,\) = \(2,\) \+ \(C,\), got \(3, 2\)"),
-    bad("embed-grad-no-C", lambda: embed_grad(ints(0, 1), zeros(2), 2), r"dL_dX must have shape ids.shape \+ \(C,\)"),
-    bad("embed-grad-out-of-range", lambda: embed_grad(ints(0, 2), zeros(2, 3), 2), r"ids must be token ids in \[0, 2\)"),
-    bad("windows-too-long", lambda: windows(ints(0, 1, 2), 3), r"a window of T \+ 1 = 4 tokens is longer than the text of 3 tokens"),
+    bad("one-hot-bool-ids", lambda: one_hot(torch.tensor([True]), 2),
+        "ids must be an integer tensor"),
+    bad("embed-out-of-range", lambda: embed(ints(0, 5), zeros(5, 2)),
+        r"ids must be token ids in \[0, 5\), got values from 0 to 5"),
+    bad("embed-E-1-d", lambda: embed(ints(0), zeros(5)),
+        r"E must have 2 dimensions, got shape \(5,\)"),
+    bad("embed-E-integer", lambda: embed(ints(0), zeros(5, 2, dtype=torch.int64)),
+        "E must be a floating-point tensor"),
+    bad("embed-grad-shape", lambda: embed_grad(ints(0, 1), zeros(3, 2), 2),
+        r"dL_dX must have shape ids.shape \+ \(C,\) = \(2,\) \+ \(C,\), got \(3, 2\)"),
+    bad("embed-grad-no-C", lambda: embed_grad(ints(0, 1), zeros(2), 2),
+        r"dL_dX must have shape ids.shape \+ \(C,\)"),
+    bad("embed-grad-out-of-range", lambda: embed_grad(ints(0, 2), zeros(2, 3), 2),
+        r"ids must be token ids in \[0, 2\)"),
+    bad("windows-too-long", lambda: windows(ints(0, 1, 2), 3),
+        r"a window of T \+ 1 = 4 tokens is longer than the text of 3 tokens"),
     bad("windows-T-zero", lambda: windows(ints(0, 1, 2), 0), "T must be a positive integer, got 0"),
-    bad("windows-T-float", lambda: windows(ints(0, 1, 2), 1.0), "T must be a positive integer, got 1.0"),
-    bad("windows-2-d", lambda: windows(ints(0, 1, 2)[None], 1), r"ids must be a 1-dimensional tensor, got shape \(1, 3\)"),
-    bad("loss-targets-transposed", lambda: next_token_loss(zeros(2, 5, 3), zeros(5, 2, dtype=torch.int64)),
-        r"targets must have shape \(B, T\) = \(2, 5\) to match logits \(B, T, V\) = \(2, 5, 3\), got \(5, 2\)"),
-    bad("loss-flattened-logits", lambda: next_token_loss(zeros(10, 3), zeros(10, dtype=torch.int64)),
+    bad("windows-T-float", lambda: windows(ints(0, 1, 2), 1.0),
+        "T must be a positive integer, got 1.0"),
+    bad("windows-2-d", lambda: windows(ints(0, 1, 2)[None], 1),
+        r"ids must be a 1-dimensional tensor, got shape \(1, 3\)"),
+    bad("loss-targets-transposed",
+        lambda: next_token_loss(zeros(2, 5, 3), zeros(5, 2, dtype=torch.int64)),
+        r"targets must have shape \(B, T\) = \(2, 5\) to match logits \(B, T, V\) = "
+        r"\(2, 5, 3\), got \(5, 2\)"),
+    bad("loss-flattened-logits",
+        lambda: next_token_loss(zeros(10, 3), zeros(10, dtype=torch.int64)),
         r"logits must have 3 dimensions, got shape \(10, 3\)"),
     bad("loss-target-out-of-range", lambda: next_token_loss(zeros(1, 2, 3), ints(0, 3)[None]),
         r"targets must be token ids in \[0, 3\), got values from 0 to 3"),
-    bad("loss-float-targets", lambda: next_token_loss(zeros(1, 2, 3), zeros(1, 2)), "targets must be an integer tensor"),
-    bad("loss-reduction", lambda: next_token_loss(zeros(1, 2, 3), ints(0, 1)[None], reduction="sum"),
+    bad("loss-float-targets", lambda: next_token_loss(zeros(1, 2, 3), zeros(1, 2)),
+        "targets must be an integer tensor"),
+    bad("loss-reduction",
+        lambda: next_token_loss(zeros(1, 2, 3), ints(0, 1)[None], reduction="sum"),
         r"reduction must be 'mean' or 'none', got 'sum'"),
-    bad("prefix-mean-1-d", lambda: prefix_mean(zeros(4)), r"X must have shape \(..., T, C\), got \(4,\)"),
-    bad("prefix-mean-integer", lambda: prefix_mean(zeros(2, 2, dtype=torch.int64)), "X must be a floating-point tensor"),
-    bad("bigram-out-of-range", lambda: bigram_counts(ints(0, 1, 3), 3), r"ids must be token ids in \[0, 3\)"),
-    bad("bigram-2-d", lambda: bigram_counts(ints(0, 1)[None], 3), r"ids must have 1 dimension, got shape \(1, 2\)"),
-    bad("distribution-not-square", lambda: next_token_distribution(zeros(2, 3)), r"N must be a \(V, V\) tensor of counts, got shape \(2, 3\)"),
-    bad("distribution-negative", lambda: next_token_distribution(-torch.eye(2)), "N must hold counts, got a negative value"),
+    bad("prefix-mean-1-d", lambda: prefix_mean(zeros(4)),
+        r"X must have shape \(..., T, C\), got \(4,\)"),
+    bad("prefix-mean-integer", lambda: prefix_mean(zeros(2, 2, dtype=torch.int64)),
+        "X must be a floating-point tensor"),
+    bad("bigram-out-of-range", lambda: bigram_counts(ints(0, 1, 3), 3),
+        r"ids must be token ids in \[0, 3\)"),
+    bad("bigram-2-d", lambda: bigram_counts(ints(0, 1)[None], 3),
+        r"ids must have 1 dimension, got shape \(1, 2\)"),
+    bad("distribution-not-square", lambda: next_token_distribution(zeros(2, 3)),
+        r"N must be a \(V, V\) tensor of counts, got shape \(2, 3\)"),
+    bad("distribution-negative", lambda: next_token_distribution(-torch.eye(2)),
+        "N must hold counts, got a negative value"),
 ]
 
 
