@@ -364,6 +364,26 @@ MUTANTS.update({m.name: m for m in [
                    "        keep = key_padding_mask[..., None, None, :]"),), **ATTENTION),
 ]})
 
+NEXT_TOKEN = dict(file="snippets/next_token.py", chapter="docs/next_token.md",
+                  tests="tests/test_next_token.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("nt-targets-not-shifted", why="y = w[:-1], the inputs themselves: predict the current token",
+           edits=(("    return w[:, :-1], w[:, 1:]", "    return w[:, :-1], w[:, :-1]"),),
+           **NEXT_TOKEN),
+    Mutant("nt-softmax-before-cross-entropy",
+           why="the cross-entropy of softmax(logits): probabilities passed where logits belong",
+           edits=(("    log_q = logits.log_softmax(-1)", "    log_q = logits.softmax(-1).log_softmax(-1)"),),
+           **NEXT_TOKEN),
+    Mutant("nt-embedding-grad-drops-repeats",
+           why="dE[ids] += G: one write per index, so a repeated token keeps one contribution",
+           edits=(("    dL_dE.index_add_(0, ids.reshape(-1).long(), dL_dX.reshape(-1, C))",
+                   "    dL_dE[ids.reshape(-1).long()] += dL_dX.reshape(-1, C)"),), **NEXT_TOKEN),
+    Mutant("nt-causal-mask-transposed",
+           why="an upper-triangular mask: position t averages the tokens from t on, the future",
+           edits=(("    A = torch.tril(X.new_ones(T, T))", "    A = torch.triu(X.new_ones(T, T))"),),
+           **NEXT_TOKEN),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, failed, skipped
