@@ -32,6 +32,62 @@ def clouds(draw, min_n: int = 1, max_n: int = 8, max_d: int = 5, dtypes=DTYPES):
     return torch.randn(n, d, generator=gen, dtype=draw(st.sampled_from(dtypes))), gen
 
 
+# First, one check for each plausible mistake of tests/mutants.py: a mutant run stops at the
+# first failure, so these come before the broader properties below.
+
+@pytest.mark.parametrize("special", [False, True])
+def test_random_orthogonal_has_the_haar_moments(special):
+    """Haar on O(3) or SO(3): E[Q] = 0 and E[Q_ij^2] = 1/3. 1000 draws give each mean a
+    standard error of 0.018; without the sign fix of R's diagonal, Q_00 is always negative
+    and its mean about -0.5."""
+    gen = torch.Generator().manual_seed(3 + special)
+    Qs = torch.stack([random_orthogonal(3, gen, special=special) for _ in range(1000)])
+    assert Qs.mean(0).abs().max() < 0.09
+    torch.testing.assert_close(Qs.square().mean(0), torch.full((3, 3), 1 / 3, dtype=F64),
+                               rtol=0, atol=0.05)
+    dets = torch.linalg.det(Qs)
+    if special:
+        assert (dets > 0).all()
+    else:                                   # both halves of O(3), about equally often
+        assert 0.4 < (dets > 0).double().mean() < 0.6
+
+
+@given(clouds())
+def test_gram_is_every_inner_product(case):
+    X, _ = case
+    n = X.shape[0]
+    G = gram(X)
+    assert G.shape == (n, n) and G.dtype == X.dtype
+    expected = torch.tensor([[float(np.dot(X[i].double().numpy(), X[j].double().numpy()))
+                              for j in range(n)] for i in range(n)], dtype=F64)
+    torch.testing.assert_close(G.double(), expected, **tol(X.dtype))
+    torch.testing.assert_close(G, G.T)
+
+
+@given(clouds())
+def test_centre_moves_the_centroid_to_zero_and_undoes_translations(case):
+    X, gen = case
+    n, d = X.shape
+    Q = random_orthogonal(d, gen, X.dtype)
+    t = 5 * torch.randn(d, generator=gen, dtype=X.dtype)
+    C = centre(X)
+    torch.testing.assert_close(C, torch.from_numpy(X.numpy() - X.numpy().mean(axis=0)), **tol(X.dtype))
+    torch.testing.assert_close(C.mean(0), torch.zeros(d, dtype=X.dtype), **tol(X.dtype))
+    big = dict(rtol=1e-4, atol=1e-4) if X.dtype == torch.float32 else tol(X.dtype)
+    torch.testing.assert_close(centre(X @ Q.T + t), C @ Q.T, **big)
+    torch.testing.assert_close(gram(centre(X @ Q.T + t)), gram(C), **big)
+
+
+@given(clouds(min_n=1, dtypes=[F64]))
+def test_procrustes_recovers_a_planted_orthogonal_map(case):
+    X, gen = case
+    n, d = X.shape
+    if n < d:          # fewer points than coordinates: Q is not determined
+        X = torch.cat([X, torch.randn(d - n, d, generator=gen, dtype=F64)])
+    Q0 = random_orthogonal(d, gen)
+    torch.testing.assert_close(procrustes(X, X @ Q0.T), Q0)
+
+
 # Groups as matrices
 
 @given(st.integers(1, 8), st.sampled_from(DTYPES), st.booleans(), st.integers(0, 2**16))
@@ -48,24 +104,6 @@ def test_random_orthogonal_is_orthogonal_with_det_plus_or_minus_one(d, dtype, sp
     assert torch.equal(Q, again), "not a function of the generator's state"
 
 
-@pytest.mark.parametrize("special", [False, True])
-@pytest.mark.parametrize("d", [2, 3, 5])
-def test_random_orthogonal_has_the_haar_moments(d, special):
-    """Haar on O(d) or SO(d) (d >= 2): E[Q] = 0 and E[Q_ij^2] = 1/d. 1500 draws give each
-    mean a standard error of at most 0.026; without the sign fix of R's diagonal, Q_00 is
-    always negative and its mean about -0.5."""
-    gen = torch.Generator().manual_seed(d + 10 * special)
-    Qs = torch.stack([random_orthogonal(d, gen, special=special) for _ in range(1500)])
-    assert Qs.mean(0).abs().max() < 0.12
-    torch.testing.assert_close(Qs.square().mean(0), torch.full((d, d), 1 / d, dtype=F64),
-                               rtol=0, atol=0.06)
-    dets = torch.linalg.det(Qs)
-    if special:
-        assert (dets > 0).all()
-    else:                                   # both halves of O(d), about equally often
-        assert 0.4 < (dets > 0).double().mean() < 0.6
-
-
 @given(st.integers(1, 7), st.integers(0, 2**16))
 def test_random_permutation_matrix_reorders_rows(n, seed):
     gen = torch.Generator().manual_seed(seed)
@@ -79,15 +117,15 @@ def test_random_permutation_matrix_reorders_rows(n, seed):
 
 
 def test_random_permutation_matrix_is_uniform():
-    """6000 draws of a 3 x 3 permutation matrix: each of the 3! = 6 appears 1000 +- 120 times
+    """3000 draws of a 3 x 3 permutation matrix: each of the 3! = 6 appears 500 +- 80 times
     (4 standard deviations)."""
     gen = torch.Generator().manual_seed(0)
     counts = {}
-    for _ in range(6000):
+    for _ in range(3000):
         key = tuple(random_permutation_matrix(3, gen).argmax(1).tolist())
         counts[key] = counts.get(key, 0) + 1
     assert sorted(counts) == sorted(itertools.permutations(range(3)))
-    assert all(880 <= c <= 1120 for c in counts.values()), counts
+    assert all(420 <= c <= 580 for c in counts.values()), counts
 
 
 def test_equivariance_defect_is_the_largest_violation():
@@ -98,18 +136,6 @@ def test_equivariance_defect_is_the_largest_violation():
 
 
 # The Gram matrix
-
-@given(clouds())
-def test_gram_is_every_inner_product(case):
-    X, _ = case
-    n = X.shape[0]
-    G = gram(X)
-    assert G.shape == (n, n) and G.dtype == X.dtype
-    expected = torch.tensor([[float(np.dot(X[i].double().numpy(), X[j].double().numpy()))
-                              for j in range(n)] for i in range(n)], dtype=F64)
-    torch.testing.assert_close(G.double(), expected, **tol(X.dtype))
-    torch.testing.assert_close(G, G.T)
-
 
 @given(clouds())
 def test_gram_is_orthogonally_invariant_and_permutation_equivariant(case):
@@ -164,16 +190,6 @@ def test_equivariant_from_gram_with_equivariant_weights_is_permutation_equivaria
 
 # Procrustes and recovery from the Gram matrix
 
-@given(clouds(min_n=1, dtypes=[F64]))
-def test_procrustes_recovers_a_planted_orthogonal_map(case):
-    X, gen = case
-    n, d = X.shape
-    if n < d:          # fewer points than coordinates: Q is not determined
-        X = torch.cat([X, torch.randn(d - n, d, generator=gen, dtype=F64)])
-    Q0 = random_orthogonal(d, gen)
-    torch.testing.assert_close(procrustes(X, X @ Q0.T), Q0)
-
-
 @given(clouds(dtypes=[F64]), st.sampled_from([0.0, 0.1, 1.0, 10.0]))
 def test_procrustes_is_the_orthogonal_polar_factor_and_beats_random_maps(case, noise):
     """For M = B^T A, the maximiser of tr(Q^T M) over O(d) is the Q with M = Q S, S symmetric
@@ -215,20 +231,6 @@ def test_recover_from_gram_of_a_low_rank_cloud():
 
 
 # Translations and sorting
-
-@given(clouds())
-def test_centre_moves_the_centroid_to_zero_and_undoes_translations(case):
-    X, gen = case
-    n, d = X.shape
-    Q = random_orthogonal(d, gen, X.dtype)
-    t = 5 * torch.randn(d, generator=gen, dtype=X.dtype)
-    C = centre(X)
-    torch.testing.assert_close(C, torch.from_numpy(X.numpy() - X.numpy().mean(axis=0)), **tol(X.dtype))
-    torch.testing.assert_close(C.mean(0), torch.zeros(d, dtype=X.dtype), **tol(X.dtype))
-    big = dict(rtol=1e-4, atol=1e-4) if X.dtype == torch.float32 else tol(X.dtype)
-    torch.testing.assert_close(centre(X @ Q.T + t), C @ Q.T, **big)
-    torch.testing.assert_close(gram(centre(X @ Q.T + t)), gram(C), **big)
-
 
 @st.composite
 def clouds_with_ties(draw):
