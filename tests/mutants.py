@@ -384,6 +384,23 @@ MUTANTS.update({m.name: m for m in [
            **NEXT_TOKEN),
 ]})
 
+SYMMETRY = dict(file="snippets/symmetry.py", chapter="docs/symmetry.md",
+                tests="tests/test_symmetry.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("sym-gram-XtX", why="the Gram matrix as X^T X (d, d), which a rotation changes",
+           edits=(("    return X @ X.T\n", "    return X.T @ X\n"),), **SYMMETRY),
+    Mutant("sym-centre-over-coordinates",
+           why="the mean taken over each point's coordinates instead of over the points",
+           edits=(("    return X - X.mean(dim=0, keepdim=True)", "    return X - X.mean(dim=1, keepdim=True)"),),
+           **SYMMETRY),
+    Mutant("sym-orthogonal-without-sign-fix",
+           why="Q from QR used as it is: orthogonal, but not Haar (LAPACK's signs make Q_00 < 0)",
+           edits=(("    Q = Q * torch.sgn(torch.diagonal(R))       # column j times sign(R_jj)\n", ""),),
+           **SYMMETRY),
+    Mutant("sym-procrustes-transposed", why="V U^T, the inverse of the best map, for U V^T",
+           edits=(("    return U @ Vh\n", "    return (U @ Vh).T\n"),), **SYMMETRY),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, failed, skipped
