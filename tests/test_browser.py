@@ -326,7 +326,10 @@ def test_landing_page_maps_the_chapters(session: Session) -> None:
         ".md-nav--primary .md-nav__link", "links => links.map(a => a.innerText.trim())")
     chapters = [row[1] for row in rows]
     assert chapters and chapters == [t for t in nav if t in chapters], (chapters, nav)
-    assert all(row[2].startswith("snippets.") for row in rows), rows
+    # Pages with checked blocks but no snippet module of their own (they import other chapters').
+    no_module = {"Open questions"}
+    assert all(row[2].startswith("snippets.") or (row[1] in no_module and not row[2])
+               for row in rows), rows
     session.assert_clean()
 
 
