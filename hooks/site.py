@@ -206,8 +206,11 @@ def chapter_map(config, files) -> str:
         if module.exists():
             doc, names = module_summary(module)
             provides = f"`snippets.{module.stem}`: {doc}<br>" + ", ".join(f"`{n}`" for n in names)
-        else:
-            provides = ""
+        else:  # a page of checks built on other chapters' modules
+            used = sorted(set(re.findall(r"^\s*(?:from|import) snippets\.(\w+)",
+                                         source.read_text("utf8"), re.M)))
+            provides = "no module of its own; its blocks use " + ", ".join(
+                f"`snippets.{name}`" for name in used)
         stem = uri.removesuffix(".md")
         lab = f"[lab]({labs[stem]})" if stem in labs else ""
         rows.append(f"| {number} | [{title}]({uri}) | {provides} | {lab} |")

@@ -401,6 +401,24 @@ MUTANTS.update({m.name: m for m in [
            edits=(("    return U @ Vh\n", "    return (U @ Vh).T\n"),), **SYMMETRY),
 ]})
 
+READING_LIST = dict(file="snippets/reading_list.py", chapter="docs/reading_list.md",
+                    tests="tests/test_reading_list.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("rl-coupling-scale-from-x2", why="the affine coupling's scale s computed from x2, the half it "
+                                            "transforms, instead of x1: no longer invertible",
+           edits=(('    s1 = apply_half(s, x1, x2, "s")', '    s1 = apply_half(s, x2, x2, "s")'),),
+           **READING_LIST),
+    Mutant("rl-coupling-log-det-sign", why="log|det J| = -sum s(x1), the inverse's log-determinant",
+           edits=(("    return torch.cat([x1, y2], -1), s1.sum(-1)",
+                   "    return torch.cat([x1, y2], -1), -s1.sum(-1)"),), **READING_LIST),
+    Mutant("rl-layer-norm-unbiased-variance", why="layer norm with the unbiased variance (divide by H - 1)",
+           edits=(("    var = ((x - mean) ** 2).mean(dims, keepdim=True)\n",
+                   "    var = x.var(dims, keepdim=True)\n"),), **READING_LIST),
+    Mutant("rl-dropout-scale-one-over-p", why="torch's convention (p = drop probability) scaled by 1/p, "
+                                              "the papers' keep-probability formula",
+           edits=(("    return x * mask / (1 - p)", "    return x * mask / p"),), **READING_LIST),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, failed, skipped

@@ -93,6 +93,17 @@ def test_external_links_are_listed_in_one_place(pages):
                         f"{LINKS.relative_to(ROOT)}:\n" + "\n".join(inline))
 
 
+def test_each_external_link_is_defined_once():
+    """One label per URL and one URL per label: two names for one paper drift apart."""
+    import collections
+
+    definitions = re.findall(r"^\[([^\]]+)\]:\s*(\S+)", LINKS.read_text("utf8"), re.M)
+    labels = collections.Counter(label.lower() for label, _ in definitions)
+    urls = collections.Counter(url for _, url in definitions)
+    assert not [label for label, n in labels.items() if n > 1], labels.most_common(3)
+    assert not [url for url, n in urls.items() if n > 1], urls.most_common(3)
+
+
 def test_the_link_check_finds_a_broken_link_and_anchor(built_site, pages):
     """The check above can fail: a missing page and a missing anchor are both reported."""
     page = built_site / "index.html"
