@@ -18,6 +18,9 @@ class Mutant:
     edits: tuple[tuple[str, str], ...]  # (text that must occur once, what replaces it)
     chapter: str                       # the doc page whose tests must catch it
     tests: str                         # the unit-test file that must catch it
+    # Text of the tests that catch it (a unit test's name, a code fragment of a doc block): they
+    # run first in their file, so the run stops early. Order only: every test may still run.
+    first: tuple[str, ...] = ()
 
     def apply(self, root) -> None:
         path = root / self.file
@@ -421,6 +424,7 @@ MUTANTS.update({m.name: m for m in [
 
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
+_caught_by: dict[str, str] = {}  # per file: the first test that failed
 _outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, failed, skipped
 _session = None
 
@@ -428,6 +432,19 @@ _session = None
 def pytest_sessionstart(session):
     global _session
     _session = session
+
+
+def pytest_collection_modifyitems(items):
+    """The tests named by the mutant's ``first`` ahead of the rest of their file (a stable sort:
+    files keep their order, and so do the tests within each group)."""
+    first = MUTANTS[os.environ["MUTANT"]].first
+    files = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
+
+    def key(item):
+        text = item.nodeid + "\n" + getattr(item, "code", "")
+        return files.index(item.nodeid.split("::")[0]), not any(f in text for f in first)
+
+    items.sort(key=key)
 
 
 def pytest_runtest_setup(item):
@@ -445,6 +462,7 @@ def pytest_runtest_logreport(report):
         counts[report.outcome] += 1
     if report.failed:
         _failed.add(where)
+        _caught_by.setdefault(where, report.nodeid)
         mutant = MUTANTS[os.environ["MUTANT"]]
         if {mutant.chapter, mutant.tests} <= _failed:
             _session.shouldstop = "caught by the chapter and by the unit tests"
@@ -452,5 +470,5 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     with open(os.environ["MUTANT_REPORT"], "w") as f:
-        json.dump({"failed": sorted(_failed), "outcomes": _outcomes,
+        json.dump({"failed": sorted(_failed), "outcomes": _outcomes, "caught_by": _caught_by,
                    "snippets": __import__("snippets").__file__}, f)

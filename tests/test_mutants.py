@@ -57,9 +57,11 @@ def run_in_copy(name: str, tmp: str) -> dict:
     """In a freshly forked process: copy the project, apply the mutant, run its chapter and
     unit tests there, and remove the copy."""
     import json
+    import time
 
     import torch
 
+    start = time.perf_counter()
     mutant = MUTANTS[name]
     root = str(copy_project(name, tmp))
     for module in [m for m in sys.modules if m.split(".")[0] in ("tests", "snippets", "conftest")]:
@@ -89,7 +91,8 @@ def run_in_copy(name: str, tmp: str) -> dict:
     with open(log, errors="replace") as f:
         output = f.read()
     shutil.rmtree(root, ignore_errors=True)
-    return {**result, "root": root, "output": output[-3000:]}
+    return {**result, "root": root, "output": output[-3000:],
+            "seconds": time.perf_counter() - start}
 
 
 def start_mutant_runs(tmp, names: list[str]) -> tuple[ProcessPoolExecutor, dict[str, Future]]:
