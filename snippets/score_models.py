@@ -81,11 +81,18 @@ def check_sigma(sigma, allow_zero: bool = False) -> None:
                          f"got {sigma!r}")
 
 
-def check_positive(name: str, value, integer: bool = False) -> None:
-    if integer and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if not integer and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+def check_positive(name: str, value) -> None:
+    """A finite number > 0."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value)
+                                       and value > 0):
         raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+def check_count(name: str, value, minimum: int = 0) -> None:
+    """An integer >= minimum (0 or 1)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        kind = "a non-negative" if minimum == 0 else "a positive"
+        raise ValueError(f"{name} must be {kind} integer, got {value!r}")
 # --8<-- [end:checks]
 
 
@@ -159,7 +166,7 @@ def mixture_sample(n: int, weights: Tensor, means: Tensor, covs: Tensor,
     """n exact draws: a component k ~ w, then x = mu_k + L_k z with C_k = L_k L_k^T and
     z ~ N(0, I). Returns x (n, d) and k (n,)."""
     check_mixture(weights, means, covs)
-    check_positive("n", n, integer=True)
+    check_count("n", n)
     k = torch.multinomial(weights, n, replacement=True, generator=generator)
     z = torch.randn(n, means.shape[1], generator=generator, dtype=means.dtype)
     L = torch.linalg.cholesky(covs)
@@ -178,7 +185,7 @@ def moment_tolerances(weights: Tensor, means: Tensor, covs: Tensor, n: int, n_se
     for the mean; Var((x_i - m_i)(x_j - m_j)) / n for the covariance, from each component's
     fourth moments in closed form. Allowance: with sum_k dw_k = 0, dm = sum_k dw_k D_k and
     dS = sum_k dw_k (C_k + D_k D_k^T - S) - dm dm^T, D_k = mu_k - m, bounded entrywise."""
-    check_positive("n", n, integer=True)
+    check_count("n", n, minimum=1)
     m, S = mixture_moments(weights, means, covs)
     D = means - m                                                  # (K, d)
     DD = D[:, :, None] * D[:, None, :]                             # D_k D_k^T, (K, d, d)
@@ -292,7 +299,7 @@ def langevin(score: Score, x: Tensor, eps: float, steps: int, generator: torch.G
     As eps -> 0 it samples p^(1 / temperature); temperature 0 is gradient ascent on log p."""
     check_float("x", x, 2)
     check_positive("eps", eps)
-    check_positive("steps", steps, integer=True)
+    check_count("steps", steps)
     if not (isinstance(temperature, (int, float)) and temperature >= 0):
         raise ValueError(f"temperature must be non-negative, got {temperature!r}")
     for _ in range(steps):
@@ -343,8 +350,8 @@ class ScoreNet(nn.Module):
     def __init__(self, d: int = 2, hidden: int = 64, sigma_data: float = 1.0,
                  generator: torch.Generator | None = None):
         super().__init__()
-        check_positive("d", d, integer=True)
-        check_positive("hidden", hidden, integer=True)
+        check_count("d", d, minimum=1)
+        check_count("hidden", hidden, minimum=1)
         check_positive("sigma_data", sigma_data)
         self.sigma_data = sigma_data
         self.F = nn.Sequential(nn.Linear(d + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
@@ -373,8 +380,8 @@ def train_score_net(net: nn.Module, data: Tensor, sigma_min: float, sigma_max: f
     as z and as -z (antithetic: the same expected loss, a gradient with less variance).
     Returns the losses."""
     check_float("data", data, 2)
-    check_positive("steps", steps, integer=True)
-    check_positive("batch", batch, integer=True)
+    check_count("steps", steps)
+    check_count("batch", batch, minimum=1)
     if not 0 < sigma_min < sigma_max:
         raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min!r} and {sigma_max!r}")
     params = list(net.parameters())
@@ -414,7 +421,7 @@ def ve_g2(t: float, sigma_min: float, sigma_max: float) -> float:
 def rk4(f: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
         steps: int) -> Tensor:
     """Classical fixed-step Runge-Kutta for dx/dt = f(x, t) from t0 to t1 (t1 < t0 runs back)."""
-    check_positive("steps", steps, integer=True)
+    check_count("steps", steps, minimum=1)
     h = (t1 - t0) / steps
     for i in range(steps):
         t = t0 + i * h
