@@ -30,8 +30,7 @@ NoiseScore = Callable[[Tensor, float | Tensor], Tensor]   # s(x, sigma), sigma a
 
 __all__ = ["example_mixture", "mixture_log_prob", "mixture_score", "responsibilities",
            "mixture_moments", "mixture_sample", "moment_tolerances", "error_over_tolerance",
-           "value_and_trace",
-           "explicit_score_matching_loss", "implicit_score_matching_loss",
+           "value_and_trace", "explicit_score_matching_loss", "implicit_score_matching_loss",
            "sliced_score_matching_loss", "dsm_loss", "langevin", "geometric_sigmas",
            "annealed_langevin", "ScoreNet", "train_score_net", "ve_sigma", "ve_g2", "rk4",
            "probability_flow_drift", "probability_flow_ode"]
@@ -344,8 +343,9 @@ class ScoreNet(nn.Module):
     """s_theta(x, sigma) = -x / (sigma^2 + sigma_data^2)
                            + sigma_data F([c_in x, log sigma]) / (sigma sqrt(sigma^2 + sigma_data^2)),
     F an MLP d + 1 -> hidden -> hidden -> d (SiLU), c_in = 1 / sqrt(sigma^2 + sigma_data^2).
-    The first term is the score of N(0, (sigma^2 + sigma_data^2) I), right for large sigma;
-    F's output is O(1) at every noise level and divided by sigma, as the score grows like 1/sigma."""
+    The first term is the score of N(0, (sigma^2 + sigma_data^2) I), right for large sigma.
+    F outputs (about) sigma times the rest of the score, whose mean square is at most d at every
+    noise level (sigma s_sigma = -E[z | x~]), so its output is divided by sigma."""
 
     def __init__(self, d: int = 2, hidden: int = 64, sigma_data: float = 1.0,
                  generator: torch.Generator | None = None):
