@@ -422,6 +422,26 @@ MUTANTS.update({m.name: m for m in [
            edits=(("    return x * mask / (1 - p)", "    return x * mask / p"),), **READING_LIST),
 ]})
 
+SCORE = dict(file="snippets/score_models.py", chapter="docs/score_models.md",
+             tests="tests/test_score_models.py")
+MUTANTS.update({m.name: m for m in [
+    Mutant("score-mixture-unnormalised-responsibilities",
+           why="the component scores weighted by w_k N_k(x), not p(k | x): that is grad p, not "
+               "grad log p",
+           edits=(("    r = torch.softmax(logits, dim=0)", "    r = logits.exp()"),), **SCORE),
+    Mutant("score-dsm-target-sign", why="the denoising target +(x~ - x) / sigma^2, pointing away "
+                                        "from the clean sample",
+           edits=(("target = -(x_tilde - x) / sigmas**2", "target = (x_tilde - x) / sigmas**2"),),
+           **SCORE),
+    Mutant("score-langevin-noise-sqrt-2-eps",
+           why="drift (eps / 2) s with noise sqrt(2 eps) z: samples p^(1/2), not p",
+           edits=(("math.sqrt(eps * temperature) * z", "math.sqrt(2 * eps * temperature) * z"),),
+           **SCORE),
+    Mutant("score-annealed-step-not-scaled",
+           why="the same step eps at every noise level, not eps sigma_i^2 / sigma_L^2",
+           edits=(("alpha = eps * (sigma / sigmas[-1]) ** 2", "alpha = eps"),), **SCORE),
+]})
+
 # The plugin half: loaded with `-p tests.mutants` in the mutated copy.
 _failed: set[str] = set()
 _caught_by: dict[str, str] = {}  # per file: the first test that failed
