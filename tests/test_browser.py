@@ -45,7 +45,7 @@ TIMEOUT_MS = 10_000
 # A sample of page kinds (every formula of every page is rendered by the test below): the
 # landing page, a chapter with tabs and admonitions, the one with the most display math, the
 # performance page's figures, and a notebook page (nbconvert markup).
-PAGES = ["/", "/einsum/", "/s4/", "/performance/", "/notebooks/logistic_regression_lab/"]
+PAGES = ["/", "/einsum/", "/s4/", "/performance/", "/notebooks/score_models_lab/"]
 
 # katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
 MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]

@@ -60,14 +60,14 @@ assert abs(total.item() - 1) < 1e-3, total
 # %% [markdown]
 # ## The density and its score
 #
-# The score s(x) = grad log p(x) is the responsibility-weighted average of the component
-# scores -C_k^{-1}(x - mu_k). The arrows below are s(x) on a coarse grid, scaled down: near a
+# The score $s(x) = \nabla_x \log p(x)$ is the responsibility-weighted average of the
+# component scores $-C_k^{-1}(x - \mu_k)$. The arrows below are s(x) on a coarse grid, scaled down: near a
 # component's mean they point at it, steepest across its narrow direction, and between the
 # components they turn where the responsibilities change hands. Far out, the score of the
 # nearest component takes over and the arrows grow linearly with the distance.
 #
 # Two checks: the arrows are autograd's gradient of the log-density, and the log-density
-# rises along them at the rate |s|^2 (a central difference along s).
+# rises along them at the rate $\lvert s \rvert^2$ (a central difference along $s$).
 
 # %%
 q = torch.linspace(-4.5, 4.5, 19, dtype=f64)
@@ -94,12 +94,12 @@ ax.legend(loc="lower left");
 # ## Training a noise-conditional score network
 #
 # `ScoreNet` is an MLP 3 -> 64 -> 64 -> 2 with the noise level as an input, its output
-# divided by sigma, plus the score of N(0, (sigma^2 + sigma_data^2) I) as a skip term. It is
+# divided by $\sigma$, plus the score of $\mathcal N(0, (\sigma^2 + \sigma_{\text{data}}^2) I)$ as a skip term. It is
 # trained by denoising score matching on 20,000 samples of the mixture, with sigma drawn
-# log-uniformly from [0.05, 5] and the loss weighted by sigma^2: 500 steps of Adam, batches of
+# log-uniformly from $[0.05, 5]$ and the loss weighted by $\sigma^2$: 500 steps of Adam, batches of
 # 256 (each used with the noise z and with -z).
 #
-# The loss does not go to zero: its minimum is the part of the target -z / sigma that no
+# The loss does not go to zero: its minimum is the part of the target $-z / \sigma$ that no
 # function of the noised point can predict. What it should do is fall to a plateau. The right
 # panel measures what the loss cannot show, the error of the learned score against the exact
 # noised score on held-out noised samples, relative to the score's size, at each of the
@@ -140,9 +140,9 @@ right.set(xlabel="sigma", ylabel="relative RMS error", ylim=(0, None),
 # %% [markdown]
 # ## Samples: exact score against trained network
 #
-# Annealed Langevin dynamics, 10 noise levels from sigma = 5 down to 0.05, 30 steps each with
-# the step alpha_i = eps sigma_i^2 / sigma_L^2, eps = 0.5 sigma_L^2, from 2000 chains started
-# at N(0, 25 I). `error_over_tolerance` is the chapter's acceptance test: the samples' mean
+# Annealed Langevin dynamics, 10 noise levels from $\sigma = 5$ down to $0.05$, 30 steps each
+# with the step $\alpha_i = \varepsilon\, \sigma_i^2 / \sigma_L^2$, $\varepsilon = 0.5\, \sigma_L^2$, from 2000
+# chains started at $\mathcal N(0, 25 I)$. `error_over_tolerance` is the chapter's acceptance test: the samples' mean
 # responsibilities, mean and covariance against the exact values of p at sigma_L, each within
 # four Monte Carlo standard errors plus the bias allowed by weights off by 0.02; at most 1
 # passes.
@@ -179,10 +179,10 @@ for ax, x, name, ratio in zip(axes, (exact_samples, net_samples),
 # modes separate around sigma = 1, and from there each chain stays with its mode while the
 # noise shrinks.
 #
-# The total variance of the samples should follow that of p_sigma, tr(S) + 2 sigma^2, with one
+# The total variance of the samples should follow that of $p_\sigma$, $\operatorname{tr}(S) + 2\sigma^2$, with one
 # correction: a discretised Langevin step of size alpha runs slightly hot. On a Gaussian of
-# variance v it samples the variance v / (1 - alpha / (4 v)) (the chapter derives it), and
-# here alpha_i = sigma_i^2 / 2, comparable to v at the first levels: up to 1 / (1 - 1/8), 14%
+# variance $v$ it samples the variance $v / (1 - \alpha / (4 v))$ (the chapter derives it), and
+# here $\alpha_i = \sigma_i^2 / 2$, comparable to v at the first levels: up to 1 / (1 - 1/8), 14%
 # too wide at sigma = 5, shrinking to 0.2% at the last level, where v is the data's.
 
 # %%
