@@ -62,6 +62,7 @@ def run_in_copy(name: str, tmp: str) -> dict:
     import torch
 
     start = time.perf_counter()
+    os.nice(10)  # background work: the tests in the foreground come first (tests/conftest.py)
     mutant = MUTANTS[name]
     root = str(copy_project(name, tmp))
     for module in [m for m in sys.modules if m.split(".")[0] in ("tests", "snippets", "conftest")]:
@@ -117,3 +118,13 @@ def test_mutant_is_caught(name, mutant_runs):
             f"mutant {name!r} ({mutant.why}) passed {where}: "
             f"{result.get('outcomes', {}).get(where)} (this mutant alone: "
             f"pytest tests/test_mutants.py -k {name})\n{output}")
+
+
+@pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if m.first])
+def test_mutant_first_tests_exist(name):
+    """Each mutant's ``first`` names a unit test of its file and a fragment of its chapter (so a
+    rename cannot quietly send its run back to the slow order)."""
+    mutant = MUTANTS[name]
+    tests, chapter = (ROOT / mutant.tests).read_text(), (ROOT / mutant.chapter).read_text()
+    assert any(f"def {f}(" in tests for f in mutant.first), (name, mutant.first, mutant.tests)
+    assert any(f in chapter for f in mutant.first), (name, mutant.first, mutant.chapter)
