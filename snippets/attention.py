@@ -102,13 +102,24 @@ def causal_mask(T_q: int, T_k: int | None = None) -> Tensor:
 
 # --8<-- [start:heads]
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
-    """(..., T, C) -> (..., H, T, C / H): head h gets channels h d to (h + 1) d - 1."""
+    """(..., T, C) -> (..., H, T, d) with d = C / H: head h gets channels h d to (h + 1) d - 1
+    of every token, a reshape to (..., T, H, d) then a transpose."""
+    if not isinstance(x, Tensor) or x.dim() < 2:
+        raise ValueError(f"x must be a tensor of shape (..., T, C), got "
+                         f"{getattr(x, 'shape', type(x))}")
     *batch, T, C = x.shape
+    if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1 \
+            or C % num_heads:
+        raise ValueError(f"num_heads = {num_heads!r} must be a positive integer that divides "
+                         f"the width C = {C}")
     return x.reshape(*batch, T, num_heads, C // num_heads).transpose(-3, -2)
 
 
 def merge_heads(x: Tensor) -> Tensor:
     """(..., H, T, d) -> (..., T, H d): the heads' outputs side by side, head 0 first."""
+    if not isinstance(x, Tensor) or x.dim() < 3:
+        raise ValueError(f"x must be a tensor of shape (..., H, T, d), got "
+                         f"{getattr(x, 'shape', type(x))}")
     *batch, H, T, d = x.shape
     return x.transpose(-3, -2).reshape(*batch, T, H * d)
 # --8<-- [end:heads]
