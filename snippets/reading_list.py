@@ -308,9 +308,12 @@ def split_step(A: Tensor, B: Tensor, h: float, scheme: str = "strang",
 
 def split_solve(A: Tensor, B: Tensor, x0: Tensor, T: float, n_steps: int,
                 scheme: str = "strang", substep: str = "exact") -> Tensor:
-    """x(T) from x(0) = x0 (c,) by n_steps split steps of size h = T / n_steps."""
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    """x(T) from x(0) = x0 (c,) by n_steps split steps of size h = T / n_steps; A, B (c, c)."""
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     S = split_step(A, B, T / n_steps, scheme, substep)
+    check_float("x0", x0)
+    if x0.shape != S.shape[:1]:
+        raise ValueError(f"x0 must have shape ({S.shape[0]},) to match A, got {tuple(x0.shape)}")
     return torch.linalg.matrix_power(S, n_steps) @ x0
 # --8<-- [end:splitting]

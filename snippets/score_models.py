@@ -407,15 +407,19 @@ def train_score_net(net: nn.Module, data: Tensor, sigma_min: float, sigma_max: f
 
 # --8<-- [start:ode]
 def ve_sigma(t: float, sigma_min: float, sigma_max: float) -> float:
-    """The noise level of the variance-exploding SDE at time t in [0, 1]:
-    sigma(t) = sigma_min (sigma_max / sigma_min)^t."""
+    """The noise level of the variance-exploding SDE at time t in [0, 1] (a float):
+    sigma(t) = sigma_min (sigma_max / sigma_min)^t, for 0 < sigma_min < sigma_max."""
+    check_positive("sigma_min", sigma_min)
+    if not sigma_max > sigma_min:
+        raise ValueError(f"sigma_max must be larger than sigma_min={sigma_min}, got {sigma_max!r}")
     return sigma_min * (sigma_max / sigma_min) ** t
 
 
 def ve_g2(t: float, sigma_min: float, sigma_max: float) -> float:
-    """g(t)^2 = d sigma(t)^2 / dt = 2 log(sigma_max / sigma_min) sigma(t)^2: the SDE
+    """g(t)^2 = d sigma(t)^2 / dt = 2 log(sigma_max / sigma_min) sigma(t)^2 (a float): the SDE
     dx = g(t) dw adds variance sigma(t)^2 - sigma(s)^2 between times s and t."""
-    return 2 * math.log(sigma_max / sigma_min) * ve_sigma(t, sigma_min, sigma_max) ** 2
+    sigma_t = ve_sigma(t, sigma_min, sigma_max)                  # checks the sigmas first
+    return 2 * math.log(sigma_max / sigma_min) * sigma_t**2
 
 
 def rk4(f: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,

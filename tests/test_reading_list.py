@@ -279,7 +279,8 @@ X = torch.zeros(2, 4)
     (lambda: path_terms(X, [torch.eye(3)]), r"As\[0\] must be \(4, 4\)"),
     (lambda: split_step(torch.eye(2), torch.eye(3), 0.1), "A and B must be square and of one shape"),
     (lambda: split_step(torch.eye(2), torch.eye(2), 0.1, "strang", "rk4"), "substep 'exact' or 'euler'"),
-    (lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(2), 1.0, 0), "n_steps must be >= 1"),
+    (lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(2), 1.0, 0), "n_steps must be an integer >= 1"),
+    (lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(3), 1.0, 4), r"x0 must have shape \(2,\) to match A"),
 ])
 def test_bad_input_raises_value_error_naming_it(call, message):
     with pytest.raises(ValueError, match=message):

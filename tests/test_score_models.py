@@ -411,6 +411,7 @@ BAD = [
         "need 0 < sigma_min < sigma_max, got 1.0 and 0.5"),
     bad("ode-sigmas", lambda: probability_flow_ode(lambda x, s: x, X, 1.0, 0.5, 10),
         "sigma_max must be larger than sigma_min=1.0, got 0.5"),
+    bad("ve-sigma-min", lambda: ve_g2(0.5, 0.0, 1.0), "sigma_min must be positive, got 0.0"),
     bad("tolerances-n", lambda: moment_tolerances(*MIX, 0), "n must be a positive integer, got 0"),
 ]
 

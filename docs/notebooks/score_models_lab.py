@@ -61,10 +61,11 @@ assert abs(total.item() - 1) < 1e-3, total
 # ## The density and its score
 #
 # The score $s(x) = \nabla_x \log p(x)$ is the responsibility-weighted average of the
-# component scores $-C_k^{-1}(x - \mu_k)$. The arrows below are s(x) on a coarse grid, scaled down: near a
-# component's mean they point at it, steepest across its narrow direction, and between the
-# components they turn where the responsibilities change hands. Far out, the score of the
-# nearest component takes over and the arrows grow linearly with the distance.
+# component scores $-C_k^{-1}(x - \mu_k)$. The arrows below are $s(x)$ on a coarse grid,
+# scaled down: near a component's mean they point at it, steepest across its narrow
+# direction, and between the components they turn where the responsibilities change hands.
+# Far out, the component with the largest logit takes over and the score grows linearly with
+# the distance (the scaled arrows level off).
 #
 # Two checks: the arrows are autograd's gradient of the log-density, and the log-density
 # rises along them at the rate $\lvert s \rvert^2$ (a central difference along $s$).
@@ -95,9 +96,9 @@ ax.legend(loc="lower left");
 #
 # `ScoreNet` is an MLP 3 -> 64 -> 64 -> 2 with the noise level as an input, its output
 # divided by $\sigma$, plus the score of $\mathcal N(0, (\sigma^2 + \sigma_{\text{data}}^2) I)$ as a skip term. It is
-# trained by denoising score matching on 20,000 samples of the mixture, with sigma drawn
+# trained by denoising score matching on 20,000 samples of the mixture, with $\sigma$ drawn
 # log-uniformly from $[0.05, 5]$ and the loss weighted by $\sigma^2$: 500 steps of Adam, batches of
-# 256 (each used with the noise z and with -z).
+# 256 (each used with the noise $z$ and with $-z$).
 #
 # The loss does not go to zero: its minimum is the part of the target $-z / \sigma$ that no
 # function of the noised point can predict. What it should do is fall to a plateau. The right
@@ -143,7 +144,7 @@ right.set(xlabel="sigma", ylabel="relative RMS error", ylim=(0, None),
 # Annealed Langevin dynamics, 10 noise levels from $\sigma = 5$ down to $0.05$, 30 steps each
 # with the step $\alpha_i = \varepsilon\, \sigma_i^2 / \sigma_L^2$, $\varepsilon = 0.5\, \sigma_L^2$, from 2000
 # chains started at $\mathcal N(0, 25 I)$. `error_over_tolerance` is the chapter's acceptance test: the samples' mean
-# responsibilities, mean and covariance against the exact values of p at sigma_L, each within
+# responsibilities, mean and covariance against the exact values of $p_{\sigma_L}$, each within
 # four Monte Carlo standard errors plus the bias allowed by weights off by 0.02; at most 1
 # passes.
 
@@ -175,15 +176,16 @@ for ax, x, name, ratio in zip(axes, (exact_samples, net_samples),
 # ## The annealing, level by level
 #
 # The same run with the exact score, stopped after levels 1, 4, 7 and 10, over the contours of
-# the noised density p_sigma at that level. At sigma = 5 the samples fill one broad blob; the
-# modes separate around sigma = 1, and from there each chain stays with its mode while the
+# the noised density $p_\sigma$ at that level. At $\sigma = 5$ the samples fill one broad blob;
+# the modes separate around $\sigma = 1$, and from there each chain stays with its mode while the
 # noise shrinks.
 #
 # The total variance of the samples should follow that of $p_\sigma$, $\operatorname{tr}(S) + 2\sigma^2$, with one
-# correction: a discretised Langevin step of size alpha runs slightly hot. On a Gaussian of
+# correction: a discretised Langevin step of size $\alpha$ runs slightly hot. On a Gaussian of
 # variance $v$ it samples the variance $v / (1 - \alpha / (4 v))$ (the chapter derives it), and
-# here $\alpha_i = \sigma_i^2 / 2$, comparable to v at the first levels: up to 1 / (1 - 1/8), 14%
-# too wide at sigma = 5, shrinking to 0.2% at the last level, where v is the data's.
+# here $\alpha_i = \sigma_i^2 / 2$, comparable to $v$ at the first levels: up to
+# $1 / (1 - 1/8)$, 14% too wide at $\sigma = 5$, shrinking to 0.2% at the last level, where $v$
+# is the data's.
 
 # %%
 shown = [0, 3, 6, 9]
@@ -206,11 +208,12 @@ fig.tight_layout()
 # %% [markdown]
 # ## The probability-flow ODE
 #
-# The deterministic sampler: start from samples of p_1, the mixture noised to sigma_max = 5,
-# and integrate dx/dt = -(1/2) g(t)^2 s(x, sigma(t)) from t = 1 back to t = 0 with RK4, for
-# the variance-exploding schedule sigma(t) = 0.05 (100)^t. Each path is a smooth curve, and
-# the same start always gives the same end. The end points are samples of p_0, the mixture
-# at sigma = 0.05, and pass the acceptance test with no bias allowance.
+# The deterministic sampler: start from samples of $p_1$, the mixture noised to
+# $\sigma_{\max} = 5$, and integrate $dx/dt = -\tfrac12 g(t)^2 s(x, \sigma(t))$ from $t = 1$ back
+# to $t = 0$ with RK4, for the variance-exploding schedule $\sigma(t) = 0.05 \cdot 100^t$. Each
+# path is a smooth curve, and the same start always gives the same end. The end points are
+# samples of $p_0$, the mixture at $\sigma = 0.05$, and pass the acceptance test with no bias
+# allowance.
 
 # %%
 start = mixture_sample(1000, *noised(SIGMA_MAX), torch.Generator().manual_seed(22))[0]
