@@ -250,6 +250,18 @@ def test_page_renders_math_offline_without_errors(session: Session, path: str) -
     session.assert_clean()
 
 
+def test_math_in_headings_renders_in_the_table_of_contents(session: Session) -> None:
+    """A heading's math reaches the table of contents as plain `\\(...\\)` text; katex-init.js
+    renders it there too."""
+    session.goto("/attention/")
+    toc = session.page.evaluate(
+        r"""() => [...document.querySelectorAll('.md-nav--secondary .md-nav__link')].map(a => ({
+            text: a.textContent, katex: a.querySelectorAll('.katex').length}))""")
+    assert not [t for t in toc if "\\(" in t["text"]], toc
+    assert sum(t["katex"] for t in toc) >= 3, toc  # S = QK^T, W_QK and W_OV
+    session.assert_clean()
+
+
 def test_instant_navigation_rerenders_math(session: Session) -> None:
     """Following a link swaps the page in without a reload; katex-init.js must render it again."""
     session.goto("/")

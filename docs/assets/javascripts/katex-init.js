@@ -58,7 +58,33 @@
     }
   }
 
+  /*
+   * A heading's math reaches the table of contents and the navigation as plain
+   * text, `\(...\)` with the arithmatex element stripped: render it there too.
+   */
+  function renderNav(root) {
+    var links = root.querySelectorAll(".md-nav__link:not([data-katex])");
+    for (var i = 0; i < links.length; i++) {
+      var link = links[i];
+      var source = link.textContent.trim();
+      if (source.indexOf("\\(") < 0) continue;
+      var failures = [];
+      renderMathInElement(link, {
+        delimiters: delimiters,
+        errorCallback: function (message, error) {
+          failures.push(String((error && error.message) || error || message));
+        },
+      });
+      if (failures.length || !link.querySelector(".katex")) {
+        showError(link, source, failures.join("; ") || "no formula found");
+      }
+      link.setAttribute("data-katex", "done");
+    }
+  }
+
   document$.subscribe(function (doc) {
-    render(doc && doc.body ? doc.body : document.body);
+    var root = doc && doc.body ? doc.body : document.body;
+    render(root);
+    renderNav(root);
   });
 })();
