@@ -5,7 +5,7 @@
   doc tests run as a code cell, in page order; the page gets a "Download notebook" button
   (``overrides/main.html``). ``tests/test_site.py`` runs each one and compares it with
   the page.
-* **A verified-with stamp** at the bottom of each such page: the Python, torch and numpy
+* **A verified-with stamp** at the bottom of each such page and of each lab notebook: the Python, torch and numpy
   versions and the commit of this build, and the command that re-runs the page's blocks.
   CI publishes a build only after every test passed with that environment and commit.
 * **The chapter map** on the landing page, from the nav and each snippet module's docstring
@@ -65,13 +65,14 @@ def provenance() -> dict:
     return {"versions": versions, "commit": commit, "date": date}
 
 
-def stamp(src_uri: str) -> str:
-    """The verified-with stamp of a chapter, as Markdown."""
+def stamp(src_uri: str, parts: str = "block") -> str:
+    """The verified-with stamp of a chapter (its blocks) or a lab (its code cells), as
+    Markdown."""
     p = provenance()
     versions = ", ".join(f"{name} {v}" for name, v in p["versions"].items())
     when = f" ({p['date']})" if p["date"] else ""
     return (f'<div class="verified-stamp" markdown>\n\n'
-            f"**Verified with** {versions} at commit `{p['commit']}`{when}: every block on "
+            f"**Verified with** {versions} at commit `{p['commit']}`{when}: every {parts} on "
             f"this page ran and passed its checks before the site was published. Re-run them "
             f"on your machine with `pytest docs/{src_uri}`.\n\n</div>\n")
 
@@ -267,7 +268,9 @@ def on_page_markdown(text, page, config, files):
 
 
 def on_page_content(html, page, config, files):
-    """Lab notebooks: their Markdown cells' math in arithmatex's elements."""
+    """Lab notebooks: their Markdown cells' math in arithmatex's elements, and the stamp."""
     if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".py"):
-        return notebook_math(html)
+        lab_stamp = markdown.markdown(stamp(page.file.src_uri, "code cell"),
+                                      extensions=["md_in_html"])
+        return notebook_math(html) + "\n" + lab_stamp
     return html

@@ -225,6 +225,15 @@ def test_chapter_notebook_runs_top_to_bottom(built_site, chapter):
 @pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
 def test_chapter_has_a_verified_with_stamp(built_site, chapter):
     """The stamp names the versions these tests run with, this commit, and the command."""
+    check_stamp(built_site, chapter)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_lab_notebook_has_a_verified_with_stamp(built_site, notebook):
+    check_stamp(built_site, notebook)
+
+
+def check_stamp(built_site, chapter):
     import platform
     import subprocess
 
