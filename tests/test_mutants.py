@@ -116,7 +116,8 @@ def test_mutant_is_caught(name, mutant_runs):
     for where in (mutant.chapter, mutant.tests):
         assert where in result["failed"], (
             f"mutant {name!r} ({mutant.why}) passed {where}: "
-            f"{result.get('outcomes', {}).get(where)} (this mutant alone: "
+            f"{result.get('outcomes', {}).get(where)}; caught elsewhere by "
+            f"{result.get('caught_by')} in {result.get('seconds', 0):.1f} s (this mutant alone: "
             f"pytest tests/test_mutants.py -k {name})\n{output}")
 
 
