@@ -1,25 +1,56 @@
 #!/usr/bin/env python3
 """The project's commands; each one sets up `.venv/` first if it is missing or out of date.
 
-    python3 tasks.py serve   # the site on http://127.0.0.1:8000, rebuilt on every change
-    python3 tasks.py test    # every test: doc tests, unit tests, mutants, build, browser
-    python3 tasks.py bench   # benchmarks against torch, written to benchmarks/results/
+    python3 tasks.py serve            # the site on http://127.0.0.1:8000, rebuilt on every change
+    python3 tasks.py build            # the site into site/, as CI publishes it
+    python3 tasks.py test [PART ...]  # every test, or some parts: docs unit site mutants
+    python3 tasks.py bench [SUITE]    # benchmarks against torch, written to benchmarks/results/
 
-Needs only Python 3.11+ (and, for the browser test, Debian's `chromium`).
+The test parts, each a pytest run of its own (CI runs each as a job; here they run side by
+side and a summary follows):
+
+    docs     the chapters' blocks (`pytest docs`), against the source tree
+    unit     the unit tests and the lab notebooks, against the package as a user installs it:
+             a wheel built from this tree, in a fresh virtualenv, run from outside the tree
+    site     the site that `tasks.py build` writes: what it shows, its links, a browser
+    mutants  wrong variants of the snippets, each of which the docs and unit tests must fail
+
+Environment:
+    NUMERIC_NUDGE=<seed>     every floating result of torch's reductions, matrix products and
+                             transcendental functions moved by one ulp (tests/nudge.py)
+    HYPOTHESIS_SEED=random   Hypothesis examples from a new seed (printed), not the fixed ones;
+                             HYPOTHESIS_SEED=<seed> replays a run
+    UPGRADE="torch numpy"    the newest releases of these instead of the pins (the weekly
+                             drift run, .github/workflows/drift.yml)
+
+Needs only Python 3.11+ (and, for the browser tests, Chromium: `apt-get install chromium`).
 """
 
 import hashlib
 import os
 import pathlib
+import random
+import re
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
+import time
 import venv
 
 ROOT = pathlib.Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PY = BIN / ("python.exe" if os.name == "nt" else "python")
 INPUTS = ["requirements.txt", "pyproject.toml"]
+ENV = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about MkDocs 2.0, on every run
+PARTS = ["docs", "unit", "site", "mutants"]
+
+
+def python(env_dir: pathlib.Path) -> pathlib.Path:
+    return env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+PY = python(VENV)
 
 
 def setup() -> None:
@@ -28,31 +59,191 @@ def setup() -> None:
         print("creating .venv", flush=True)
         venv.create(VENV, with_pip=True)
     stamp = VENV / ".installed"
-    digest = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in INPUTS)).hexdigest()
+    upgrade = os.environ.get("UPGRADE", "").split()
+    digest = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in INPUTS)
+                            + " ".join(upgrade).encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
     pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run(pip + ["-r", str(ROOT / "requirements.txt")], check=True)
+    if upgrade:
+        subprocess.run(pip + ["--upgrade", *upgrade], check=True)
     subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
     stamp.write_text(digest)
 
 
-def main(argv: list[str]) -> int:
-    commands = {
-        "serve": [str(PY), "-m", "mkdocs", "serve", "--dev-addr", "127.0.0.1:8000"],
-        "test": [str(PY), "-m", "pytest"],
-        "bench": [str(PY), "-m", "benchmarks"],
-    }
-    if len(argv) < 1 or argv[0] not in commands:
-        print(__doc__, file=sys.stderr)
-        return 2
-    setup()
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    cmd = commands[argv[0]] + argv[1:]
+# --- the site --------------------------------------------------------------------------------
+
+def mkdocs(verb: str, *args: str) -> list[str]:
+    """MkDocs as every command here runs it: strict (a warning fails), without `-q` (which
+    drops warnings before strict mode counts them)."""
+    return [str(PY), "-m", "mkdocs", verb, "--strict", *args]
+
+
+def site_env() -> dict:
+    """On GitHub Actions, the published address (canonical links, the sitemap and instant
+    navigation need it), from the repository's name; elsewhere mkdocs.yml's local default."""
+    env = dict(ENV)
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    if "/" in repo and "SITE_URL" not in os.environ:
+        owner, name = repo.split("/", 1)
+        pages = f"https://{owner.lower()}.github.io/"
+        env["SITE_URL"] = pages if name.lower() == f"{owner.lower()}.github.io" else f"{pages}{name}/"
+    return env
+
+
+def build(args: list[str]) -> int:
+    """`python3 tasks.py build [--site-dir DIR]`: the one build (CI's, the tests', and what
+    `serve` runs on every change)."""
+    return run(mkdocs("build", *args), site_env())
+
+
+def serve(args: list[str]) -> int:
+    return run(mkdocs("serve", "--dev-addr", "127.0.0.1:8000", *args), site_env())
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+def pytest_args() -> tuple[list[str], dict]:
+    """Options every part's pytest gets from the environment: the Hypothesis seed."""
+    seed = os.environ.get("HYPOTHESIS_SEED")
+    if not seed:
+        return [], {}
+    if seed == "random":
+        seed = str(random.SystemRandom().randrange(2**32))
+    print(f"Hypothesis examples drawn from seed {seed}; replay a failure with "
+          f"HYPOTHESIS_SEED={seed} python3 tasks.py test", flush=True)
+    return [f"--hypothesis-seed={seed}"], {"HYPOTHESIS_PROFILE": "random"}
+
+
+def wheel_env(tmp: pathlib.Path) -> pathlib.Path:
+    """A fresh virtualenv holding the project as a user installs it: the wheel, built from a
+    copy of what pyproject.toml packages, installed without `-e`. Its dependencies (torch,
+    numpy, pytest, ...) come from .venv through a path entry, not .venv's `.pth` files, so
+    the editable install there, and with it the source tree, stays out of reach."""
+    src, dist, env_dir = tmp / "src", tmp / "dist", tmp / "venv"
+    shutil.copytree(ROOT / "snippets", src / "snippets",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                          "-w", str(dist), str(src)], check=True)
+    subprocess.run([str(PY), "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    (wheel,) = dist.glob("*.whl")
+    subprocess.run(pip + ["--python", str(python(env_dir)), "install", "--no-deps",
+                          "--no-index", str(wheel)], check=True)
+    ours = sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
+    theirs = subprocess.run([str(PY), "-c", "import sysconfig; print(sysconfig.get_path("
+                             "'purelib'))"], capture_output=True, text=True, check=True)
+    pathlib.Path(ours, "_dependencies_from_venv.pth").write_text(theirs.stdout)
+    return env_dir
+
+
+def unit_part(tmp: pathlib.Path, extra: list[str]) -> list[str]:
+    """The unit tests and the labs, copied out of the tree, against the installed wheel."""
+    env_dir = wheel_env(tmp)
+    work = tmp / "work"
+    for item in ("conftest.py", "pyproject.toml", "tests", "hooks/fences.py", "docs/notebooks"):
+        (work / item).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy2
+        copy(ROOT / item, work / item, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                         if (ROOT / item).is_dir() else {}))
+    where = subprocess.run([str(python(env_dir)), "-c", "import snippets; print(snippets.__file__)"],
+                           cwd=work, capture_output=True, text=True, check=True).stdout.strip()
+    if not pathlib.Path(where).resolve().is_relative_to(env_dir.resolve()):
+        raise SystemExit(f"the unit part would test {where}, not the installed wheel")
+    return [str(python(env_dir)), "-m", "pytest", "tests/unit", "docs/notebooks", *extra], work
+
+
+def part_command(part: str, tmp: pathlib.Path, extra: list[str]):
+    """The command of one part and the folder it runs in."""
+    pytest = [str(PY), "-m", "pytest"]
+    if part == "docs":  # the labs run in the unit part, against the wheel
+        return pytest + ["docs", "--ignore=docs/notebooks", *extra], ROOT
+    if part == "unit":
+        return unit_part(tmp, extra)
+    if part == "site":
+        return pytest + ["tests/site", *extra], ROOT
+    if part == "mutants":
+        return pytest + ["tests/mutation", *extra], ROOT
+    raise ValueError(part)
+
+
+SUMMARY = re.compile(r"^=+ (.*\b(?:passed|failed|error|errors|skipped|no tests ran)\b.*) in "
+                     r"[\d.]+s(?: \([\d:]+\))? =+$", re.M)
+
+
+def test(parts: list[str], extra: list[str]) -> int:
+    """Run the parts side by side, each a pytest process with its own log; print each log as
+    its part ends, then one summary line."""
+    extra_args, extra_env = pytest_args()
+    env = {**os.environ, **ENV, **extra_env}
+    start, runs, totals, failed = time.perf_counter(), {}, {}, []
+    with tempfile.TemporaryDirectory(prefix="tasks-test-") as tmp:
+        for part in parts:
+            log = open(pathlib.Path(tmp, f"{part}.log"), "w+", encoding="utf8")
+            (pathlib.Path(tmp) / part).mkdir()
+            cmd, cwd = part_command(part, pathlib.Path(tmp) / part, extra_args + extra)
+            runs[part] = (subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log,
+                                           stderr=subprocess.STDOUT), log, time.perf_counter())
+        while runs:
+            for part, (proc, log, began) in list(runs.items()):
+                if proc.poll() is None:
+                    continue
+                del runs[part]
+                log.seek(0)
+                output = log.read()
+                log.close()
+                print(f"\n{'#' * 30} {part}: exit {proc.returncode}, "
+                      f"{time.perf_counter() - began:.1f} s {'#' * 30}\n{output}", flush=True)
+                if proc.returncode not in (0,):
+                    failed.append(part)
+                for count, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)",
+                                              (SUMMARY.findall(output) or [""])[-1]):
+                    word = "error" if word.startswith("error") else word
+                    totals[word] = totals.get(word, 0) + int(count)
+            time.sleep(0.2)
+    counts = ", ".join(f"{totals.get(w, 0)} {w}" for w in ("passed", "failed", "skipped"))
+    errors = f", {totals['error']} error" if totals.get("error") else ""
+    summary = (f"{versions()}; parts: {', '.join(parts)}; failed: {', '.join(failed) or 'none'}; "
+               f"{time.perf_counter() - start:.1f} s wall")
+    print(f"\n{summary}\n{counts}{errors}")
+    if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):  # the job's page on Actions
+        with open(step_summary, "a", encoding="utf8") as f:
+            f.write(f"{summary}\n\n**{counts}{errors}**\n")
+    return 1 if failed else 0
+
+
+def versions() -> str:
+    code = ("import platform, numpy, torch; print(f'Python {platform.python_version()}, "
+            "torch {torch.__version__}, numpy {numpy.__version__}')")
+    return subprocess.run([str(PY), "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def run(cmd: list[str], extra_env: dict) -> int:
+    env = {**os.environ, **extra_env}
     os.chdir(ROOT)
     if os.name == "posix":  # become the command: signals and the exit code go straight to it
         os.execve(cmd[0], cmd, env)
     return subprocess.run(cmd, env=env).returncode
+
+
+def main(argv: list[str]) -> int:
+    verb, args = (argv[0], argv[1:]) if argv else ("", [])
+    if verb not in ("serve", "build", "test", "bench"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    setup()
+    if verb == "serve":
+        return serve(args)
+    if verb == "build":
+        return build(args)
+    if verb == "bench":
+        return run([str(PY), "-m", "benchmarks", *args], ENV)
+    parts = [a for a in args if a in PARTS]
+    extra = [a for a in args if a not in PARTS]
+    return test(parts or PARTS, extra)
 
 
 if __name__ == "__main__":

@@ -218,14 +218,14 @@ def cases(conv: dict) -> list[dict]:
 
 
 def fit_in_seconds(repeats: int = 5) -> dict:
-    """The unit tests' problem (tests/test_logistic_regression.py: 10,000 x 64 float64, 10
+    """The unit tests' problem (tests/unit/test_logistic_regression.py: 10,000 x 64 float64, 10
     classes, 400 steps): fit's wall time on two threads, median of ``repeats`` runs, and its
     objective's gap to L-BFGS's. The chapter's promise: within 1e-4 in under 2 s."""
     import statistics
     import time
 
-    from tests.test_logistic_regression import lbfgs_minimum, teacher_problem
-    from tests.test_logistic_regression import objective as reference_objective
+    from tests.unit.test_logistic_regression import lbfgs_minimum, teacher_problem
+    from tests.unit.test_logistic_regression import objective as reference_objective
 
     X, y = teacher_problem(10_000, 64, 10, seed=0)
     times = []

@@ -3,7 +3,7 @@
 * **A notebook per chapter.** Every page with Python blocks is also written as
   ``<chapter>.ipynb``: snippet includes expanded, prose as Markdown cells, each block that the
   doc tests run as a code cell, in page order; the page gets a "Download notebook" button
-  (``overrides/main.html``). ``tests/test_site.py`` runs each one and compares it with
+  (``overrides/main.html``). ``tests/site/test_site.py`` runs each one and compares it with
   the page.
 * **A verified-with stamp** at the bottom of each such page and of each lab notebook: the Python, torch and numpy
   versions and the commit of this build, and the command that re-runs the page's blocks.
@@ -21,21 +21,33 @@
 import ast
 import functools
 import importlib.metadata
+import importlib.util
 import json
 import pathlib
 import platform
 import re
 import subprocess
-import sys
 
 import markdown
 from markdown_it import MarkdownIt
 from mkdocs.structure.files import File
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # `tests.docblocks`, `benchmarks`: modules of this repository
 
-from tests.docblocks import PYTHON, dedent_containers, fence_lang  # noqa: E402
+
+def load(path: str):
+    """A module of this repository, loaded from its file: the same whether MkDocs was started
+    as ``mkdocs``, ``python -m mkdocs`` or from another directory (MkDocs puts the hook's
+    folder on ``sys.path`` only while it loads the hook, and the repository never)."""
+    spec = importlib.util.spec_from_file_location(f"site_hook_{pathlib.Path(path).stem}",
+                                                  ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+fences = load("hooks/fences.py")
+PYTHON, dedent_containers, fence_lang = fences.PYTHON, fences.dedent_containers, fences.fence_lang
 
 NOTEBOOK = "notebook"          # page.meta key: the chapter's notebook, relative to the site root
 CHAPTER_MAP = "<!-- chapter map -->"
@@ -248,10 +260,8 @@ def on_files(files, config):
         if is_chapter(text):
             files.append(File.generated(config, notebook_uri(file.src_uri),
                                         content=chapter_notebook(text, file.src_uri, config)))
-    plots = ROOT / "benchmarks" / "plots.py"
-    if plots.exists():
-        from benchmarks.plots import figures
-
+    if (ROOT / "benchmarks" / "plots.py").exists():
+        figures = load("benchmarks/plots.py").figures
         for name, svg in figures(ROOT / "benchmarks" / "results").items():
             files.append(File.generated(config, FIGURES + name, content=svg))
     return files

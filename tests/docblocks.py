@@ -26,38 +26,13 @@ from functools import cache
 import pytest
 from markdown_it import MarkdownIt
 from pytest_markdown_docs.plugin import (FenceSyntax, MarkdownDocstringCodeModule,
-                                         MarkdownTextFile, extract_fence_tests,
-                                         parse_superfences_block_info)
+                                         MarkdownTextFile, extract_fence_tests)
+
+from hooks.fences import PYTHON, dedent_containers, fence_lang  # noqa: F401 (re-exported)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 NOTEBOOKS = DOCS / "notebooks"  # mkdocs.yml: mkdocs-jupyter `include: ["notebooks/*.py"]`
-PYTHON = ("py", "python", "python3")
-CONTAINER = re.compile(r"^(?P<indent> *)(?:!!!|\?\?\?\+?|===\+?)\s")
-
-
-def dedent_containers(text: str, opener=lambda line: "") -> str:
-    """Replace each admonition / details / tab opener by ``opener(line)`` (a blank line unless
-    told otherwise) and dedent its body.
-
-    The result has the same number of lines, so line numbers still point into the chapter.
-    """
-    out, stack = [], []  # stack: absolute indent of each open container's body
-    for line in text.split("\n"):
-        expanded = line.expandtabs(4)
-        if not expanded.strip():
-            out.append("")
-            continue
-        indent = len(expanded) - len(expanded.lstrip(" "))
-        while stack and indent < stack[-1]:
-            stack.pop()
-        m = CONTAINER.match(expanded)
-        if m:
-            stack.append(len(m["indent"]) + 4)
-            out.append(opener(expanded.strip()))
-        else:
-            out.append(expanded[stack[-1]:] if stack else line)
-    return "\n".join(out)
 
 
 @cache
@@ -100,11 +75,6 @@ class MkDocsFences:
             if tok.type == "fence" and fence_lang(tok.info) in PYTHON:
                 tok.content = expand_snippets(tok.content, tok.map[0] + 1)
         return tokens
-
-
-def fence_lang(info: str) -> str | None:
-    parts = parse_superfences_block_info(info)
-    return parts[0] if parts else None
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,17 @@
 # The chapter *Structured state spaces* builds S4 from its parts: the HiPPO-LegS matrices,
 # discretisation, the recurrence and the convolution, and the fast kernel of a normal plus
 # low-rank matrix. This lab runs `snippets.s4` and draws what those parts do: the LegS memory
-# reconstructing a signal online, the kernels for several step sizes, the same model run as a
-# recurrence and as a convolution, and the measured cost of the fast kernels. Every cell that
+# reconstructing a signal online, the kernels for several step sizes, and the same model run as a
+# recurrence and as a convolution. Every cell that
 # computes also checks its result, and the notebook runs twice before the site is published:
 # when MkDocs builds this page (a failing cell fails the build) and under pytest. The button
 # at the top of the page downloads its source, a jupytext percent file: Jupyter opens it as a
 # notebook when jupytext is installed, and `python` runs it as a script.
 #
-# All data is generated here from seeded generators; the timings in the last section are read
-# from the benchmark's results file, not measured here.
+# All data is generated here from seeded generators: the notebook needs the `snippets` package
+# and nothing else from the repository.
 
 # %%
-import json
-import pathlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -363,50 +360,8 @@ bottom.set(xlabel="k", ylabel="|conv $-$ rec|", ylim=(1e-18, 1e-12));
 # %% [markdown]
 # ## What the fast kernels cost
 #
-# `python3 tasks.py bench s4` times `kernel_nplr` and `kernel_s4d` in float32, for H = 256
-# channels at once with one step per channel, against plain PyTorch computations of the same
-# kernels: for the NPLR kernel, the Cauchy sums with the whole (H, L, N) matrix 1/(g(z) -
-# Lambda_n) in memory at once, as the official S4 code's pure-PyTorch path does; for the
-# diagonal (S4D) kernel, the (H, N, L) Vandermonde matrix of powers materialised and
-# contracted. This cell does not run the benchmark; it draws the timings the last run wrote
-# to `benchmarks/results/s4.json`, over L at fixed N and over N at fixed L, on log-log axes,
-# where a cost proportional to L^a is a line of slope a.
-
-# %%
-import snippets
-
-ROOT = pathlib.Path(snippets.__file__).resolve().parent.parent     # the repository
-RESULTS_FILE = ROOT / "benchmarks" / "results" / "s4.json"
-results = json.loads(RESULTS_FILE.read_text())
-machine, scaling, H = results["machine"], results["scaling"], results["setup"]["H"]
-rows = {row["name"]: row for row in results["cases"]}
-KERNELS = {"kernel_nplr": COLORS[0], "kernel_s4d": COLORS[1]}
-
-# The curves are the benchmark's own table: each point is one of its timed cases.
-for axis, other in [("L", "N"), ("N", "L")]:
-    sweep = scaling[axis]
-    for kernel in KERNELS:
-        for i, value in enumerate(sweep[axis]):
-            sizes = {axis: value, other: sweep[other]}
-            row = rows[f"{kernel} H={H} N={sizes['N']} L={sizes['L']}"]
-            assert sweep[kernel]["ours_s"][i] == row["ours_s"] > 0
-            assert sweep[kernel]["baseline_s"][i] == row["torch_s"] > 0
-
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for ax, (axis, other) in zip(axes, [("L", "N"), ("N", "L")]):
-    sweep = scaling[axis]
-    x = np.array(sweep[axis])
-    for kernel, color in KERNELS.items():
-        for role, key, style in [("ours", "ours_s", "o-"), ("baseline", "baseline_s", "s--")]:
-            seconds = np.array(sweep[kernel][key])
-            slope = np.polyfit(np.log(x), np.log(seconds), 1)[0]
-            ax.plot(x, seconds * 1e3, style, color=color,
-                    label=f"{kernel}, {role} (slope {slope:.2f})")
-    ax.set(xscale="log", yscale="log", xlabel=axis, ylabel="ms per call",
-           title=f"Against {axis}, at {other} = {sweep[other]}, H = {H}")
-    ax.set_xticks(x, [str(v) for v in x])
-    ax.minorticks_off()
-    ax.legend(fontsize=8)
-fig.suptitle(f"float32 on {machine['cpu']}, {machine['torch_threads']} threads, "
-             f"torch {machine['torch']}, measured {machine['date'][:10]} "
-             f"(commit {machine['commit']})", y=1.02);
+# `python3 tasks.py bench s4` times `kernel_nplr` and `kernel_s4d` against plain PyTorch
+# computations of the same kernels, over L at fixed N and over N at fixed L. This lab measures
+# nothing (timings taken while a page builds would say more about the build than the kernels);
+# the [performance page](../../performance/#s4-kernels-against-plain-pytorch) draws the
+# benchmark's last results, with the machine they were measured on.

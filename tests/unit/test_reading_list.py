@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 from torch.autograd.functional import jacobian
 
-from tests.strategies import DTYPES, seeded, tol
+from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.reading_list import (
     adanorm, additive_coupling, additive_coupling_inverse, affine_coupling,
     affine_coupling_inverse, all_masks, dropout, expected_over_masks, glu_backward, gtu,

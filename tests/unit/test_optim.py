@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
-from tests.strategies import seeded
+from tests.unit.strategies import seeded
 from snippets.optim import SGD, Adam, AdamW, minibatches
 
 F64 = torch.float64

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
-from tests.strategies import DTYPES, seeded
+from tests.unit.strategies import DTYPES, seeded
 from snippets.logistic_regression import (
     bayes_decision, binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_grad,
     conformal_threshold, cross_entropy, cross_entropy_grad, expected_calibration_error, fit,
@@ -172,7 +172,7 @@ def test_fit_reaches_the_lbfgs_optimum():
     """400 steps on 10,000 samples, 64 features and 10 classes come within 1e-4 (relative) of
     LBFGS's objective. How long that takes on two cores is measured by the benchmark suite
     (`python3 tasks.py bench logistic_regression`) on a quiet machine, and
-    tests/test_benchmarks.py checks its result is under 2 s: a wall-clock limit here would
+    tests/site/test_benchmarks.py checks its result is under 2 s: a wall-clock limit here would
     measure whatever else the test run has on the other core."""
     X, y = teacher_problem(10_000, 64, 10, seed=0)
     W, b = fit(X, y, 10, steps=400, l2=1e-3)

@@ -111,7 +111,7 @@ def test_logistic_regression_table_and_claims():
 def test_fit_reaches_the_optimum_in_under_two_seconds():
     """The chapter's promise, measured on a quiet machine by the benchmark suite: fit comes
     within 1e-4 of L-BFGS's objective on 10,000 x 64, 10 classes, in under 2 s on two threads.
-    (tests/test_logistic_regression.py checks the optimum on every run, without a clock.)"""
+    (tests/unit/test_logistic_regression.py checks the optimum on every run, without a clock.)"""
     timed = load("logistic_regression")["fit_seconds"]
     assert timed["seconds"] < timed["limit_s"] == 2.0, timed
     assert timed["relative_gap"] <= timed["gap_limit"] == 1e-4, timed

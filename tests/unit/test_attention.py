@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from tests.strategies import DTYPES, seeded, tol
+from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.attention import (attention, attention_weights, causal_mask, merge_heads,
                                 multi_head_attention, residual_block, rope,
                                 sinusoidal_positions, split_heads)

@@ -2,8 +2,10 @@
 
 zizmor (security audits) and check-jsonschema (GitHub's workflow schema) run from the same
 environment as pytest; both work without network access. The rest reads the workflow YAML and
-checks the few properties the deployment depends on: Pages deploys only from pushes to main,
-only after the tests pass, and only the deploy job holds the Pages/OIDC write permissions.
+checks what the deployment depends on: Pages deploys only from pushes to main, only after every
+other job passed, and only the deploy job holds the Pages/OIDC write permissions; every command
+a workflow runs is a `tasks.py` command that the tests run too (the build step, as written, by
+tests/site/conftest.py; the test parts by `python3 tasks.py test`), and CI runs every part.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import sys
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+import tasks
+from tests.docblocks import ROOT
+from tests.site.conftest import BUILD_STEP, build_step
+
 GITHUB = ROOT / ".github"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.y*ml"))
 SITE = GITHUB / "workflows" / "site.yml"
 MAIN_PUSH = "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-PRIVILEGED = {"pages", "id-token"}
 
 
 def tool(name: str) -> str:
@@ -76,18 +80,16 @@ def test_triggers(site: dict) -> None:
 def test_permissions_are_least_privilege(site: dict) -> None:
     assert site["permissions"] == {}, "top-level permissions must be empty"
     jobs = site["jobs"]
-    assert jobs["test"]["permissions"] == {"contents": "read"}
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     for name, job in jobs.items():
         if name != "deploy":
-            held = PRIVILEGED & set(job.get("permissions") or {})
-            assert not held, f"job {name} holds {held}"
+            assert job["permissions"] == {"contents": "read"}, (name, job["permissions"])
 
 
-def test_deploy_only_after_tests_on_main_pushes(site: dict) -> None:
+def test_deploy_only_after_every_other_job_on_main_pushes(site: dict) -> None:
     deploy = site["jobs"]["deploy"]
     needs = deploy["needs"]
-    assert "test" in ([needs] if isinstance(needs, str) else needs), needs
+    assert set([needs] if isinstance(needs, str) else needs) == set(site["jobs"]) - {"deploy"}
     condition = " ".join(str(deploy["if"]).replace("${{", "").replace("}}", "").split())
     assert condition == MAIN_PUSH, deploy["if"]
     assert deploy["environment"]["name"] == "github-pages"
@@ -126,8 +128,80 @@ def test_drift_guard_runs_weekly_against_the_newest_releases() -> None:
     cron = triggers["schedule"][0]["cron"].split()
     assert len(cron) == 5 and cron[2:4] == ["*", "*"] and cron[4] != "*", cron  # weekly
     steps = [s for job in drift["jobs"].values() for s in job["steps"]]
-    assert any("--upgrade torch numpy" in s.get("run", "") for s in steps)
-    assert any("pytest" in s.get("run", "") for s in steps)
+    (test,) = [s for s in steps if "run" in s]
+    assert test["env"]["UPGRADE"].split() == ["torch", "numpy"]
+    assert {"docs", "unit"} <= set(test["run"].split()[3:])
     assert not any("pages" in s.get("uses", "") for s in steps)
     for job in drift["jobs"].values():
         assert job["permissions"] == {"contents": "read"}, job["permissions"]
+
+
+def steps(workflow: pathlib.Path):
+    for name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
+        for step in job.get("steps", []):
+            yield name, job, step
+
+
+COMMAND = re.compile(r"python3? tasks\.py (build|test(?: [a-z]+)*)")
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_every_command_is_one_the_tests_run(workflow: pathlib.Path) -> None:
+    """A workflow runs `tasks.py build` (the command the site tests run, as written) or
+    `tasks.py test` with some of its parts (what the full local run runs), one line each;
+    nothing else, so nothing CI does goes untried on a developer's machine."""
+    for job, _, step in steps(workflow):
+        if "run" not in step:
+            continue
+        command = step["run"].strip()
+        match = COMMAND.fullmatch(command)
+        assert match, f"{workflow.name}, job {job}: {command!r} is not a tasks.py command"
+        words = match.group(1).split()
+        assert set(words[1:]) <= set(tasks.PARTS), f"{workflow.name}, job {job}: {command!r}"
+
+
+def test_ci_runs_every_part_and_the_build(site: dict) -> None:
+    """Together the jobs run every part of `python3 tasks.py test` and the build the site
+    tests check; the platform jobs cover the readers' systems and both Pythons."""
+    commands = [step["run"].split() for _, _, step in steps(SITE) if "run" in step]
+    parts = {word for c in commands if c[2] == "test" for word in c[3:]}
+    assert parts == set(tasks.PARTS), parts
+    matrix = site["jobs"]["platforms"]["strategy"]["matrix"]
+    assert set(matrix["os"]) == {"ubuntu-latest", "ubuntu-24.04-arm", "macos-14",
+                                 "windows-latest"}, matrix
+    assert set(matrix["python"]) >= {"3.11", "3.13"}, matrix
+    assert site["jobs"]["platforms"]["strategy"]["fail-fast"] is False
+
+
+def test_the_numeric_jobs_nudge_pin_and_randomise(site: dict) -> None:
+    """Three nudge seeds; ATen's scalar path with MKL's SSE4.2 kernels; Hypothesis unseeded."""
+    jobs = site["jobs"]
+    assert len(jobs["perturbed"]["strategy"]["matrix"]["seed"]) >= 3
+    (nudged,) = [s for s in jobs["perturbed"]["steps"] if "run" in s]
+    assert nudged["env"]["NUMERIC_NUDGE"] == "${{ matrix.seed }}"
+    (old,) = [s for s in jobs["old-cpu"]["steps"] if "run" in s]
+    assert old["env"] == {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
+                          "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
+    (randomised,) = [s for s in jobs["hypothesis"]["steps"] if "run" in s]
+    assert randomised["env"]["HYPOTHESIS_SEED"] == "random"
+
+
+def test_the_site_job_tests_and_publishes_what_its_build_step_wrote(site: dict) -> None:
+    """The build step is `tasks.py build` into site/; the next step tests that folder
+    (SITE_DIR) and the upload publishes it."""
+    job = site["jobs"]["site"]
+    names = [s.get("name") for s in job["steps"]]
+    build = build_step()
+    assert build in job["steps"] and COMMAND.fullmatch(build["run"]).group(1) == "build"
+    tested = job["steps"][names.index(BUILD_STEP) + 1]
+    assert tested["run"].split()[2:] == ["test", "site"] and tested["env"]["SITE_DIR"] == "site"
+    upload = [s for s in job["steps"] if str(s.get("uses", "")).startswith(
+        "actions/upload-pages-artifact@")]
+    assert len(upload) == 1 and upload[0]["with"]["path"] == "site", upload
+
+
+def test_the_build_step_as_written_builds_the_site(built_site) -> None:
+    """The site the tests in this folder check is the one the build step writes (when the
+    run was not handed one in $SITE_DIR, the fixture ran the step itself)."""
+    assert built_site.resolve() == (ROOT / "site").resolve()
+    assert (built_site / "index.html").is_file() and (built_site / "sitemap.xml").is_file()

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from tests.strategies import DTYPES, seeded, tol
+from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.next_token import (CharTokenizer, bigram_counts, embed, embed_grad, next_token_loss,
                                  next_token_distribution, one_hot, prefix_mean, windows)
 

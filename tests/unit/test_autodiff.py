@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from tests.strategies import seeded
+from tests.unit.strategies import seeded
 from snippets.autodiff import (
     Dual, Value, add, backward, central_difference, checkpoint, counting, cross_entropy, diff,
     distinct, evaluate, finite_difference_gradient, forward_difference, init_mlp,

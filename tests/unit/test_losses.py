@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from torch.distributions import Laplace, Normal
 
-from tests.strategies import DTYPES, seeded, tol
+from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.losses import (blr_posterior, blr_predictive, empirical_risk, gaussian_nll,
                              hinge_loss, laplace_nll, lasso_map, logistic_loss, margin,
                              ridge_map, zero_one_loss)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
-from tests.strategies import DTYPES, seeded, tol
+from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.symmetry import (centre, distances_from_gram, equivariance_defect,
                                equivariant_from_gram, gram, permute_hidden, procrustes,
                                random_orthogonal, random_permutation_matrix, recover_from_gram,
@@ -32,7 +32,7 @@ def clouds(draw, min_n: int = 1, max_n: int = 8, max_d: int = 5, dtypes=DTYPES):
     return torch.randn(n, d, generator=gen, dtype=draw(st.sampled_from(dtypes))), gen
 
 
-# First, one check for each plausible mistake of tests/mutants.py: a mutant run stops at the
+# First, one check for each plausible mistake of tests/mutation/mutants.py: a mutant run stops at the
 # first failure, so these come before the broader properties below.
 
 @pytest.mark.parametrize("special", [False, True])

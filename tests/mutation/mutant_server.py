@@ -1,4 +1,4 @@
-"""Imported once by the mutant runs' fork server (tests/test_mutants.py): what every run would
+"""Imported once by the mutant runs' fork server (tests/mutation/test_mutants.py): what every run would
 otherwise do first, done before the fork. Nothing here is from the project under test."""
 
 import hypothesis.internal.entropy

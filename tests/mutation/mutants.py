@@ -1,6 +1,6 @@
 """Plausible wrong variants of snippet code, and a pytest plugin that reports who caught one.
 
-A mutant is a list of text edits to a snippet module. ``tests/test_mutants.py`` copies the
+A mutant is a list of text edits to a snippet module. ``tests/mutation/test_mutants.py`` copies the
 project, applies the edits there (so the module *and* the code the chapter includes from it
 are wrong), runs the chapter's doc tests and the unit tests, and requires both to fail.
 """
@@ -42,7 +42,7 @@ NAIVE_VJP = '''def naive_vjp(equation, operands, grad_output):
 
 def einsum_vjp('''
 
-EINSUM = dict(file="snippets/einsum.py", chapter="docs/einsum.md", tests="tests/test_einsum.py")
+EINSUM = dict(file="snippets/einsum.py", chapter="docs/einsum.md", tests="tests/unit/test_einsum.py")
 MUTANTS = {m.name: m for m in [
     Mutant("einsum-naive-permutation-rule",
            first=("test_vjp_matches_autograd_on_random_equations",
@@ -79,7 +79,7 @@ MUTANTS = {m.name: m for m in [
            edits=(("stride[l] += s", "stride[l] = s"),), **EINSUM),
 ]}
 
-CONV = dict(file="snippets/conv.py", chapter="docs/conv.md", tests="tests/test_conv.py")
+CONV = dict(file="snippets/conv.py", chapter="docs/conv.md", tests="tests/unit/test_conv.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("conv-input-grad-wrong-channel-axis",
            first=("test_teaching_functions_match_torch",
@@ -113,7 +113,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 LOGISTIC = dict(file="snippets/logistic_regression.py", chapter="docs/logistic_regression.md",
-                tests="tests/test_logistic_regression.py")
+                tests="tests/unit/test_logistic_regression.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("lr-gradient-without-1-over-n",
            first=("test_cross_entropy_and_its_gradient_match_torch",
@@ -151,7 +151,7 @@ MUTANTS.update({m.name: m for m in [
            edits=(("n * lam * torch.eye(c", "lam * torch.eye(c"),), **LOGISTIC),
 ]})
 
-S4 = dict(file="snippets/s4.py", chapter="docs/s4.md", tests="tests/test_s4.py")
+S4 = dict(file="snippets/s4.py", chapter="docs/s4.md", tests="tests/unit/test_s4.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("s4-continuous-B-in-kernel",
            first=("test_kernel_s4d_matches_the_dense_diagonal_system",
@@ -181,7 +181,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 AUTODIFF = dict(file="snippets/autodiff.py", chapter="docs/autodiff.md",
-                tests="tests/test_autodiff.py")
+                tests="tests/unit/test_autodiff.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("ad-matmul-grad-A-untransposed",
            first=("test_matmul_vjps_match_torch",
@@ -244,7 +244,7 @@ MUTANTS.update({m.name: m for m in [
            **AUTODIFF),
 ]})
 
-OPTIM = dict(file="snippets/optim.py", chapter="docs/optim.md", tests="tests/test_optim.py")
+OPTIM = dict(file="snippets/optim.py", chapter="docs/optim.md", tests="tests/unit/test_optim.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("optim-adam-no-bias-correction",
            first=("test_adam_and_adamw_match_torch_for_100_steps",
@@ -306,7 +306,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 LINALG = dict(file="snippets/linear_algebra.py", chapter="docs/linear_algebra.md",
-              tests="tests/test_linear_algebra.py")
+              tests="tests/unit/test_linear_algebra.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("la-cosine-without-one-norm",
            first=("test_cosine_similarity_matches_torch",
@@ -352,7 +352,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 GRADIENTS = dict(file="snippets/gradients.py", chapter="docs/gradients.md",
-                 tests="tests/test_gradients.py")
+                 tests="tests/unit/test_gradients.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("grad-jacobian-transposed",
            first=("test_the_three_jacobians_match_torch_with_a_row_per_output",
@@ -393,7 +393,7 @@ MUTANTS.update({m.name: m for m in [
                    "    return jacobian(f, x) @ jacobian(g, x)"),), **GRADIENTS),
 ]})
 
-LOSSES = dict(file="snippets/losses.py", chapter="docs/losses.md", tests="tests/test_losses.py")
+LOSSES = dict(file="snippets/losses.py", chapter="docs/losses.md", tests="tests/unit/test_losses.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("loss-hinge-without-the-1", why="max(0, -m), the perceptron loss, for the hinge",
            edits=(("    return (1 - m).clamp(min=0)", "    return (-m).clamp(min=0)"),), **LOSSES),
@@ -440,7 +440,7 @@ MUTANTS.update({m.name: m for m in [
            **LOSSES),
 ]})
 
-MLP = dict(file="snippets/mlp.py", chapter="docs/mlp.md", tests="tests/test_mlp.py")
+MLP = dict(file="snippets/mlp.py", chapter="docs/mlp.md", tests="tests/unit/test_mlp.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("mlp-gelu-grad-missing-x-phi",
            first=("test_activation_and_derivative_match_torch",
@@ -515,7 +515,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 ATTENTION = dict(file="snippets/attention.py", chapter="docs/attention.md",
-                 tests="tests/test_attention.py")
+                 tests="tests/unit/test_attention.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("attn-mask-after-softmax",
            first=("test_attention_matches_scaled_dot_product_attention",
@@ -550,7 +550,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 NEXT_TOKEN = dict(file="snippets/next_token.py", chapter="docs/next_token.md",
-                  tests="tests/test_next_token.py")
+                  tests="tests/unit/test_next_token.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("nt-targets-not-shifted",
            first=("test_windows_match_slices",
@@ -579,7 +579,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 SYMMETRY = dict(file="snippets/symmetry.py", chapter="docs/symmetry.md",
-                tests="tests/test_symmetry.py")
+                tests="tests/unit/test_symmetry.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("sym-gram-XtX",
            first=("test_gram_is_every_inner_product",
@@ -604,7 +604,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 READING_LIST = dict(file="snippets/reading_list.py", chapter="docs/reading_list.md",
-                    tests="tests/test_reading_list.py")
+                    tests="tests/unit/test_reading_list.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("rl-coupling-scale-from-x2",
            first=("test_affine_coupling_inverts_and_its_log_det_matches_the_jacobian",
@@ -634,7 +634,7 @@ MUTANTS.update({m.name: m for m in [
 ]})
 
 SCORE = dict(file="snippets/score_models.py", chapter="docs/score_models.md",
-             tests="tests/test_score_models.py")
+             tests="tests/unit/test_score_models.py")
 MUTANTS.update({m.name: m for m in [
     Mutant("score-mixture-unnormalised-responsibilities",
            why="the component scores weighted by w_k N_k(x), not p(k | x): that is grad p, not "
@@ -660,7 +660,7 @@ MUTANTS.update({m.name: m for m in [
            edits=(("alpha = eps * (sigma / sigmas[-1]) ** 2", "alpha = eps"),), **SCORE),
 ]})
 
-# The plugin half: loaded with `-p tests.mutants` in the mutated copy.
+# The plugin half: loaded with `-p tests.mutation.mutants` in the mutated copy.
 _failed: set[str] = set()
 _caught_by: dict[str, str] = {}  # per file: the first test that failed
 _outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, failed, skipped

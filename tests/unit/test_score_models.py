@@ -12,7 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from tests.strategies import DTYPES, seeded, tol
+from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.score_models import (
     ScoreNet, annealed_langevin, dsm_loss, error_over_tolerance, example_mixture,
     explicit_score_matching_loss, geometric_sigmas, implicit_score_matching_loss, langevin,

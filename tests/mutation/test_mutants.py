@@ -1,11 +1,10 @@
-"""Checks that can fail: each wrong variant in tests/mutants.py must fail the chapter's doc
+"""Checks that can fail: each wrong variant in tests/mutation/mutants.py must fail the chapter's doc
 tests and the unit tests.
 
 Each mutant runs in its own copy of the project, in a fresh process forked from a server that
 has already imported torch, pytest and MkDocs' Markdown stack (``multiprocessing``'s
-forkserver with a preload list): a mutant then costs its tests, not 3-4 s of imports. The
-runs start in the background when the session starts (``tests/conftest.py``), so they
-overlap with the rest of the suite.
+forkserver with a preload list): a mutant then costs its tests, not 3-4 s of imports. Every
+selected mutant is submitted to a pool of two workers when the first test asks for the runs.
 """
 
 import multiprocessing
@@ -13,12 +12,13 @@ import os
 import pathlib
 import shutil
 import sys
+import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import pytest
 
 from tests.docblocks import ROOT
-from tests.mutants import MUTANTS
+from tests.mutation.mutants import MUTANTS
 
 # What a mutant's run reads: the config (load_config imports the hook, includes read
 # includes/ and benchmarks/results/), the chapters and the tests; not the site's assets.
@@ -35,7 +35,7 @@ PRELOAD = ["torch", "numpy", "hypothesis", "pytest", "pytest_markdown_docs.plugi
            "torch.optim", "torch.utils.checkpoint", "torch.utils.data", "torch.autograd.functional",
            "torch.utils.flop_counter", "hypothesis.strategies",
            "unittest.mock", "_pytest.doctest", "_pytest.legacypath", "_pytest.pytester",
-           "pytest_markdown_docs._runners", "platformdirs", "tests.mutant_server"]
+           "pytest_markdown_docs._runners", "platformdirs", "tests.mutation.mutant_server"]
 WORKERS = 2
 
 
@@ -62,7 +62,6 @@ def run_in_copy(name: str, tmp: str) -> dict:
     import torch
 
     start = time.perf_counter()
-    os.nice(10)  # background work: the tests in the foreground come first (tests/conftest.py)
     mutant = MUTANTS[name]
     root = str(copy_project(name, tmp))
     for module in [m for m in sys.modules if m.split(".")[0] in ("tests", "snippets", "conftest")]:
@@ -79,7 +78,7 @@ def run_in_copy(name: str, tmp: str) -> dict:
     # A run only needs to fail: no terminal output (the report says what passed and failed, and
     # rendering tracebacks costs more than most runs), no assertion rewriting (parsing the test
     # modules), no unraisable-exception plugin (its gc.collect() walks the preloaded heap).
-    pytest.main(["-p", "tests.mutants", "-p", "no:terminal", "-p", "no:cacheprovider",
+    pytest.main(["-p", "tests.mutation.mutants", "-p", "no:terminal", "-p", "no:cacheprovider",
                  "--assert=plain",
                  "-p", "no:unraisableexception", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                  mutant.chapter, mutant.tests])
@@ -96,14 +95,17 @@ def run_in_copy(name: str, tmp: str) -> dict:
             "seconds": time.perf_counter() - start}
 
 
-def start_mutant_runs(tmp, names: list[str]) -> tuple[ProcessPoolExecutor, dict[str, Future]]:
-    """Start every mutant's run in the background; the futures hold their results. The caller
-    shuts the pool down when the session ends (Python 3.11's ``shutdown(wait=False)`` stops
-    replacing workers that ``max_tasks_per_child`` retired, and the queued runs never start)."""
+@pytest.fixture(scope="session")
+def mutant_runs(request) -> dict[str, Future]:
+    """Each selected mutant's run, submitted at once to the pool (a Future of its result)."""
+    names = [item.callspec.params["name"] for item in request.session.items
+             if item.originalname == "test_mutant_is_caught"]
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    pool = ProcessPoolExecutor(WORKERS, mp_context=context, max_tasks_per_child=1)
-    return pool, {name: pool.submit(run_in_copy, name, str(tmp)) for name in names}
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp, \
+            ProcessPoolExecutor(WORKERS, mp_context=context, max_tasks_per_child=1) as pool:
+        yield {name: pool.submit(run_in_copy, name, tmp) for name in names}
+        pool.shutdown(wait=True, cancel_futures=True)  # a failed run leaves none queued
 
 
 @pytest.mark.parametrize("name", MUTANTS)
@@ -118,7 +120,7 @@ def test_mutant_is_caught(name, mutant_runs):
             f"mutant {name!r} ({mutant.why}) passed {where}: "
             f"{result.get('outcomes', {}).get(where)}; caught elsewhere by "
             f"{result.get('caught_by')} in {result.get('seconds', 0):.1f} s (this mutant alone: "
-            f"pytest tests/test_mutants.py -k {name})\n{output}")
+            f"pytest tests/mutation/test_mutants.py -k {name})\n{output}")
 
 
 @pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if m.first])

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from tests.strategies import DTYPES, seeded, tol
+from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.linear_algebra import (batched_matmul, collapse_linear, cosine_similarity,
                                      linearity_defect, similarity_matrix)
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from tests.strategies import DTYPES, seeded
+from tests.unit.strategies import DTYPES, seeded
 from snippets.mlp import (ACTIVATIONS, elu, elu_grad, gelu, gelu_tanh, glu, glu_ffn,
                           glu_ffn_backward, leaky_relu, leaky_relu_grad, linear,
                           linear_backward, mlp, mlp_input_grad, prelu, prelu_grad, relu,
