@@ -20,6 +20,7 @@
 
 import ast
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -31,6 +32,7 @@ import subprocess
 import markdown
 from markdown_it import MarkdownIt
 from mkdocs.structure.files import File
+from mkdocs.utils import get_relative_url
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -91,8 +93,9 @@ def stamp(src_uri: str, parts: str = "block") -> str:
 
 # --- chapters as notebooks ---------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def is_chapter(text: str) -> bool:
-    """A page with at least one Python block."""
+    """A page with at least one Python block (asked several times per page in a build)."""
     return any(t.type == "fence" and fence_lang(t.info) in PYTHON
                for t in MarkdownIt("commonmark").parse(dedent_containers(text)))
 
@@ -278,9 +281,38 @@ def on_page_markdown(text, page, config, files):
 
 
 def on_page_content(html, page, config, files):
-    """Lab notebooks: their Markdown cells' math in arithmatex's elements, and the stamp."""
+    """Lab notebooks: their Markdown cells' math in arithmatex's elements, the stamp, and
+    JupyterLab's stylesheet as one shared file."""
     if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".py"):
         lab_stamp = markdown.markdown(stamp(page.file.src_uri, "code cell"),
                                       extensions=["md_in_html"])
-        return notebook_math(html) + "\n" + lab_stamp
+        return shared_styles(notebook_math(html), page.url) + "\n" + lab_stamp
     return html
+
+
+# --- the notebook pages' stylesheet ------------------------------------------------------
+
+STYLE = re.compile(r'<style type="text/css">(.*?)</style>', re.DOTALL)
+STYLES = "assets/jupyter/"   # where the shared stylesheets go in the site
+SHARED_STYLE_BYTES = 20_000  # JupyterLab's own (~570 KB); the small page-specific ones stay
+_styles: dict[str, str] = {}  # file name -> CSS, written once per build (on_post_build)
+
+
+def shared_styles(html: str, page_url: str) -> str:
+    """mkdocs-jupyter inlines JupyterLab's ~570 KB stylesheet into every notebook page, where
+    the reader downloads it again on each lab and the search index parses it each build; a
+    large inline stylesheet becomes a link to one file, named by its content."""
+    def link(m: re.Match) -> str:
+        if len(m[1]) < SHARED_STYLE_BYTES:
+            return m[0]
+        name = hashlib.sha256(m[1].encode()).hexdigest()[:16] + ".css"
+        _styles[name] = m[1]
+        return f'<link rel="stylesheet" href="{get_relative_url(STYLES + name, page_url)}">'
+    return STYLE.sub(link, html)
+
+
+def on_post_build(config):
+    for name, css in _styles.items():
+        path = pathlib.Path(config["site_dir"], STYLES, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(css, "utf8")

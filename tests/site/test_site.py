@@ -310,3 +310,18 @@ def test_lab_notebook_page_leaves_no_raw_math(built_site, notebook):
     cells = "".join(m[2] for m in MARKDOWN_CELL.finditer(page_html(built_site, notebook)))
     assert cells.count('class="arithmatex"') == expected
     assert not DISPLAY_MATH.search(cells) and not INLINE_MATH.search(cells)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_lab_page_links_jupyterlab_styles_once(built_site, notebook):
+    """JupyterLab's stylesheet is one shared file that each lab page links, not ~570 KB
+    inlined into each page (and parsed again by the search index on every build)."""
+    from hooks.site import SHARED_STYLE_BYTES, STYLE
+
+    page = page_html(built_site, notebook)
+    inline = [len(m[1]) for m in STYLE.finditer(page)]
+    assert max(inline, default=0) < SHARED_STYLE_BYTES, inline
+    links = re.findall(r'<link rel="stylesheet" href="((?:\.\./)+assets/jupyter/\w+\.css)">', page)
+    assert len(links) == 1, links
+    css = (built_site / notebook.relative_to(DOCS).with_suffix("") / links[0]).resolve()
+    assert css.is_file() and ".jupyter-wrapper" in css.read_text("utf8")[:2000]
