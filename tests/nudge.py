@@ -14,8 +14,11 @@ Left alone: zeros, infinities, nan, integer and bool results, and values with fe
 bits (the low half of the mantissa all zero, like 0.5, 1.0, 3.0), so that results IEEE makes
 exact (``exp(0)``, a sum of dyadic numbers, ``2 ** 3``) stay exact. A rounded result has such
 a mantissa only with probability 2^-12 (float32) or 2^-26 (float64), so it escapes the nudge
-that rarely. ``pow`` is nudged only where its exponent is not an integer; correctly rounded
-ops (``+``, ``*``, ``/``, ``sqrt``) are never nudged: IEEE defines their result.
+that rarely. (An exact result with more significant bits, 4998.5 in float32 say, is nudged:
+check such a value where it is computed without a reduction, or in float64.) Also left
+alone: a sum, mean, norm, ... over a single element, which is that element on every machine;
+``pow`` where its exponent is an integer; and correctly rounded ops (``+``, ``*``, ``/``,
+``sqrt``), which are never nudged: IEEE defines their result.
 
 The mode sits below autograd, so the ops a backward pass runs are nudged too. Enabled for
 every test item (doc blocks, unit tests, lab notebooks) by ``NUMERIC_NUDGE=<seed>``, in the
@@ -66,6 +69,9 @@ TRANSCENDENTAL = {
     "lerp", "addcmul", "addcdiv",
 }
 NUDGED = REDUCTIONS | LINEAR_ALGEBRA | TRANSCENDENTAL
+# reductions that, over one element, return it unchanged on every machine (x / 1,
+# sqrt(x * x) = |x|, x + log(e^0)): left alone when they reduce nothing
+COPIES = {"sum", "nansum", "mean", "nanmean", "prod", "norm", "linalg_vector_norm", "logsumexp"}
 
 # the integer type of the same width, and how many low mantissa bits (half the mantissa)
 # must be zero for a value to count as exact
@@ -128,8 +134,11 @@ class Nudge(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        if func.overloadpacket.__name__.rstrip("_") not in NUDGED:
+        name = func.overloadpacket.__name__.rstrip("_")
+        if name not in NUDGED:
             return out
+        if name in COPIES and isinstance(out, torch.Tensor) and out.numel() == args[0].numel():
+            return out                                  # reduced over size-1 dims: a copy
         exact = integer_power(func, args)
         if exact is True:
             return out

@@ -83,6 +83,9 @@ def test_exact_results_stay_exact():
         x = torch.tensor([1.5, -2.25, 3.0], dtype=F64)
         assert torch.equal(x**2, x * x) and torch.equal(x**3, x * x * x)    # integer powers
         assert torch.exp(torch.tensor([INF, -INF])).tolist() == [INF, 0.0]
+        y = torch.tensor([[1 / 3], [-0.1]], dtype=F64)                    # one element a row
+        for reduced in (y.sum(1), y.mean(1), y.norm(dim=1), y.logsumexp(1), y.prod(1)):
+            assert torch.equal(reduced.abs(), y[:, 0].abs())
         assert torch.isnan(torch.exp(torch.tensor(float("nan"))))
 
 
