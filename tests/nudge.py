@@ -120,7 +120,7 @@ def integer_power(func, args) -> torch.Tensor | bool:
         return False
     e = args[1]
     if isinstance(e, torch.Tensor):
-        return e == e.round() if e.is_floating_point() else True
+        return e == e.round() if e.is_floating_point() else True   # an integer tensor
     return isinstance(e, int) or (isinstance(e, float) and e.is_integer())
 
 
@@ -137,7 +137,8 @@ class Nudge(TorchDispatchMode):
         name = func.overloadpacket.__name__.rstrip("_")
         if name not in NUDGED:
             return out
-        if name in COPIES and isinstance(out, torch.Tensor) and out.numel() == args[0].numel():
+        if (name in COPIES and isinstance(out, torch.Tensor) and isinstance(args[0], torch.Tensor)
+                and out.numel() == args[0].numel()):
             return out                                  # reduced over size-1 dims: a copy
         exact = integer_power(func, args)
         if exact is True:
