@@ -203,15 +203,24 @@ def pytest_runtest_call(item):
     """Every test (unit tests, doc blocks, notebooks) runs torch on one intra-op thread: the
     tensors are small, and the site build and the mutant runs share the two cores, where a
     two-thread pool makes each call wait for a descheduled thread (10-50x slower). A test that
-    times something sets its own count. (A hook of this plugin, not an autouse
-    fixture: pytest-markdown-docs' blocks get no autouse fixtures, and tests/conftest.py does
-    not reach docs/.)"""
+    times something sets its own count. With NUMERIC_NUDGE=<seed> it runs under
+    tests/nudge.py's mode: rounded results of reductions, matrix products and transcendental
+    functions moved by one ulp, so that a check that passes only by luck of rounding fails
+    (except tests marked ``unnudged``: the mode's own tests, which compare with plain torch).
+    (A hook of this plugin, not an autouse fixture: pytest-markdown-docs' blocks get no
+    autouse fixtures, and tests/conftest.py does not reach docs/.)"""
+    import contextlib
+
     import torch
 
+    seed = os.environ.get("NUMERIC_NUDGE") if not item.get_closest_marker("unnudged") else None
+    if seed:
+        from tests.nudge import Nudge
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return (yield)
+        with Nudge(seed) if seed else contextlib.nullcontext():
+            return (yield)
     finally:
         torch.set_num_threads(before)
 

@@ -69,7 +69,9 @@ def test_surrogates_bound_the_zero_one_loss_and_are_convex():
     m = torch.linspace(-5, 5, 10_001, dtype=F64)
     zero_one = zero_one_loss(m)
     assert (hinge_loss(m) >= zero_one).all()
-    assert (logistic_loss(m) / math.log(2) >= zero_one).all()
+    # Tight at m = 0 (log2(1 + e^0) = 1), where the grid may be 0.0 exactly: the rounded
+    # log1p(e^0) / log 2 is 1 within an ulp or two either way, so 4 ulps of slack.
+    assert (logistic_loss(m) / math.log(2) >= zero_one - 4 * torch.finfo(F64).eps).all()
     assert logistic_loss(torch.tensor(0.0, dtype=F64)).item() == pytest.approx(math.log(2))
     for loss in (hinge_loss, logistic_loss):
         values = loss(m)
