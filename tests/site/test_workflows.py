@@ -174,14 +174,17 @@ def test_ci_runs_every_part_and_the_build(site: dict) -> None:
 
 
 def test_the_numeric_jobs_nudge_pin_and_randomise(site: dict) -> None:
-    """Three nudge seeds; ATen's scalar path with MKL's SSE4.2 kernels; Hypothesis unseeded."""
+    """Three nudge seeds; ATen's scalar path with MKL's SSE4.2 kernels, plain and nudged;
+    Hypothesis unseeded."""
     jobs = site["jobs"]
     assert len(jobs["perturbed"]["strategy"]["matrix"]["seed"]) >= 3
     (nudged,) = [s for s in jobs["perturbed"]["steps"] if "run" in s]
     assert nudged["env"]["NUMERIC_NUDGE"] == "${{ matrix.seed }}"
     (old,) = [s for s in jobs["old-cpu"]["steps"] if "run" in s]
     assert old["env"] == {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
-                          "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
+                          "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+                          "NUMERIC_NUDGE": "${{ matrix.nudge }}"}
+    assert set(jobs["old-cpu"]["strategy"]["matrix"]["nudge"]) == {"", "4"}  # plain and nudged
     (randomised,) = [s for s in jobs["hypothesis"]["steps"] if "run" in s]
     assert randomised["env"]["HYPOTHESIS_SEED"] == "random"
 
