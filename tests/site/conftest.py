@@ -9,7 +9,9 @@ the command that publishes.
 ``origin`` serves that site on a local port and ``browser`` is a headless Chromium (Debian's
 ``chromium``, or the one named by $CHROMIUM), driven by Playwright; no Playwright-downloaded
 browser is needed. Without a browser the tests that use it skip, except on CI (``CI=true``),
-where they fail. Used by tests/site/test_browser.py and tests/site/test_copy.py.
+where they fail. Both are shared by tests/site/test_browser.py and tests/site/test_copy.py;
+the tests of the latter that wait on its runs of copied code go last (the runs go on in the
+background meanwhile, on the core the tests in the foreground leave free).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def site_url_of(site: pathlib.Path) -> str:
     return match.group(1) if match else ""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def origin(built_site: pathlib.Path) -> Iterator[str]:
     """`http://127.0.0.1:PORT`, serving the built site from a daemon thread."""
     handler = type("Handler", (SiteHandler,), {"site_url": site_url_of(built_site)})
@@ -143,7 +145,7 @@ def origin(built_site: pathlib.Path) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     executable, tried = find_chromium()
     if executable is None:
@@ -162,3 +164,13 @@ def browser() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+WAIT_ON_COPY_RUNS = ("test_every_copy_runs", "test_a_copy_without_its_setup_fails")
+
+
+def pytest_collection_modifyitems(items):
+    """tests/site/test_copy.py's tests that wait on runs of copied code last: the runs, started
+    once its browser has read the pages, go on while the other tests run."""
+    last = [item for item in items if getattr(item, "originalname", "") in WAIT_ON_COPY_RUNS]
+    items[:] = [item for item in items if item not in last] + last
