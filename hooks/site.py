@@ -16,11 +16,18 @@
   browser tests check it like any other.
 * **The performance figures**, drawn from ``benchmarks/results/*.json`` by
   ``benchmarks/plots.py``.
+* **Every copy runs.** A ``continuation`` block's doc test runs the blocks it continues first;
+  its copy button copies them too (Material reads a ``data-copy`` attribute on the block in
+  place of the visible code), so what a reader pastes into a fresh Python is what ran. The
+  block says so in a caption above it that links to the first block of its chain. A block
+  that runs on its own keeps Material's copy of its visible code. ``tests/site/test_copy.py``
+  clicks every copy button and runs what it copied.
 """
 
 import ast
 import functools
 import hashlib
+import html as html_lib
 import importlib.metadata
 import importlib.util
 import json
@@ -50,6 +57,7 @@ def load(path: str):
 
 fences = load("hooks/fences.py")
 PYTHON, dedent_containers, fence_lang = fences.PYTHON, fences.dedent_containers, fences.fence_lang
+continuation_chains, copy_text = fences.continuation_chains, fences.copy_text
 
 NOTEBOOK = "notebook"          # page.meta key: the chapter's notebook, relative to the site root
 CHAPTER_MAP = "<!-- chapter map -->"
@@ -185,6 +193,59 @@ def notebook_uri(src_uri: str) -> str:
     return src_uri.removesuffix(".md") + ".ipynb"
 
 
+# --- every copy runs ----------------------------------------------------------------------
+
+# The element pymdownx.highlight wraps each Python fence in, in page order.
+PYTHON_BLOCK = re.compile(r'<div class="language-(?:%s) highlight">' % "|".join(PYTHON))
+BLOCK_ID = "py-block-{}"       # the first block of a chain, the target of its captions' links
+
+
+def python_blocks(text: str, config) -> list[tuple[str, str]]:
+    """A page's Python blocks, in page order, as it shows them: (info string, code with its
+    includes expanded), the containers dedented as ``chapter_notebook`` dedents them."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # YAML front matter: page meta
+    text = dedent_containers("\n".join(expander(config).run(text.split("\n"))))
+    return [(tok.info, tok.content) for tok in MarkdownIt("commonmark").parse(text)
+            if tok.type == "fence" and fence_lang(tok.info) in PYTHON]
+
+
+def caption(first: int, length: int) -> str:
+    """The line above a continuation block: what it continues, and what its copy button
+    copies."""
+    above = "the block above" if length == 2 else f"the {length - 1} blocks above"
+    copies = "both" if length == 2 else f"all {length}"
+    return (f'<p class="copy-chain">Continues <a href="#{BLOCK_ID.format(first + 1)}" '
+            f'title="Go to the first block of this chain">{above}</a>: the copy button copies '
+            f"{copies}.</p>\n")
+
+
+def copy_chains(html: str, text: str, src_uri: str, config) -> str:
+    """Each continuation block of a page (its HTML; ``text``: its Markdown) copies its whole
+    chain and says so; the first block of a chain gets the id its captions link to."""
+    blocks = python_blocks(text, config)
+    found = PYTHON_BLOCK.findall(html)
+    if len(found) != len(blocks):  # the copy texts would land on the wrong blocks
+        raise ValueError(f"{src_uri}: {len(blocks)} Python blocks in the Markdown but "
+                         f"{len(found)} in the HTML; the copy buttons cannot be matched to them")
+    chains = continuation_chains([info for info, _ in blocks])
+    firsts = {chain[0] for chain in chains if len(chain) > 1}
+    k = -1
+
+    def block(m: re.Match) -> str:
+        nonlocal k
+        k += 1
+        chain, tag = chains[k], m.group(0)
+        if k in firsts:
+            tag = tag.replace("<div ", f'<div id="{BLOCK_ID.format(k + 1)}" ', 1)
+        if len(chain) == 1:  # runs on its own: Material copies the visible code
+            return tag
+        copied = html_lib.escape(copy_text([blocks[i][1] for i in chain]), quote=True)
+        tag = tag.replace("<div ", f'<div data-copy="{copied}" ', 1)
+        return caption(chain[0], len(chain)) + tag
+
+    return PYTHON_BLOCK.sub(block, html)
+
+
 # --- the landing page's chapter map ------------------------------------------------------
 
 def module_summary(path: pathlib.Path) -> tuple[str, list[str]]:
@@ -281,12 +342,17 @@ def on_page_markdown(text, page, config, files):
 
 
 def on_page_content(html, page, config, files):
-    """Lab notebooks: their Markdown cells' math in arithmatex's elements, the stamp, and
-    JupyterLab's stylesheet as one shared file."""
+    """Chapters: each continuation block copies its chain. Lab notebooks: their Markdown
+    cells' math in arithmatex's elements, the stamp, and JupyterLab's stylesheet as one shared
+    file."""
     if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".py"):
         lab_stamp = markdown.markdown(stamp(page.file.src_uri, "code cell"),
                                       extensions=["md_in_html"])
         return shared_styles(notebook_math(html), page.url) + "\n" + lab_stamp
+    if page.file.src_uri.endswith(".md"):
+        text = pathlib.Path(page.file.abs_src_path).read_text("utf8")
+        if is_chapter(text):
+            return copy_chains(html, text, page.file.src_uri, config)
     return html
 
 

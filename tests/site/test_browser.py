@@ -5,42 +5,24 @@ Material's instant navigation swaps a page in), that code blocks get their copy 
 search finds the chapters, and that a page logs no errors and fetches nothing from another origin
 (the site must work offline: vendored KaTeX, no Google Fonts).
 
-The browser is Debian's `chromium` (or the one named by $CHROMIUM), driven by Playwright; no
-Playwright-downloaded browser is needed. Without a browser the tests skip, except on CI
-(`CI=true`), where they fail.
+The browser and the local server are the fixtures `browser` and `origin` of
+tests/site/conftest.py (shared with tests/site/test_copy.py).
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import pathlib
 from html.parser import HTMLParser
 import re
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Request
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
 
-CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-NAMES = ("chromium", "chromium-browser", "google-chrome")
-# Quiet and offline: no component updates, sync, or first-run fetches of Google's own.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 10_000
 # A sample of page kinds (every formula of every page is rendered by the test below): the
 # landing page, a chapter with tabs and admonitions, the one with the most display math, the
@@ -50,90 +32,6 @@ PAGES = ["/", "/einsum/", "/s4/", "/performance/", "/notebooks/score_models_lab/
 # katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
 MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]
     .every(e => e.dataset.katex === 'done')"""
-
-
-def find_chromium() -> tuple[str | None, str]:
-    """The browser to drive, and what was tried (for the skip message)."""
-    if named := os.environ.get("CHROMIUM"):
-        found = shutil.which(named) or (named if os.access(named, os.X_OK) else None)
-        return found, f"$CHROMIUM={named}"
-    for path in CANDIDATES:
-        if os.access(path, os.X_OK):
-            return path, ""
-    for name in NAMES:
-        if found := shutil.which(name):
-            return found, ""
-    return None, ", ".join(CANDIDATES) + " and " + ", ".join(NAMES) + " on $PATH"
-
-
-class SiteHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site quietly, with `sitemap.xml` pointing at this server.
-
-    Material's instant navigation only intercepts links found in `sitemap.xml`, whose URLs start
-    with `site_url`; served anywhere else, every click is a full page load and the re-rendering
-    after a page swap would go untested. Rewriting the sitemap emulates serving at `site_url`.
-    """
-
-    site_url = ""  # set per server: the built site's `site_url`
-    origin = ""  # set per server: `http://127.0.0.1:PORT`
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib's name)
-        pass
-
-    def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/sitemap.xml" or not self.site_url:
-            return super().do_GET()
-        body = pathlib.Path(self.directory, "sitemap.xml").read_bytes()
-        body = body.replace(f"<loc>{self.site_url}".encode(), f"<loc>{self.origin}/".encode())
-        self.send_response(200)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-def site_url_of(site: pathlib.Path) -> str:
-    """`site_url` as the build used it: the home page's canonical link."""
-    match = re.search(r'<link rel="canonical" href="([^"]+)"', (site / "index.html").read_text())
-    return match.group(1) if match else ""
-
-
-@pytest.fixture(scope="module")
-def origin(built_site: pathlib.Path) -> Iterator[str]:
-    """`http://127.0.0.1:PORT`, serving the built site from a daemon thread."""
-    handler = type("Handler", (SiteHandler,), {"site_url": site_url_of(built_site)})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(built_site))
-    )
-    server.daemon_threads = True
-    host, port = server.server_address[:2]
-    handler.origin = f"http://{host}:{port}"
-    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
-    thread.start()
-    try:
-        yield handler.origin
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable, tried = find_chromium()
-    if executable is None:
-        message = (
-            f"no Chromium to drive (tried {tried}): install one with "
-            "`sudo apt-get install chromium`, or set $CHROMIUM to a Chrome/Chromium binary"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (a browser is required on CI)", pytrace=False)
-        pytest.skip(message)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass
