@@ -38,6 +38,7 @@ import sysconfig
 import tempfile
 import time
 import venv
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 ROOT = pathlib.Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -176,36 +177,45 @@ SUMMARY = re.compile(r"^=+ (.*\b(?:passed|failed|error|errors|skipped|no tests r
                      r"[\d.]+s(?: \([\d:]+\))? =+$", re.M)
 
 
+def run_part(part: str, tmp: pathlib.Path, extra: list[str], env: dict):
+    """One part, start to end (the unit part builds and installs its wheel first): its exit
+    code and everything it printed."""
+    began = time.perf_counter()
+    try:
+        cmd, cwd = part_command(part, tmp / part, extra)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, encoding="utf8",
+                              errors="replace")
+        code, output = proc.returncode, proc.stdout
+    except (OSError, subprocess.CalledProcessError, SystemExit) as e:
+        code, output = 1, f"the {part} part could not start: {e}"
+    return code, output, time.perf_counter() - began
+
+
 def test(parts: list[str], extra: list[str]) -> int:
-    """Run the parts side by side, each a pytest process with its own log; print each log as
-    its part ends, then one summary line."""
+    """Run the parts side by side, each a pytest process of its own; print each one's output
+    as it ends, then one summary line. The site part (the build, then its tests) takes
+    longest, so it starts first."""
     extra_args, extra_env = pytest_args()
     env = {**os.environ, **ENV, **extra_env}
-    start, runs, totals, failed = time.perf_counter(), {}, {}, []
-    with tempfile.TemporaryDirectory(prefix="tasks-test-") as tmp:
-        for part in parts:
-            log = open(pathlib.Path(tmp, f"{part}.log"), "w+", encoding="utf8")
+    start, totals, failed = time.perf_counter(), {}, []
+    order = sorted(parts, key=lambda p: p != "site")
+    with tempfile.TemporaryDirectory(prefix="tasks-test-") as tmp, \
+            ThreadPoolExecutor(len(order)) as pool:
+        for part in order:
             (pathlib.Path(tmp) / part).mkdir()
-            cmd, cwd = part_command(part, pathlib.Path(tmp) / part, extra_args + extra)
-            runs[part] = (subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log,
-                                           stderr=subprocess.STDOUT), log, time.perf_counter())
-        while runs:
-            for part, (proc, log, began) in list(runs.items()):
-                if proc.poll() is None:
-                    continue
-                del runs[part]
-                log.seek(0)
-                output = log.read()
-                log.close()
-                print(f"\n{'#' * 30} {part}: exit {proc.returncode}, "
-                      f"{time.perf_counter() - began:.1f} s {'#' * 30}\n{output}", flush=True)
-                if proc.returncode not in (0,):
-                    failed.append(part)
-                for count, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)",
-                                              (SUMMARY.findall(output) or [""])[-1]):
-                    word = "error" if word.startswith("error") else word
-                    totals[word] = totals.get(word, 0) + int(count)
-            time.sleep(0.2)
+        runs = {pool.submit(run_part, part, pathlib.Path(tmp), extra_args + extra, env): part
+                for part in order}
+        for run in as_completed(runs):
+            part, (code, output, seconds) = runs[run], run.result()
+            print(f"\n{'#' * 30} {part}: exit {code}, {seconds:.1f} s {'#' * 30}\n{output}",
+                  flush=True)
+            if code != 0:
+                failed.append(part)
+            for count, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)",
+                                          (SUMMARY.findall(output) or [""])[-1]):
+                word = "error" if word.startswith("error") else word
+                totals[word] = totals.get(word, 0) + int(count)
     counts = ", ".join(f"{totals.get(w, 0)} {w}" for w in ("passed", "failed", "skipped"))
     errors = f", {totals['error']} error" if totals.get("error") else ""
     summary = (f"{versions()}; parts: {', '.join(parts)}; failed: {', '.join(failed) or 'none'}; "

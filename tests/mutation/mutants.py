@@ -667,6 +667,13 @@ _outcomes: dict[str, dict[str, int]] = {}  # per file: how many tests passed, fa
 _session = None
 
 
+def pytest_configure(config):
+    """Failures as Python prints them: pytest's own rendering reads and parses the source of
+    every frame, more than most mutant runs cost (the terminal plugin that takes `--tb` is
+    off in these runs)."""
+    config.option.tbstyle = "native"
+
+
 def pytest_sessionstart(session):
     global _session
     _session = session
