@@ -173,9 +173,10 @@ def chapter_notebook(text: str, src_uri: str, config) -> str:
     page_url = site_url + src_uri.removesuffix(".md").removesuffix("index") + "/"
     header = (f"*Executable ML Notes*: this notebook is [the page]({page_url}) as a notebook, "
               f"verified with {', '.join(f'{k} {v}' for k, v in p['versions'].items())} at "
-              f"commit `{p['commit']}`. It needs torch, numpy and the book's `snippets` "
-              "package: in a clone of the repository, `python3 tasks.py test` sets up `.venv` "
-              "with all three (or run `pip install -e .` in your environment).")
+              f"commit `{p['commit']}`. It needs the book's `snippets` package with what its "
+              "blocks import (torch, numpy, pytest, einops): in a clone of the repository, "
+              "`pip install '.[book]'` (or `python3 tasks.py test`, which sets up `.venv` "
+              "with all of them).")
     cells.insert(0, ("markdown", header))
     notebook = {
         "cells": [{"cell_type": kind, "id": f"cell-{k}", "metadata": {}, "source": source,

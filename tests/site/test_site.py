@@ -325,3 +325,31 @@ def test_lab_page_links_jupyterlab_styles_once(built_site, notebook):
     assert len(links) == 1, links
     css = (built_site / notebook.relative_to(DOCS).with_suffix("") / links[0]).resolve()
     assert css.is_file() and ".jupyter-wrapper" in css.read_text("utf8")[:2000]
+
+
+def test_blocks_and_labs_import_only_what_the_package_declares():
+    """A copied block or a downloaded lab runs where the package is installed with its `book`
+    extra: what they import is the standard library, `snippets`, or a declared dependency."""
+    import ast
+    import sys
+    import tomllib
+
+    import jupytext
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf8"))["project"]
+    declared = {re.match(r"[\w-]+", d).group(0).replace("-", "_") for d in
+                project["dependencies"] + project["optional-dependencies"]["book"]}
+    allowed = declared | set(sys.stdlib_module_names) | {"snippets"}
+    sources = [(f"{p.relative_to(ROOT)}:{b.line}", b.code) for p in CHAPTERS
+               for b in chapter_blocks(p)]
+    sources += [(str(p.relative_to(ROOT)), c.source) for p in NOTEBOOK_FILES
+                for c in jupytext.read(p).cells if c.cell_type == "code"]
+    undeclared = []
+    for where, code in sources:
+        for node in ast.walk(ast.parse(code)):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            undeclared += [f"{where}: {n}" for n in names if n.split(".")[0] not in allowed]
+    assert not undeclared, "imports outside pyproject.toml's dependencies and `book` extra:\n" + (
+        "\n".join(undeclared))
+    assert declared >= {"torch", "numpy", "pytest", "einops", "matplotlib"}, declared
