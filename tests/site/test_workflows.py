@@ -174,12 +174,13 @@ def test_ci_runs_every_part_and_the_build(site: dict) -> None:
 
 
 def test_the_numeric_jobs_nudge_pin_and_randomise(site: dict) -> None:
-    """Three nudge seeds; ATen's scalar path with MKL's SSE4.2 kernels, plain and nudged;
-    Hypothesis unseeded."""
+    """Three nudge seeds, on more than one thread (tasks.py's default is one); ATen's scalar
+    path with MKL's SSE4.2 kernels, plain and nudged; Hypothesis unseeded."""
     jobs = site["jobs"]
     assert len(jobs["perturbed"]["strategy"]["matrix"]["seed"]) >= 3
     (nudged,) = [s for s in jobs["perturbed"]["steps"] if "run" in s]
     assert nudged["env"]["NUMERIC_NUDGE"] == "${{ matrix.seed }}"
+    assert int(nudged["env"]["OMP_NUM_THREADS"]) > 1
     (old,) = [s for s in jobs["old-cpu"]["steps"] if "run" in s]
     assert old["env"] == {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
                           "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
