@@ -7,7 +7,7 @@
     python3 tasks.py bench [SUITE]    # benchmarks against torch, written to benchmarks/results/
 
 The test parts, each a pytest run of its own (CI runs each as a job; here they run side by
-side and a summary follows):
+side, the others at a lower priority than the site part, and a summary follows):
 
     docs     the chapters' blocks (`pytest docs`), against the source tree
     unit     the unit tests and the lab notebooks, against the package as a user installs it:
@@ -177,7 +177,15 @@ SUMMARY = re.compile(r"^=+ (.*\b(?:passed|failed|error|errors|skipped|no tests r
                      r"[\d.]+s(?: \([\d:]+\))? =+$", re.M)
 
 
-def run_part(part: str, tmp: pathlib.Path, extra: list[str], env: dict):
+def yield_to_site(part: str, parts: list[str]):
+    """The site part is the longest (the build, then its tests, one after the other): when it
+    runs, the others run at a lower priority and take the CPU it leaves (POSIX only)."""
+    if part == "site" or "site" not in parts or os.name != "posix":
+        return None
+    return lambda: os.nice(5)
+
+
+def run_part(part: str, tmp: pathlib.Path, extra: list[str], env: dict, parts: list[str]):
     """One part, start to end (the unit part builds and installs its wheel first): its exit
     code and everything it printed."""
     began = time.perf_counter()
@@ -185,7 +193,7 @@ def run_part(part: str, tmp: pathlib.Path, extra: list[str], env: dict):
         cmd, cwd = part_command(part, tmp / part, extra)
         proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, encoding="utf8",
-                              errors="replace")
+                              errors="replace", preexec_fn=yield_to_site(part, parts))
         code, output = proc.returncode, proc.stdout
     except (OSError, subprocess.CalledProcessError, SystemExit) as e:
         code, output = 1, f"the {part} part could not start: {e}"
@@ -208,7 +216,7 @@ def test(parts: list[str], extra: list[str]) -> int:
             ThreadPoolExecutor(len(order)) as pool:
         for part in order:
             (pathlib.Path(tmp) / part).mkdir()
-        runs = {pool.submit(run_part, part, pathlib.Path(tmp), extra_args + extra, env): part
+        runs = {pool.submit(run_part, part, pathlib.Path(tmp), extra_args + extra, env, parts): part
                 for part in order}
         for run in as_completed(runs):
             part, (code, output, seconds) = runs[run], run.result()

@@ -166,7 +166,8 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-WAIT_ON_COPY_RUNS = ("test_every_copy_runs", "test_a_copy_without_its_setup_fails")
+WAIT_ON_COPY_RUNS = ("test_every_copy_runs", "test_chapter_notebook_runs_top_to_bottom",
+                     "test_a_copy_without_its_setup_fails", "test_a_notebook_cell_that_fails_is_named")
 
 
 def pytest_collection_modifyitems(items):

@@ -18,6 +18,9 @@ gets a real mouse click, and the clipboard after it is compared with what was re
 * **Every copy runs.** The copies of a chain are prefixes of each other (asserted), and code
   at the top level that completes without an exception also completes when cut at a block
   boundary, so only the longest copy of each chain runs: every block's code runs once.
+* **The chapter's notebook runs.** The page's other way out, its download button, gives
+  ``<chapter>.ipynb`` (tests/site/test_site.py checks its cells are the page's blocks); its code
+  cells run in order in one namespace, as a kernel runs them, the way the copies do.
 
 Each copy runs as ``python <file>`` would from a temporary folder outside the repository: in a
 fresh process with a fresh ``__main__`` module, ``sys.path`` as a fresh interpreter there has
@@ -64,6 +67,7 @@ CHAPTERS = [path for path, blocks in BLOCKS.items() if blocks]
 WORKERS = 2          # runs at a time (the machine has two cores)
 RUN_TIMEOUT_S = 120  # one copy
 TIMEOUT_MS = 10_000
+POLL_MS = 50  # as in test_browser.py: not on every animation frame
 # A phone's screen: Material's narrow layout (no sidebars) lays a page out in half the time, and
 # every copy lays it out again (clipboard.js adds and removes a textarea).
 VIEWPORT = {"width": 480, "height": 360}
@@ -162,6 +166,28 @@ def maximal(blocks: list[Block], block_chains: list[list[int]]) -> list[int]:
     longest ones, of which every other copy of the chain is a prefix."""
     continued = {c[-2] for c in block_chains if len(c) > 1}
     return [k for k, block in enumerate(blocks) if block.runs and k not in continued]
+
+
+def notebook_cells(site: pathlib.Path, chapter: pathlib.Path) -> list[str]:
+    """The code cells of the chapter's notebook, as the site publishes it."""
+    notebook = json.loads(site.joinpath(chapter.relative_to(DOCS).with_suffix(".ipynb"))
+                          .read_text("utf8"))
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+
+
+def notebook_script(cells: list[str]) -> str:
+    """The cells as one script, each after an ``# In[k]:`` line."""
+    return "\n\n".join(f"# In[{k}]:\n{code}" for k, code in enumerate(cells, 1))
+
+
+def notebook_cell_at(cells: list[str], line: int) -> int:
+    """The cell that holds line ``line`` of ``notebook_script(cells)``."""
+    start = 1
+    for k, code in enumerate(cells, 1):
+        start += 1 + len(code.split("\n")) + 1   # the In line, the cell, the blank line
+        if line < start:
+            return k
+    return len(cells)
 
 
 # --- running a copy -------------------------------------------------------------------------
@@ -269,6 +295,7 @@ class PageCopies:
     instant: bool = False  # reached by an instant-navigation swap, not a page load
     clicked: tuple[int, str] | None = None  # a real mouse click: (block, clipboard after it)
     error: str = ""
+    notebook: tuple[list[str], str, Future] | None = None  # its code cells, file, run
 
 
 @pytest.fixture(scope="session")
@@ -323,7 +350,7 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
             page.evaluate("() => { window.__notReloaded = true; }")  # gone after a reload
             page.evaluate(FOLLOW_LINK, path)
             try:
-                page.wait_for_function(ARRIVED, arg=path)
+                page.wait_for_function(ARRIVED, arg=path, polling=POLL_MS)
             except PlaywrightTimeoutError:
                 found.error = f"{path} did not load, or its code blocks got no copy buttons"
                 continue
@@ -339,6 +366,10 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
     finally:
         context.close()
     for chapter, found in pages.items():  # now: on two cores they would slow the browser down
+        cells = notebook_cells(built_site, chapter)
+        stem = f"{chapter.stem}-notebook"
+        found.notebook = (cells, str(runner.workdir / f"{stem}.py"),
+                          runner.submit(notebook_script(cells), stem))
         if found.error:
             continue
         python = [c for c in found.copied if PYTHON_CLASS.search(c["classes"])]
@@ -403,6 +434,22 @@ def test_every_copy_runs(copies, chapter):
                     + "\n\n".join(failures), pytrace=False)
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=name)
+def test_chapter_notebook_runs_top_to_bottom(copies, chapter):
+    """The notebook the page's download button gives runs in a fresh Python, its code cells in
+    order in one namespace (as ``jupyter nbconvert --to script`` writes them, and as a kernel
+    runs them)."""
+    cells, filename, run = copies[chapter].notebook
+    result = run.result(timeout=RUN_TIMEOUT_S + 60)
+    if result["error"]:
+        lines = [int(n) for n in re.findall(rf'File "{re.escape(filename)}", line (\d+)',
+                                            result["error"])]
+        where = f"in code cell {notebook_cell_at(cells, lines[-1])}" if lines else ""
+        output = f"\nits output ended:\n{result['output'][-1500:]}" if result["output"] else ""
+        pytest.fail(f"{chapter.with_suffix('.ipynb').name} fails {where} in a fresh Python:\n"
+                    f"{result['error']}{output}", pytrace=False)
+
+
 def test_a_copy_without_its_setup_fails(runner):
     """The check can fail: a continuation block's own code (what its copy button gave before
     copies carried their chains) fails in a fresh Python, and the report names the block."""
@@ -414,6 +461,16 @@ def test_a_copy_without_its_setup_fails(runner):
     assert result["error"] and "NameError" in result["error"], result
     message = report(chapter, blocks, [k], blocks[k].code, filename, result)
     assert f"docs/einsum.md:{blocks[k].line}" in message and "NameError" in message, message
+
+
+def test_a_notebook_cell_that_fails_is_named(runner):
+    """The notebook check can fail, and says which cell: a cell using a name no cell defines."""
+    cells = ["import torch\nx = torch.ones(2)", "y = x + 1\n\nz = y + w", "print(z)"]
+    filename = str(runner.workdir / "known-bad-notebook.py")
+    result = runner.run(notebook_script(cells), filename)
+    assert result["error"] and "NameError" in result["error"], result
+    line = int(re.findall(rf'File "{re.escape(filename)}", line (\d+)', result["error"])[-1])
+    assert notebook_cell_at(cells, line) == 2, (line, notebook_script(cells))
 
 
 def test_a_mouse_click_copies_what_was_recorded(copies):

@@ -10,7 +10,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from tests.docblocks import (DOCS, NOTEBOOKS, PYTHON, ROOT, chapter_blocks, fence_lang,
-                             notebook_cells, run_cells)
+                             notebook_cells)
 
 CHAPTERS = sorted(DOCS.rglob("*.md"))
 WITH_CODE = [p for p in CHAPTERS if chapter_blocks(p)]  # pages that get a notebook and a stamp
@@ -211,15 +211,6 @@ def test_chapter_notebook_is_the_page(built_site, chapter):
     link = re.search(r'<a href="([^"]+)"[^>]*title="Download this chapter as a notebook"', page)
     target = chapter.relative_to(DOCS).with_suffix(".ipynb").as_posix()
     assert link and link.group(1) == "../" + target, f"{name}: no notebook download button"
-
-
-@pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
-def test_chapter_notebook_runs_top_to_bottom(built_site, chapter):
-    """The downloaded notebook runs, every cell in order in one namespace, as a kernel would."""
-    cells = [c["source"] for c in chapter_notebook(built_site, chapter)["cells"]
-             if c["cell_type"] == "code"]
-    name = chapter.relative_to(DOCS).with_suffix(".ipynb").as_posix()
-    run_cells([(f"{name}, code cell {k}", 1, code) for k, code in enumerate(cells, 1)])
 
 
 @pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
