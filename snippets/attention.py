@@ -213,7 +213,8 @@ def rope(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
     if not isinstance(positions, Tensor) or positions.shape != (T,):
         raise ValueError(f"positions must be a tensor of shape (T,) = ({T},), one per row of x, "
                          f"got {getattr(positions, 'shape', type(positions))}")
-    theta = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)    # (d/2,)
+    k = torch.arange(0, d, 2, dtype=torch.float64, device=x.device)
+    theta = base ** (-k / d)                                             # (d/2,)
     angle = positions.to(torch.float64)[:, None] * theta                 # (T, d/2)
     cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)          # in float64: m can be large
     x1, x2 = x[..., 0::2], x[..., 1::2]

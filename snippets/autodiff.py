@@ -46,7 +46,7 @@ def finite_difference_gradient(f: Callable[[Tensor], Tensor], x: Tensor, h: floa
     """The gradient of f: R^n -> R at x (n,) by forward differences: n + 1 calls of f."""
     if x.dim() != 1 or not h > 0:
         raise ValueError(f"needs x of shape (n,) and h > 0, got shape {tuple(x.shape)}, h={h}")
-    fx, E = f(x), torch.eye(len(x), dtype=x.dtype)
+    fx, E = f(x), torch.eye(len(x), dtype=x.dtype, device=x.device)
     return torch.stack([(f(x + h * E[i]) - fx) / h for i in range(len(x))])
 # --8<-- [end:finite_differences]
 
@@ -117,7 +117,8 @@ class Dual:
         """other itself if a Dual, else a constant: a tensor or number with tangent 0."""
         if isinstance(other, Dual):
             return other
-        return Dual(torch.as_tensor(other, dtype=self.primal.dtype))
+        return Dual(torch.as_tensor(other, dtype=self.primal.dtype,
+                                    device=self.primal.device))
 
     def __add__(self, other):
         o = self.constant(other)
@@ -218,13 +219,18 @@ class Value:
     def dtype(self) -> torch.dtype:
         return self.data.dtype
 
+    @property
+    def device(self) -> torch.device:
+        return self.data.device
+
 
 def as_value(x, like=None) -> Value:
     """x itself if a Value, else a constant leaf: a tensor, or a number in like's dtype."""
     if isinstance(x, Value):
         return x
     if isinstance(x, (int, float)):
-        return Value(torch.tensor(float(x), dtype=getattr(like, "dtype", None)))
+        return Value(torch.tensor(float(x), dtype=getattr(like, "dtype", None),
+                                 device=getattr(like, "device", None)))
     return Value(x)
 
 
@@ -418,7 +424,7 @@ def check_row(name: str, x: Tensor) -> int:
 def jacobian_forward(f: Callable, x: Tensor) -> Tensor:
     """J (m, n) of f: (1, n) -> (1, m) at x, column by column: n JVPs, one per input e_i."""
     n = check_row("x", x)
-    E = torch.eye(n, dtype=x.dtype)
+    E = torch.eye(n, dtype=x.dtype, device=x.device)
     return torch.stack([jvp(f, x, E[i:i + 1])[1][0] for i in range(n)], dim=1)
 
 
@@ -429,7 +435,7 @@ def jacobian_reverse(f: Callable, x: Tensor) -> Tensor:
     leaf = Value(x)
     y = f(leaf)                                           # the graph, recorded once
     m = check_row("f(x)", y.data)
-    E = torch.eye(m, dtype=x.dtype)
+    E = torch.eye(m, dtype=x.dtype, device=x.device)
     rows = []
     for j in range(m):
         y.backward(E[j:j + 1])

@@ -79,7 +79,8 @@ def jacobian_fd(f: Function, x: Tensor, h: float | None = None) -> Tensor:
     """J[i, j] = d f_i / d x_j at x, (m, n): column j is the directional derivative along the
     basis vector e_j, by central differences (2 n evaluations of f)."""
     check_point("x", x)
-    columns = [directional_derivative(f, x, e, h) for e in torch.eye(x.numel(), dtype=x.dtype)]
+    E = torch.eye(x.numel(), dtype=x.dtype, device=x.device)          # rows e_1 ... e_n
+    columns = [directional_derivative(f, x, e, h) for e in E]
     return torch.stack(columns, dim=1)
 # --8<-- [end:jacobian_fd]
 
@@ -96,7 +97,7 @@ def jacobian_rev(f: Function, x: Tensor) -> Tensor:
     if not y.requires_grad:                      # f does not depend on x
         return x.new_zeros(y.numel(), x.numel())
     rows = [torch.autograd.grad(y, x, grad_outputs=e, retain_graph=True, allow_unused=True)[0]
-            for e in torch.eye(y.numel(), dtype=y.dtype)]
+            for e in torch.eye(y.numel(), dtype=y.dtype, device=y.device)]
     return torch.stack([torch.zeros_like(x) if r is None else r for r in rows], dim=0)
 # --8<-- [end:jacobian_rev]
 
@@ -108,7 +109,8 @@ def jacobian_fwd(f: Function, x: Tensor) -> Tensor:
     n products, one per input."""
     check_point("x", x)
     g = lambda x: as_vector(f(x))  # noqa: E731
-    columns = [torch.func.jvp(g, (x,), (e,))[1] for e in torch.eye(x.numel(), dtype=x.dtype)]
+    E = torch.eye(x.numel(), dtype=x.dtype, device=x.device)          # rows e_1 ... e_n
+    columns = [torch.func.jvp(g, (x,), (e,))[1] for e in E]
     return torch.stack(columns, dim=1)
 # --8<-- [end:jacobian_fwd]
 

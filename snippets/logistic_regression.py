@@ -93,7 +93,8 @@ def ridge(X: Tensor, y: Tensor, lam: float) -> Tensor:
     """argmin_w (1/n) ||y - X w||^2 + lam ||w||^2 = (X^T X + n lam I)^{-1} X^T y."""
     check_regression(X, y)
     n, c = X.shape
-    return torch.linalg.solve(X.T @ X + n * lam * torch.eye(c, dtype=X.dtype), X.T @ y)
+    I = torch.eye(c, dtype=X.dtype, device=X.device)
+    return torch.linalg.solve(X.T @ X + n * lam * I, X.T @ y)
 # --8<-- [end:ridge]
 
 
@@ -135,7 +136,7 @@ def cross_entropy_grad(logits: Tensor, targets: Tensor) -> Tensor:
     """d cross_entropy / dZ = (softmax(Z) - Y) / n, Y the one-hot targets; (n, m)."""
     check_classes(logits, targets)
     G = softmax(logits)
-    G[torch.arange(len(targets)), targets.long()] -= 1
+    G[torch.arange(len(targets), device=G.device), targets.long()] -= 1
     return G / logits.shape[0]
 # --8<-- [end:cross_entropy]
 
@@ -212,7 +213,7 @@ def reliability(probs: Tensor, targets: Tensor, n_bins: int = 15):
     correct = (pred == targets).to(probs.dtype)
     k = (conf * n_bins).ceil().long().clamp(1, n_bins) - 1   # bin k holds (k/n, (k+1)/n]
     def bin_sum(v: Tensor) -> Tensor:
-        return torch.zeros(n_bins, dtype=probs.dtype).index_add_(0, k, v)
+        return probs.new_zeros(n_bins).index_add_(0, k, v)
 
     count = bin_sum(torch.ones_like(conf))
     return count, bin_sum(conf) / count.clamp(min=1), bin_sum(correct) / count.clamp(min=1)

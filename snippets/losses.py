@@ -120,7 +120,7 @@ def gaussian_nll(y: Tensor, f: Tensor, sigma) -> Tensor:
     check_finite("y", y)
     check_finite("f", f)
     check_scale("sigma", sigma)
-    sigma = torch.as_tensor(sigma, dtype=f.dtype)
+    sigma = torch.as_tensor(sigma, dtype=f.dtype, device=f.device)
     return (y - f) ** 2 / (2 * sigma**2) + sigma.log() + 0.5 * math.log(2 * math.pi)
 
 
@@ -129,7 +129,7 @@ def laplace_nll(y: Tensor, f: Tensor, b) -> Tensor:
     check_finite("y", y)
     check_finite("f", f)
     check_scale("b", b)
-    b = torch.as_tensor(b, dtype=f.dtype)
+    b = torch.as_tensor(b, dtype=f.dtype, device=f.device)
     return (y - f).abs() / b + torch.log(2 * b)
 # --8<-- [end:nll]
 
@@ -144,7 +144,7 @@ def ridge_map(X: Tensor, y: Tensor, sigma: float, tau: float) -> Tensor:
     check_scale("tau", tau)
     lam = sigma**2 / tau**2
     d = X.shape[1]
-    return torch.linalg.solve(X.T @ X + lam * torch.eye(d, dtype=X.dtype), X.T @ y)
+    return torch.linalg.solve(X.T @ X + lam * torch.eye(d, dtype=X.dtype, device=X.device), X.T @ y)
 
 
 def lasso_map(X: Tensor, y: Tensor, sigma: float, b: float, steps: int = 500) -> Tensor:
@@ -176,7 +176,7 @@ def blr_posterior(X: Tensor, y: Tensor, sigma: float, tau: float) -> tuple[Tenso
     check_scale("sigma", sigma)
     check_scale("tau", tau)
     d = X.shape[1]
-    A = X.T @ X / sigma**2 + torch.eye(d, dtype=X.dtype) / tau**2
+    A = X.T @ X / sigma**2 + torch.eye(d, dtype=X.dtype, device=X.device) / tau**2
     L = torch.linalg.cholesky(A)
     mean = torch.cholesky_solve((X.T @ y / sigma**2)[:, None], L)[:, 0]
     return mean, torch.cholesky_inverse(L)

@@ -81,7 +81,7 @@ def one_hot(ids: Tensor, V: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """ids (...) -> (..., V): 1 at [..., ids[...]], 0 elsewhere."""
     check_size("V", V)
     check_ids(ids, V)
-    return (ids[..., None] == torch.arange(V)).to(dtype)
+    return (ids[..., None] == torch.arange(V, device=ids.device)).to(dtype)
 
 
 def embed(ids: Tensor, E: Tensor) -> Tensor:

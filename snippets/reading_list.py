@@ -42,7 +42,8 @@ def dropout(x: Tensor, p: float, mask: Tensor | None = None,
     if not 0 <= p < 1:
         raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
     if mask is None:
-        mask = torch.rand(x.shape, generator=generator, dtype=x.dtype) >= p  # keep w.p. 1 - p
+        u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        mask = u >= p                                                   # keep w.p. 1 - p
     elif mask.shape != x.shape:
         raise ValueError(f"mask {tuple(mask.shape)} must have x's shape {tuple(x.shape)}")
     return x * mask / (1 - p)
@@ -284,7 +285,7 @@ def flow(M: Tensor, h: float, substep: str) -> Tensor:
     """The map x(0) -> x(h) of dx/dt = M x: e^{hM} ("exact") or I + hM ("euler")."""
     if substep == "exact":
         return torch.linalg.matrix_exp(h * M)                 # the sub-problem solved exactly
-    return torch.eye(M.shape[0], dtype=M.dtype) + h * M       # one Euler step
+    return torch.eye(M.shape[0], dtype=M.dtype, device=M.device) + h * M       # one Euler step
 
 
 def split_step(A: Tensor, B: Tensor, h: float, scheme: str = "strang",

@@ -46,9 +46,9 @@ def check_length(L, name: str = "L") -> None:
         raise ValueError(f"{name} must be a positive integer, got {L!r}")
 
 
-def as_step(step, channels: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+def as_step(step, channels: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
     """A positive step as a tensor of shape channels + (1,): it broadcasts against (..., N)."""
-    s = torch.as_tensor(step, dtype=dtype)
+    s = torch.as_tensor(step, dtype=dtype, device=device)
     if s.dim() > 1 or (s.dim() == 1 and tuple(s.shape) != tuple(channels)):
         raise ValueError(f"step must be a float or have shape {tuple(channels)}, got {tuple(s.shape)}")
     if not torch.isfinite(s).all() or (s <= 0).any():
@@ -81,8 +81,8 @@ def discretize_bilinear(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
     """A_bar = (I - step/2 A)^{-1} (I + step/2 A), B_bar = (I - step/2 A)^{-1} step B."""
     N = check_system(A, B)
     A, B = common_dtype(A, B)
-    s = as_step(step, A.shape[:-2], A.real.dtype)[..., None]        # (..., 1, 1)
-    I = torch.eye(N, dtype=A.dtype)
+    s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]        # (..., 1, 1)
+    I = torch.eye(N, dtype=A.dtype, device=A.device)
     M = I - s / 2 * A
     return torch.linalg.solve(M, I + s / 2 * A), torch.linalg.solve(M, s[..., 0] * B)
 
@@ -93,8 +93,8 @@ def discretize_zoh(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
     (an integrator) is fine."""
     N = check_system(A, B)
     A, B = common_dtype(A, B)
-    s = as_step(step, A.shape[:-2], A.real.dtype)[..., None]
-    M = torch.zeros(*A.shape[:-2], N + 1, N + 1, dtype=torch.promote_types(A.dtype, B.dtype))
+    s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]
+    M = A.new_zeros(*A.shape[:-2], N + 1, N + 1, dtype=torch.promote_types(A.dtype, B.dtype))
     M[..., :N, :N], M[..., :N, N] = A, B
     X = (s * M).reshape(-1, N + 1, N + 1)
     # torch 2.13's matrix_exp loses accuracy (1e-10 in float64) on a batch of one matrix whose
@@ -112,7 +112,7 @@ def scan(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor) -> Tensor:
     if u.shape[:-1] != A_bar.shape[:-2] or u.dim() < 1:
         raise ValueError(f"u must have shape {(*A_bar.shape[:-2], 'L')}, got {tuple(u.shape)}")
     A_bar, B_bar, C, u = common_dtype(A_bar, B_bar, C, u)
-    x = torch.zeros(B_bar.shape, dtype=u.dtype)
+    x = u.new_zeros(B_bar.shape)
     ys = []
     for k in range(u.shape[-1]):
         x = (A_bar @ x[..., None])[..., 0] + B_bar * u[..., k, None]
@@ -142,7 +142,7 @@ def causal_conv(u: Tensor, K: Tensor, D=0.0) -> Tensor:
         y = torch.fft.ifft(torch.fft.fft(u, n=2 * L) * torch.fft.fft(K, n=2 * L))[..., :L]
     else:
         y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)[..., :L]
-    D = D if isinstance(D, Tensor) else torch.tensor(D, dtype=u.dtype)   # a float keeps u's precision
+    D = D if isinstance(D, Tensor) else u.new_tensor(D)   # a float keeps u's precision
     return y + (D[..., None] if D.dim() else D) * u
 # --8<-- [end:modes]
 
@@ -155,9 +155,10 @@ def vandermonde(W: Tensor, log_A: Tensor, L: int) -> Tensor:
     T = math.isqrt(L - 1) + 1
     M = -(-L // T)
     log_A = log_A.to(torch.complex128)
-    j = torch.arange(T, dtype=torch.float64)
+    j = torch.arange(T, dtype=torch.float64, device=log_A.device)
     small = torch.exp(log_A[..., :, None] * j)                              # (..., N, T)
-    big = torch.exp(log_A[..., None, :] * (T * torch.arange(M, dtype=torch.float64))[:, None])
+    m = torch.arange(M, dtype=torch.float64, device=log_A.device)
+    big = torch.exp(log_A[..., None, :] * (T * m)[:, None])                 # (..., M, N)
     K = (W[..., None, :] * big.to(W.dtype)) @ small.to(W.dtype)            # (..., M, T)
     return K.flatten(-2)[..., :L]
 
@@ -170,7 +171,7 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
         raise ValueError(f"Lambda {tuple(Lambda.shape)}, B {tuple(B.shape)} and C "
                          f"{tuple(C.shape)} must all be (N,) or (H, N)")
     check_length(L)
-    s = as_step(step, Lambda.shape[:-1], Lambda.real.dtype)
+    s = as_step(step, Lambda.shape[:-1], Lambda.real.dtype, Lambda.device)
     dtype = torch.promote_types(torch.promote_types(Lambda.dtype, B.dtype), C.dtype)
     dtype = torch.complex128 if dtype in (torch.float64, torch.complex128) else torch.complex64
     Lam = Lambda.to(torch.complex128)
@@ -226,7 +227,7 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     check_length(L)
     double = any(t.dtype in (torch.float64, torch.complex128) for t in (Lambda, P, Q, B, C))
     real, cdtype = (torch.float64, torch.complex128) if double else (torch.float32, torch.complex64)
-    s = as_step(step, Lambda.shape[:-1], real)                      # (..., 1)
+    s = as_step(step, Lambda.shape[:-1], real, Lambda.device)                    # (..., 1)
     Lambda, P, Q, B, C = (t.to(cdtype) for t in (Lambda, P, Q, B, C))
     r = P.shape[-2]
     # C~ = C (I - A_bar^L): one dense matrix power by repeated squaring, O(N^3 log L).
@@ -245,7 +246,7 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     wa = w * a[..., None]
     W_inv = torch.cat([wa.real, wa.imag], -1)                       # (..., N, 2W)
     W_cinv = torch.cat([w.imag, -w.real], -1)
-    theta = 2 * math.pi * torch.arange(L, dtype=torch.float64) / L
+    theta = 2 * math.pi * torch.arange(L, dtype=torch.float64, device=w.device) / L
     t = torch.tan(theta / 2)
     if L % 2 == 0:
         t[L // 2] = 0.0  # z = -1: tan is infinite there; that value is set exactly below
@@ -262,7 +263,7 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
         if r == 1:  # (1 + step/2 k11)^{-1} k10 is a division
             inner = k10 / (1 + half[..., None] * k11[..., 0])
         else:
-            eye = torch.eye(r, dtype=cdtype)
+            eye = torch.eye(r, dtype=cdtype, device=k11.device)
             inner = torch.linalg.solve(eye + half[..., None, None] * k11, k10[..., None])[..., 0]
         K_hat.append(k00 - half * (k01 * inner).sum(-1))
     z = torch.exp(-1j * theta)

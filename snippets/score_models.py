@@ -73,7 +73,7 @@ def check_points(x: Tensor, d: int) -> None:
 
 def check_sigma(sigma, allow_zero: bool = False) -> None:
     """sigma > 0 (>= 0 with allow_zero): a float or a tensor of them."""
-    s = torch.as_tensor(sigma)
+    s = torch.as_tensor(sigma, device=sigma.device if isinstance(sigma, torch.Tensor) else "cpu")
     bad = (s < 0) if allow_zero else (s <= 0)
     if not torch.isfinite(s).all() or bad.any():
         raise ValueError(f"sigma must be {'non-negative' if allow_zero else 'positive'}, "
@@ -117,7 +117,8 @@ def components(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
     check_sigma(sigma, allow_zero=True)
     weights, means, covs = weights.to(x.dtype), means.to(x.dtype), covs.to(x.dtype)
     d = x.shape[1]
-    L = torch.linalg.cholesky(covs + sigma**2 * torch.eye(d, dtype=x.dtype))   # C_k = L_k L_k^T
+    I = torch.eye(d, dtype=x.dtype, device=x.device)
+    L = torch.linalg.cholesky(covs + sigma**2 * I)                # C_k = L_k L_k^T
     P = torch.cholesky_inverse(L)                                 # precisions C_k^{-1}, (K, d, d)
     diff = x.T.contiguous() - means[:, :, None]                   # (K, d, n): points as columns
     P_diff = P @ diff                                             # columns C_k^{-1}(x - mu_k)
@@ -167,7 +168,8 @@ def mixture_sample(n: int, weights: Tensor, means: Tensor, covs: Tensor,
     check_mixture(weights, means, covs)
     check_count("n", n)
     k = torch.multinomial(weights, n, replacement=True, generator=generator)
-    z = torch.randn(n, means.shape[1], generator=generator, dtype=means.dtype)
+    z = torch.randn(n, means.shape[1], generator=generator, dtype=means.dtype,
+                    device=means.device)
     L = torch.linalg.cholesky(covs)
     return means[k] + (L[k] @ z[:, :, None])[:, :, 0], k
 # --8<-- [end:moments]
@@ -284,7 +286,8 @@ def dsm_loss(score: NoiseScore, x: Tensor, z: Tensor, sigma: float | Tensor) -> 
     if z.shape != x.shape:
         raise ValueError(f"z {tuple(z.shape)} must have the shape of x {tuple(x.shape)}")
     check_sigma(sigma)
-    sigmas = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])[:, None]   # (n, 1)
+    sigmas = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    sigmas = sigmas.expand(x.shape[0])[:, None]                   # (n, 1)
     x_tilde = x + sigmas * z
     target = -(x_tilde - x) / sigmas**2
     return (0.5 * sigmas**2 * (score(x_tilde, sigma) - target) ** 2).sum(1).mean()
@@ -302,7 +305,7 @@ def langevin(score: Score, x: Tensor, eps: float, steps: int, generator: torch.G
     if not (isinstance(temperature, (int, float)) and temperature >= 0):
         raise ValueError(f"temperature must be non-negative, got {temperature!r}")
     for _ in range(steps):
-        z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         x = x + eps / 2 * score(x) + math.sqrt(eps * temperature) * z
     return x
 # --8<-- [end:langevin]
@@ -366,7 +369,7 @@ class ScoreNet(nn.Module):
         """x (n, d), sigma a float or (n,) -> (n, d)."""
         check_float("x", x, 2)
         check_sigma(sigma)
-        sigma = torch.as_tensor(sigma, dtype=x.dtype).expand(x.shape[0])[:, None]
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).expand(x.shape[0])[:, None]
         total = sigma**2 + self.sigma_data**2
         F = self.F(torch.cat([x / total.sqrt(), sigma.log()], 1))
         return -x / total + self.sigma_data * F / (sigma * total.sqrt())
@@ -388,10 +391,10 @@ def train_score_net(net: nn.Module, data: Tensor, sigma_min: float, sigma_max: f
     m1, m2 = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
     losses = []
     for k in range(1, steps + 1):
-        x = data[torch.randint(len(data), (batch,), generator=generator)]
-        u = torch.rand(batch, generator=generator, dtype=data.dtype)
+        x = data[torch.randint(len(data), (batch,), generator=generator, device=data.device)]
+        u = torch.rand(batch, generator=generator, dtype=data.dtype, device=data.device)
         sigma = sigma_min * (sigma_max / sigma_min) ** u
-        z = torch.randn(x.shape, generator=generator, dtype=data.dtype)
+        z = torch.randn(x.shape, generator=generator, dtype=data.dtype, device=data.device)
         loss = dsm_loss(net, torch.cat([x, x]), torch.cat([z, -z]), torch.cat([sigma, sigma]))
         grads = torch.autograd.grad(loss, params)
         step = lr * (0.5 + 0.5 * math.cos(math.pi * (k - 1) / steps))

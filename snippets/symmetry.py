@@ -171,7 +171,7 @@ def sort_rows(X: Tensor) -> Tensor:
     rows, so f(sort_rows(X)) is permutation-invariant for any f. Stable sorts by the last
     column, then the one before, ..., then the first: ties are broken by the later columns."""
     check_cloud("X", X)
-    order = torch.arange(X.shape[0])
+    order = torch.arange(X.shape[0], device=X.device)
     for j in reversed(range(X.shape[1])):
         order = order[torch.sort(X[order, j], stable=True).indices]
     return X[order]
@@ -192,7 +192,7 @@ def permute_hidden(W1: Tensor, b1: Tensor, W2: Tensor, perm: Tensor) -> tuple[Te
         raise ValueError(f"W1 {tuple(W1.shape)}, b1 {tuple(b1.shape)} and W2 {tuple(W2.shape)} "
                          f"must agree on the hidden width {h}")
     if (not isinstance(perm, Tensor) or perm.dtype != torch.int64 or perm.shape != (h,)
-            or not torch.equal(perm.sort().values, torch.arange(h))):
+            or not torch.equal(perm.sort().values, torch.arange(h, device=perm.device))):
         got = perm.tolist() if isinstance(perm, Tensor) else perm
         raise ValueError(f"perm must be a permutation of range({h}) (an int64 tensor), got {got!r}")
     return W1[perm], b1[perm], W2[:, perm]

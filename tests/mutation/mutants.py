@@ -148,7 +148,7 @@ MUTANTS.update({m.name: m for m in [
            first=("test_ridge_zeroes_the_autograd_gradient",
                   "def gradient(objective, w):"),
            why="(X^T X + lam I)^-1 X^T y for the objective with the 1/n",
-           edits=(("n * lam * torch.eye(c", "lam * torch.eye(c"),), **LOGISTIC),
+           edits=(("X.T @ X + n * lam * I", "X.T @ X + lam * I"),), **LOGISTIC),
 ]})
 
 S4 = dict(file="snippets/s4.py", chapter="docs/s4.md", tests="tests/unit/test_s4.py")
@@ -376,8 +376,8 @@ MUTANTS.update({m.name: m for m in [
            first=("test_the_three_jacobians_match_torch_with_a_row_per_output",
                   "gen = torch.Generator().manual_seed(1)"),
            why="reverse mode seeded with one basis vector per input, not per output",
-           edits=(("            for e in torch.eye(y.numel(), dtype=y.dtype)]",
-                   "            for e in torch.eye(x.numel(), dtype=y.dtype)]"),),
+           edits=(("            for e in torch.eye(y.numel(), dtype=y.dtype, device=y.device)]",
+                   "            for e in torch.eye(x.numel(), dtype=y.dtype, device=y.device)]"),),
            **GRADIENTS),
     Mutant("grad-chain-rule-wrong-order",
            first=("test_chain_rule_is_the_jacobian_of_the_composition",
@@ -430,8 +430,8 @@ MUTANTS.update({m.name: m for m in [
            first=("test_ridge_map_is_the_posterior_mode_and_mean",
                   "torch.testing.assert_close(mean, ridge_map(X, y, sigma, tau)"),
            why="X^T X without the 1 / sigma^2",
-           edits=(("    A = X.T @ X / sigma**2 + torch.eye(d, dtype=X.dtype) / tau**2",
-                   "    A = X.T @ X + torch.eye(d, dtype=X.dtype) / tau**2"),), **LOSSES),
+           edits=(("    A = X.T @ X / sigma**2 + torch.eye(d, dtype=X.dtype, device=X.device) / tau**2",
+                   "    A = X.T @ X + torch.eye(d, dtype=X.dtype, device=X.device) / tau**2"),), **LOSSES),
     Mutant("loss-predictive-without-noise",
            first=("test_predictive_matches_monte_carlo_over_the_posterior",
                   "gen = torch.Generator().manual_seed(6)"),
