@@ -17,6 +17,7 @@ Loaded from the root ``conftest.py``, so ``pytest docs/<chapter>.md`` and
 ``pytest docs/notebooks/<notebook>.py`` work on their own.
 """
 
+import json
 import os
 import pathlib
 import re
@@ -98,6 +99,12 @@ def chapter_blocks(path: pathlib.Path) -> list[Block]:
             start = tok.map[0] + 1
             blocks.append(Block(start, tok.content, start in ran, tok.info))
     return blocks
+
+
+def chapter_notebook(site: pathlib.Path, chapter: pathlib.Path) -> dict:
+    """The chapter's notebook as the built site publishes it (``<chapter>.ipynb``)."""
+    return json.loads(site.joinpath(chapter.relative_to(DOCS).with_suffix(".ipynb"))
+                      .read_text("utf8"))
 
 
 @pytest.hookimpl

@@ -57,7 +57,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from pytest_markdown_docs.plugin import (FenceSyntax, extract_fence_tests,
                                          parse_superfences_block_info)
 
-from tests.docblocks import DOCS, ROOT, Block, MkDocsFences, chapter_blocks
+from tests.docblocks import DOCS, ROOT, Block, MkDocsFences, chapter_blocks, chapter_notebook
 from tests.site import copy_runner
 
 pytestmark = pytest.mark.browser
@@ -166,13 +166,6 @@ def maximal(blocks: list[Block], block_chains: list[list[int]]) -> list[int]:
     longest ones, of which every other copy of the chain is a prefix."""
     continued = {c[-2] for c in block_chains if len(c) > 1}
     return [k for k, block in enumerate(blocks) if block.runs and k not in continued]
-
-
-def notebook_cells(site: pathlib.Path, chapter: pathlib.Path) -> list[str]:
-    """The code cells of the chapter's notebook, as the site publishes it."""
-    notebook = json.loads(site.joinpath(chapter.relative_to(DOCS).with_suffix(".ipynb"))
-                          .read_text("utf8"))
-    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
 
 
 def notebook_script(cells: list[str]) -> str:
@@ -366,7 +359,8 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
     finally:
         context.close()
     for chapter, found in pages.items():  # now: on two cores they would slow the browser down
-        cells = notebook_cells(built_site, chapter)
+        cells = ["".join(c["source"]) for c in chapter_notebook(built_site, chapter)["cells"]
+                 if c["cell_type"] == "code"]
         stem = f"{chapter.stem}-notebook"
         found.notebook = (cells, str(runner.workdir / f"{stem}.py"),
                           runner.submit(notebook_script(cells), stem))

@@ -1,7 +1,6 @@
 """The built site shows exactly the Python blocks the doc tests run, and nothing else."""
 
 import html
-import json
 import pathlib
 import re
 from html.parser import HTMLParser
@@ -9,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from tests.docblocks import (DOCS, NOTEBOOKS, PYTHON, ROOT, chapter_blocks, fence_lang,
-                             notebook_cells)
+from tests.docblocks import (DOCS, NOTEBOOKS, PYTHON, ROOT, chapter_blocks, chapter_notebook,
+                             fence_lang, notebook_cells)
 
 CHAPTERS = sorted(DOCS.rglob("*.md"))
 WITH_CODE = [p for p in CHAPTERS if chapter_blocks(p)]  # pages that get a notebook and a stamp
@@ -185,11 +184,6 @@ def test_block_options_use_the_superfences_form(chapter):
         info = block.info.strip()
         assert len(info.split()) == 1 or info.startswith("{"), (
             f"{chapter.relative_to(ROOT)}:{block.line}: write {{.python ...}}, not {info!r}")
-
-
-def chapter_notebook(site: pathlib.Path, chapter: pathlib.Path) -> dict:
-    return json.loads(site.joinpath(chapter.relative_to(DOCS).with_suffix(".ipynb"))
-                      .read_text("utf8"))
 
 
 @pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
