@@ -200,7 +200,7 @@ def as_matrices(x: Tensor, labels: tuple, batch: list, rows: list, cols: list) -
     """``x`` as a (batch, rows, cols) stack of matrices (rows, cols without a batch): a view
     when the strides allow, reading a transposed layout as a transposed matrix."""
     size = dict(zip(labels, x.shape))
-    b, r, c = (prod(size[l] for l in group) for group in (batch, rows, cols))
+    b, r, c = [prod([size[l] for l in group]) for group in (batch, rows, cols)]
     lead = [b] if batch else []
     y = permute(x, [labels.index(l) for l in batch + rows + cols])
     if not y.is_contiguous():
@@ -227,8 +227,7 @@ def diagonal(x: Tensor, labels: tuple) -> tuple:
     stride = {l: 0 for l in unique}
     for l, s in zip(labels, x.stride()):
         stride[l] += s
-    view = x.as_strided([size[l] for l in unique], [stride[l] for l in unique],
-                        x.storage_offset())
+    view = x.as_strided([size[l] for l in unique], [stride[l] for l in unique])
     return view, unique
 # --8<-- [end:diagonal]
 
@@ -320,10 +319,13 @@ class EinsumFunction(torch.autograd.Function):
     """``torch.einsum`` forward; ``einsum_vjp`` backward."""
 
     @staticmethod
-    def forward(ctx, equation: str, *operands: Tensor) -> Tensor:
-        ctx.equation = equation
-        ctx.save_for_backward(*operands)
+    def forward(equation: str, *operands: Tensor) -> Tensor:
         return torch.einsum(equation, *operands)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.equation = inputs[0]
+        ctx.save_for_backward(*inputs[1:])
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
@@ -334,5 +336,7 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
     """``torch.einsum(equation, *operands)``, differentiated by ``einsum_vjp``."""
     operands = check_operands(equation, operands)
     parse_equation(equation, [tuple(x.shape) for x in operands])  # clear errors up front
+    if not (torch.is_grad_enabled() and any(x.requires_grad for x in operands)):
+        return torch.einsum(equation, *operands)  # no gradient to take
     return EinsumFunction.apply(equation, *operands)
 # --8<-- [end:function]

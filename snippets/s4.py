@@ -51,7 +51,11 @@ def as_step(step, channels: tuple[int, ...], dtype: torch.dtype, device: torch.d
     s = torch.as_tensor(step, dtype=dtype, device=device)
     if s.dim() > 1 or (s.dim() == 1 and tuple(s.shape) != tuple(channels)):
         raise ValueError(f"step must be a float or have shape {tuple(channels)}, got {tuple(s.shape)}")
-    if not torch.isfinite(s).all() or (s <= 0).any():
+    if isinstance(step, (int, float)):
+        bad = not (math.isfinite(step) and step > 0)
+    else:                                   # a check of tensor values breaks a compiled graph
+        bad = not torch.compiler.is_compiling() and not (torch.isfinite(s) & (s > 0)).all()
+    if bad:
         raise ValueError(f"step must be positive, got {step!r}")
     return s.reshape(*s.shape, 1)
 
@@ -256,7 +260,7 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     for tc in torch.split(t, chunk):
         c = tc[:, None] + b[..., None, :]                           # (..., Lc, N)
         inv = torch.addcmul(a2[..., None, :], c, c).reciprocal_()
-        S = inv @ W_inv + c.mul_(inv) @ W_cinv                      # (..., Lc, 2W)
+        S = inv @ W_inv + (c * inv) @ W_cinv                        # (..., Lc, 2W)
         k = torch.complex(S[..., :nw], S[..., nw:])                 # (1 + z) times the sums
         k00, k01, k10 = k[..., 0], k[..., 1:1 + r], k[..., 1 + r:1 + 2 * r]
         k11 = k[..., 1 + 2 * r:].unflatten(-1, (r, r))

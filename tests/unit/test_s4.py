@@ -836,6 +836,18 @@ def test_kernel_nplr_of_hippo_legs(case):
     assert_within(K, stacked(legs, H), bounds, "kernel_nplr (LegS, original basis)")
 
 
+@pytest.mark.parametrize("L", [5, 6])
+def test_kernel_nplr_is_differentiable(L):
+    """S4 trains Lambda, P, B and C: the kernel's gradient in each matches finite differences
+    (an in-place update of a tensor autograd saved made the backward raise)."""
+    Lambda, P, B, _ = nplr_legs(3)
+    C = torch.complex(*torch.randn(2, 3, generator=torch.Generator().manual_seed(L),
+                                   dtype=torch.float64))
+    inputs = [t.detach().clone().requires_grad_() for t in (Lambda, P, B, C)]
+    assert torch.autograd.gradcheck(lambda Lm, P_, B_, C_: kernel_nplr(Lm, P_, P_, B_, C_, 0.1, L),
+                                    inputs)
+
+
 @pytest.mark.parametrize("L", [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 32, 100, 128])
 def test_kernel_nplr_for_every_kind_of_length(L):
     """One slowly decaying rank-2 system at lengths 1, odd, even and powers of 2 (L = 1 has the
