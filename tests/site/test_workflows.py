@@ -190,6 +190,14 @@ def test_the_numeric_jobs_nudge_pin_and_randomise(site: dict) -> None:
     assert randomised["env"]["HYPOTHESIS_SEED"] == "random"
 
 
+def test_a_job_compiles_the_kernels_with_inductor(site: dict) -> None:
+    """tests/unit/test_compile.py reads COMPILE_BACKEND; one job runs the unit tests with the
+    backend a reader's plain torch.compile uses."""
+    (compiled,) = [s for s in site["jobs"]["compiled"]["steps"] if "run" in s]
+    assert compiled["run"].split()[2:] == ["test", "unit"]
+    assert compiled["env"] == {"COMPILE_BACKEND": "inductor"}
+
+
 def test_the_site_job_tests_and_publishes_what_its_build_step_wrote(site: dict) -> None:
     """The build step is `tasks.py build` into site/; the next step tests that folder
     (SITE_DIR) and the upload publishes it."""

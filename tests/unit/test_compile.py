@@ -91,10 +91,13 @@ def test_compiled_matches_eager(name):
     torch._dynamo.reset()
     compiled = torch.compile(fn, backend=BACKEND, fullgraph=True)
     with warnings.catch_warnings():
-        # Dynamo's own: it traces through einsum's cached parser, and while capturing an
-        # autograd.Function it instantiates the class, which torch deprecates for callers.
+        # torch's own: Dynamo traces through einsum's cached parser, instantiates an
+        # autograd.Function while capturing it (deprecated for callers), and Inductor's
+        # first use imports code that calls the deprecated torch.jit.script_method.
         warnings.filterwarnings("ignore", message=".*lru_cache.*")
         warnings.filterwarnings("ignore", message=".*should not be instantiated.*",
+                                category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*torch.jit.script_method.*is deprecated",
                                 category=DeprecationWarning)
         got = run(compiled, inputs, grad)
     expected = run(fn, inputs, grad)
