@@ -37,6 +37,12 @@ def check_size(name: str, n: int, minimum: int = 0) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {n!r}")
 
 
+def check_base(base: float) -> None:
+    """A finite base > 0 for the frequencies base^(-2i / C)."""
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not 0 < base < math.inf:
+        raise ValueError(f"base must be a finite number > 0, got {base!r}")
+
+
 def check_mask(mask: Tensor, shape: torch.Size) -> None:
     """A boolean mask that broadcasts to the scores' shape (..., T_q, T_k), and lets every
     query attend to at least one key."""
@@ -90,13 +96,14 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Te
 
 
 # --8<-- [start:causal_mask]
-def causal_mask(T_q: int, T_k: int | None = None) -> Tensor:
+def causal_mask(T_q: int, T_k: int | None = None, *, device=None) -> Tensor:
     """(T_q, T_k) boolean, True where key j <= query i: position i attends to itself and the
-    past. T_k defaults to T_q; for T_k != T_q it is aligned top-left, as torch's is_causal."""
+    past. T_k defaults to T_q; for T_k != T_q it is aligned top-left, as torch's is_causal.
+    Dtypes: bool (a mask), on ``device``."""
     T_k = T_q if T_k is None else T_k
     check_size("T_q", T_q)
     check_size("T_k", T_k)
-    return torch.ones(T_q, T_k, dtype=torch.bool).tril()
+    return torch.ones(T_q, T_k, dtype=torch.bool, device=device).tril()
 # --8<-- [end:causal_mask]
 
 
@@ -171,7 +178,7 @@ def multi_head_attention(x_q: Tensor, x_kv: Tensor, W_q: Tensor, W_k: Tensor, W_
     k = split_heads(proj(x_kv, W_k, b_k), num_heads)           # (..., H, T_kv, d)
     v = split_heads(proj(x_kv, W_v, b_v), num_heads)
     T_q, T_kv = x_q.shape[-2], x_kv.shape[-2]
-    mask = causal_mask(T_q, T_kv) if causal else None
+    mask = causal_mask(T_q, T_kv, device=x_q.device) if causal else None
     if key_padding_mask is not None:
         if not isinstance(key_padding_mask, Tensor) or key_padding_mask.dtype != torch.bool \
                 or key_padding_mask.shape[-1:] != (T_kv,):
@@ -186,15 +193,17 @@ def multi_head_attention(x_q: Tensor, x_kv: Tensor, W_q: Tensor, W_k: Tensor, W_
 
 # --8<-- [start:sinusoidal]
 def sinusoidal_positions(T: int, C: int, base: float = 10000.0,
-                         dtype: torch.dtype = torch.float32) -> Tensor:
+                         dtype: torch.dtype = torch.float32, *, device=None) -> Tensor:
     """Vaswani et al.'s (T, C) table: P[p, 2i] = sin(p w_i), P[p, 2i + 1] = cos(p w_i) with
-    frequencies w_i = base^(-2i / C), i = 0 .. C/2 - 1. C must be even."""
+    frequencies w_i = base^(-2i / C), i = 0 .. C/2 - 1. C must be even. Computed in float64
+    on ``device``, then cast. Dtypes: any float dtype (float32 default)."""
     check_size("T", T)
     check_size("C", C, minimum=2)
+    check_base(base)
     if C % 2:
         raise ValueError(f"sinusoidal positions pair sin and cos: C must be even, got C = {C}")
-    w = base ** (-torch.arange(0, C, 2, dtype=torch.float64) / C)        # (C/2,)
-    angle = torch.arange(T, dtype=torch.float64)[:, None] * w            # (T, C/2)
+    w = base ** (-torch.arange(0, C, 2, dtype=torch.float64, device=device) / C)  # (C/2,)
+    angle = torch.arange(T, dtype=torch.float64, device=device)[:, None] * w      # (T, C/2)
     return torch.stack([angle.sin(), angle.cos()], dim=-1).flatten(-2).to(dtype)
 # --8<-- [end:sinusoidal]
 
@@ -207,6 +216,7 @@ def rope(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
     number x_2i + i x_2i+1 (the RoFormer paper's layout; "half-split" implementations pair
     x_i with x_i+d/2 instead). d must be even."""
     check_float("x", x, min_dim=2)
+    check_base(base)
     T, d = x.shape[-2:]
     if d % 2:
         raise ValueError(f"rope rotates pairs of channels: the width d must be even, got d = {d}")

@@ -446,15 +446,20 @@ def jacobian_reverse(f: Callable, x: Tensor) -> Tensor:
 
 # --8<-- [start:mlp]
 def init_mlp(widths: list[int], generator: torch.Generator,
-             dtype: torch.dtype = torch.float64) -> list[Tensor]:
+             dtype: torch.dtype = torch.float64, *, device=None) -> list[Tensor]:
     """[W_1, b_1, ..., W_L, b_L] for widths [d_0, ..., d_L]: W_i (d_{i-1}, d_i) with entries
-    N(0, 1 / d_{i-1}), b_i (d_i,) with entries N(0, 0.01)."""
+    N(0, 1 / d_{i-1}), b_i (d_i,) with entries N(0, 0.01); drawn where ``generator`` lives
+    (the same numbers on every device), then moved to ``device``.
+    Dtypes: float32, float64 (default)."""
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"widths must list at least two positive sizes, got {widths}")
+    where = device if generator is None else generator.device
+    randn = lambda *shape: torch.randn(*shape, generator=generator, dtype=dtype,  # noqa: E731
+                                       device=where).to(device)
     params = []
     for d_in, d_out in zip(widths, widths[1:]):
-        params.append(torch.randn(d_in, d_out, generator=generator, dtype=dtype) / math.sqrt(d_in))
-        params.append(0.1 * torch.randn(d_out, generator=generator, dtype=dtype))
+        params.append(randn(d_in, d_out) / math.sqrt(d_in))
+        params.append(0.1 * randn(d_out))
     return params
 
 

@@ -62,11 +62,12 @@ class CharTokenizer:
     def __len__(self) -> int:
         return len(self.vocab)
 
-    def encode(self, s: str) -> Tensor:
+    def encode(self, s: str, *, device=None) -> Tensor:
+        """s -> its ids (T,), int64 on ``device``."""
         unknown = sorted(set(s) - self.stoi.keys())
         if unknown:
             raise ValueError(f"characters not in the vocabulary: {unknown}")
-        return torch.tensor([self.stoi[ch] for ch in s], dtype=torch.int64)
+        return torch.tensor([self.stoi[ch] for ch in s], dtype=torch.int64, device=device)
 
     def decode(self, ids: Tensor) -> str:
         check_ids(ids, len(self))

@@ -49,19 +49,23 @@ def dropout(x: Tensor, p: float, mask: Tensor | None = None,
     return x * mask / (1 - p)
 
 
-def all_masks(n: int, dtype: torch.dtype = torch.float64) -> Tensor:
-    """Every 0/1 mask of n units, (2^n, n), row k the binary digits of k."""
+def all_masks(n: int, dtype: torch.dtype = torch.float64, *, device=None) -> Tensor:
+    """Every 0/1 mask of n units, (2^n, n), row k the binary digits of k, on ``device``.
+    Dtypes: any (float64 default): 0 and 1 are exact."""
     if not 0 <= n <= 16:
         raise ValueError(f"all_masks enumerates 2^n masks: n must be in [0, 16], got {n}")
-    return torch.tensor(list(itertools.product([0, 1], repeat=n)), dtype=dtype).reshape(2**n, n)
+    masks = list(itertools.product([0, 1], repeat=n))
+    return torch.tensor(masks, dtype=dtype, device=device).reshape(2**n, n)
 
 
-def expected_over_masks(f: Callable[[Tensor], Tensor], n: int, keep: float) -> Tensor:
+def expected_over_masks(f: Callable[[Tensor], Tensor], n: int, keep: float, *, device=None,
+                        dtype: torch.dtype = torch.float64) -> Tensor:
     """E_m[f(m)] exactly, m a mask of n units, each kept (1) independently with probability
-    keep: sum over the 2^n masks of keep^|m| (1 - keep)^(n - |m|) f(m)."""
+    keep: sum over the 2^n masks of keep^|m| (1 - keep)^(n - |m|) f(m). The masks are made
+    on ``device`` in ``dtype``. Dtypes: float32, float64 (default)."""
     if not 0 <= keep <= 1:
         raise ValueError(f"keep probability must be in [0, 1], got {keep}")
-    masks = all_masks(n)
+    masks = all_masks(n, dtype, device=device)
     k = masks.sum(1)
     prob = keep**k * (1 - keep) ** (n - k)                        # (2^n,)
     return sum(P * f(m) for P, m in zip(prob, masks))

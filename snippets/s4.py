@@ -66,12 +66,13 @@ def common_dtype(*tensors: Tensor) -> list[Tensor]:
 
 
 # --8<-- [start:hippo]
-def hippo_legs(N: int) -> tuple[Tensor, Tensor]:
+def hippo_legs(N: int, *, device=None, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
     """HiPPO-LegS: A[n, k] = -sqrt(2n+1) sqrt(2k+1) for n > k, -(n+1) for n = k, 0 for n < k;
-    B[n] = sqrt(2n+1). float64, A (N, N), B (N,)."""
+    B[n] = sqrt(2n+1). A (N, N), B (N,) on ``device``. Dtypes: float64 (default), float32."""
     check_length(N, "N")
-    r = (2 * torch.arange(N, dtype=torch.float64) + 1).sqrt()
-    A = -torch.tril(r[:, None] * r[None, :], -1) - torch.diag(torch.arange(1, N + 1, dtype=torch.float64))
+    n = torch.arange(N, dtype=dtype, device=device)
+    r = (2 * n + 1).sqrt()
+    A = -torch.tril(r[:, None] * r[None, :], -1) - torch.diag(n + 1)
     return A, r.clone()
 # --8<-- [end:hippo]
 
@@ -190,18 +191,21 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
 
 
 # --8<-- [start:nplr]
-def nplr_legs(N: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def nplr_legs(N: int, *, device=None,
+              dtype: torch.dtype = torch.complex128) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """HiPPO-LegS as normal plus low rank: with p_n = sqrt(n + 1/2), S = A + p p^T is -I/2 plus
     a skew-symmetric matrix, so S = V diag(Lambda) V^H with V unitary and Re Lambda = -1/2.
     Returns (Lambda (N,), P (1, N), B (N,), V (N, N)) with A = V (diag(Lambda) - P^T conj(P)) V^H,
-    P = V^H p and B = V^H B_legs (complex128)."""
-    A, B_legs = hippo_legs(N)
-    p = (torch.arange(N, dtype=torch.float64) + 0.5).sqrt()
-    skew = A + p[:, None] * p[None, :] + 0.5 * torch.eye(N, dtype=torch.float64)
+    P = V^H p and B = V^H B_legs, on ``device``: computed in complex128, then cast.
+    Dtypes: complex128 (default), complex64."""
+    A, B_legs = hippo_legs(N, device=device)
+    p = (torch.arange(N, dtype=torch.float64, device=device) + 0.5).sqrt()
+    skew = A + p[:, None] * p[None, :] + 0.5 * torch.eye(N, dtype=torch.float64, device=device)
     w, V = torch.linalg.eigh(1j * skew.to(torch.complex128))           # i skew is Hermitian
     Lambda = -0.5 - 1j * w
     Vh = V.conj().T
-    return Lambda, (Vh @ p.to(torch.complex128))[None, :], Vh @ B_legs.to(torch.complex128), V
+    out = Lambda, (Vh @ p.to(torch.complex128))[None, :], Vh @ B_legs.to(torch.complex128), V
+    return tuple(t.to(dtype) for t in out)
 
 
 def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step, L: int,

@@ -96,13 +96,15 @@ def check_count(name: str, value, minimum: int = 0) -> None:
 
 
 # --8<-- [start:example]
-def example_mixture(dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor, Tensor]:
-    """The chapter's mixture: weights (3,), means (3, 2) and covariances (3, 2, 2)."""
-    weights = torch.tensor([0.5, 0.3, 0.2], dtype=dtype)
-    means = torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.5, -2.5]], dtype=dtype)
+def example_mixture(dtype: torch.dtype = torch.float64, *,
+                    device=None) -> tuple[Tensor, Tensor, Tensor]:
+    """The chapter's mixture: weights (3,), means (3, 2) and covariances (3, 2, 2), on
+    ``device``. Dtypes: float32, float64 (default)."""
+    weights = torch.tensor([0.5, 0.3, 0.2], dtype=dtype, device=device)
+    means = torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.5, -2.5]], dtype=dtype, device=device)
     covs = torch.tensor([[[0.5, 0.2], [0.2, 0.3]],
                          [[0.3, -0.15], [-0.15, 0.4]],
-                         [[0.4, 0.0], [0.0, 0.15]]], dtype=dtype)
+                         [[0.4, 0.0], [0.0, 0.15]]], dtype=dtype, device=device)
     return weights, means, covs
 # --8<-- [end:example]
 
@@ -312,14 +314,17 @@ def langevin(score: Score, x: Tensor, eps: float, steps: int, generator: torch.G
 
 
 # --8<-- [start:annealed]
-def geometric_sigmas(sigma_max: float, sigma_min: float, L: int) -> Tensor:
-    """sigma_1 = sigma_max > ... > sigma_L = sigma_min with a constant ratio, (L,) float64."""
+def geometric_sigmas(sigma_max: float, sigma_min: float, L: int, *, device=None,
+                     dtype: torch.dtype = torch.float64) -> Tensor:
+    """sigma_1 = sigma_max > ... > sigma_L = sigma_min with a constant ratio, (L,) on
+    ``device``. Dtypes: float32, float64 (default)."""
     check_positive("sigma_min", sigma_min)
     if not (isinstance(sigma_max, (int, float)) and sigma_max > sigma_min):
         raise ValueError(f"sigma_max must be larger than sigma_min={sigma_min}, got {sigma_max!r}")
     if not isinstance(L, int) or isinstance(L, bool) or L < 2:
         raise ValueError(f"L must be an integer >= 2, got {L!r}")
-    return torch.logspace(math.log10(sigma_max), math.log10(sigma_min), L, dtype=torch.float64)
+    return torch.logspace(math.log10(sigma_max), math.log10(sigma_min), L, dtype=dtype,
+                          device=device)
 
 
 def annealed_langevin(score: NoiseScore, x: Tensor, sigmas: Sequence[float] | Tensor,
@@ -348,22 +353,28 @@ class ScoreNet(nn.Module):
     F an MLP d + 1 -> hidden -> hidden -> d (SiLU), c_in = 1 / sqrt(sigma^2 + sigma_data^2).
     The first term is the score of N(0, (sigma^2 + sigma_data^2) I), right for large sigma.
     F outputs (about) sigma times the rest of the score, whose mean square is at most d at every
-    noise level (sigma s_sigma = -E[z | x~]), so its output is divided by sigma."""
+    noise level (sigma s_sigma = -E[z | x~]), so its output is divided by sigma.
+    The parameters are made on ``device`` in ``dtype``, their initial values drawn where
+    ``generator`` lives (the same network on every device). Dtypes: float32 (default), float64."""
 
     def __init__(self, d: int = 2, hidden: int = 64, sigma_data: float = 1.0,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, *, device=None,
+                 dtype: torch.dtype = torch.float32):
         super().__init__()
         check_count("d", d, minimum=1)
         check_count("hidden", hidden, minimum=1)
         check_positive("sigma_data", sigma_data)
         self.sigma_data = sigma_data
-        self.F = nn.Sequential(nn.Linear(d + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
-                               nn.SiLU(), nn.Linear(hidden, d))
-        with torch.no_grad():                       # PyTorch's default init, from `generator`
+        kw = dict(device=device, dtype=dtype)
+        self.F = nn.Sequential(nn.Linear(d + 1, hidden, **kw), nn.SiLU(),
+                               nn.Linear(hidden, hidden, **kw), nn.SiLU(), nn.Linear(hidden, d, **kw))
+        where = device if generator is None else generator.device
+        with torch.no_grad():     # PyTorch's default init, drawn where `generator` lives
             for layer in self.F[::2]:
                 bound = 1 / math.sqrt(layer.in_features)
-                layer.weight.uniform_(-bound, bound, generator=generator)
-                layer.bias.uniform_(-bound, bound, generator=generator)
+                for p in (layer.weight, layer.bias):
+                    p.copy_(torch.empty(p.shape, dtype=dtype, device=where)
+                            .uniform_(-bound, bound, generator=generator))
 
     def forward(self, x: Tensor, sigma: float | Tensor) -> Tensor:
         """x (n, d), sigma a float or (n,) -> (n, d)."""

@@ -54,15 +54,19 @@ def check_size(name: str, k: int) -> None:
 
 # --8<-- [start:random_orthogonal]
 def random_orthogonal(d: int, generator: torch.Generator | None = None,
-                      dtype: torch.dtype = torch.float64, special: bool = False) -> Tensor:
+                      dtype: torch.dtype = torch.float64, special: bool = False, *,
+                      device=None) -> Tensor:
     """A Haar-distributed (uniformly random) Q in O(d), or in SO(d) when ``special``: (d, d).
 
     QR of a Gaussian A gives A = Q R, but the factorisation is unique only up to the signs of
     R's diagonal, and LAPACK's choice of signs depends on A. Fixing them (Q <- Q diag(sign R_ii),
     so that R_ii > 0) makes Q a function of A that commutes with rotations, hence Haar.
-    For SO(d), a reflection of the first column maps the det -1 half onto the det +1 half."""
+    For SO(d), a reflection of the first column maps the det -1 half onto the det +1 half.
+    A is drawn where ``generator`` lives (the same Q on every device), then moved to ``device``.
+    Dtypes: float32, float64 (default)."""
     check_size("d", d)
-    A = torch.randn(d, d, generator=generator, dtype=dtype)
+    where = device if generator is None else generator.device
+    A = torch.randn(d, d, generator=generator, dtype=dtype, device=where).to(device)
     Q, R = torch.linalg.qr(A)
     Q = Q * torch.sgn(torch.diagonal(R))       # column j times sign(R_jj)
     if special and torch.linalg.det(Q) < 0:
@@ -73,12 +77,14 @@ def random_orthogonal(d: int, generator: torch.Generator | None = None,
 
 # --8<-- [start:random_permutation]
 def random_permutation_matrix(n: int, generator: torch.Generator | None = None,
-                              dtype: torch.dtype = torch.float64) -> Tensor:
+                              dtype: torch.dtype = torch.float64, *, device=None) -> Tensor:
     """A uniformly random permutation matrix P (n, n) with P[i, perm[i]] = 1, so that
-    (P X)[i] = X[perm[i]]: P X is ``X[perm]``."""
+    (P X)[i] = X[perm[i]]: P X is ``X[perm]``. perm is drawn where ``generator`` lives, P made
+    on ``device``. Dtypes: any (float64 default): its entries 0 and 1 are exact."""
     check_size("n", n)
-    perm = torch.randperm(n, generator=generator)
-    return torch.eye(n, dtype=dtype)[perm]
+    where = device if generator is None else generator.device
+    perm = torch.randperm(n, generator=generator, device=where).to(device)
+    return torch.eye(n, dtype=dtype, device=device)[perm]
 # --8<-- [end:random_permutation]
 
 
