@@ -79,7 +79,8 @@ def hippo_legs(N: int, *, device=None, dtype: torch.dtype = torch.float64) -> tu
 
 # --8<-- [start:discretize]
 def discretize_bilinear(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
-    """A_bar = (I - step/2 A)^{-1} (I + step/2 A), B_bar = (I - step/2 A)^{-1} step B."""
+    """A_bar = (I - step/2 A)^{-1} (I + step/2 A), B_bar = (I - step/2 A)^{-1} step B.
+    Dtypes: float32, float64."""
     N = check_system(A, B)
     A, B = common_dtype(A, B)
     s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]        # (..., 1, 1)
@@ -108,7 +109,7 @@ def discretize_zoh(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
 # --8<-- [start:modes]
 def scan(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor) -> Tensor:
     """The recurrence (RNN mode): x_k = A_bar x_{k-1} + B_bar u_k, x_{-1} = 0, y_k = C x_k
-    (a plain product: C is not conjugated). u (..., L) -> y (..., L)."""
+    (a plain product: C is not conjugated). u (..., L) -> y (..., L). Dtypes: float32, float64."""
     check_system(A_bar, B_bar, C)
     if u.shape[:-1] != A_bar.shape[:-2] or u.dim() < 1:
         raise ValueError(f"u must have shape {(*A_bar.shape[:-2], 'L')}, got {tuple(u.shape)}")
@@ -122,7 +123,8 @@ def scan(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor) -> Tensor:
 
 
 def kernel_naive(A_bar: Tensor, B_bar: Tensor, C: Tensor, L: int) -> Tensor:
-    """K[i] = C A_bar^i B_bar for i < L, by L matrix-vector products: O(N^2 L)."""
+    """K[i] = C A_bar^i B_bar for i < L, by L matrix-vector products: O(N^2 L).
+    Dtypes: float32, float64."""
     check_system(A_bar, B_bar, C)
     check_length(L)
     A_bar, v, C = common_dtype(A_bar, B_bar, C)
@@ -135,7 +137,8 @@ def kernel_naive(A_bar: Tensor, B_bar: Tensor, C: Tensor, L: int) -> Tensor:
 
 def causal_conv(u: Tensor, K: Tensor, D=0.0) -> Tensor:
     """The convolution (CNN mode): y[k] = sum_{i <= k} K[i] u[k - i] + D u[k], by FFT. Both are
-    zero-padded to 2L, so the circular convolution the FFT computes never wraps around."""
+    zero-padded to 2L, so the circular convolution the FFT computes never wraps around.
+    Dtypes: float32, float64."""
     if u.shape != K.shape:
         raise ValueError(f"u {tuple(u.shape)} and K {tuple(K.shape)} must have the same shape")
     L = u.shape[-1]
@@ -220,7 +223,8 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     Woodbury turns the inverse into Cauchy sums over n of 1 / d_n(z), and the inverse FFT of
     the L values gives K. With z = exp(-i theta), d_n(z) = (1 + z)(a_n + i (t + b_n)) for the real
     t = tan(theta / 2), a = -step/2 Re Lambda, b = -step/2 Im Lambda, so every Cauchy sum comes
-    from one real array 1 / (a^2 + (t + b)^2), built a chunk of z at a time."""
+    from one real array 1 / (a^2 + (t + b)^2), built a chunk of z at a time.
+    Dtypes: complex64, complex128."""
     if Lambda.dim() not in (1, 2) or B.shape != Lambda.shape or C.shape != Lambda.shape:
         raise ValueError(f"Lambda {tuple(Lambda.shape)}, B {tuple(B.shape)} and C "
                          f"{tuple(C.shape)} must all be (N,) or (H, N)")
