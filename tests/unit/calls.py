@@ -62,7 +62,8 @@ class In:
 @dataclass(frozen=True)
 class Case:
     build: Callable[[In], Callable[[], Any]]
-    # Takes no tensor: the call passes device= (and dtype=, unless the result is not a float).
+    # Takes no tensor: the call passes device= (and dtype=, unless the result is not a float),
+    # and its result must land on the device it is given, "meta" too.
     factory: bool = False
     # The dtypes it is run in (float32 against float64, or the complex pair); () when its
     # input holds no float tensor (pure Python, integer ids, booleans).
@@ -550,7 +551,7 @@ def stable(i, N=3):
 add(s4,
     check_system=lambda i: call(s4.check_system, i.r(3, 3), i.r(3), i.r(3)),
     check_length=case(lambda i: call(s4.check_length, 8), **PURE),
-    as_step=case(lambda i: call(s4.as_step, 0.1, (), i.dtype, i.device), factory=True),
+    as_step=lambda i: call(s4.as_step, 0.1, (), i.dtype, i.device),  # checks step: not on meta
     common_dtype=lambda i: call(s4.common_dtype, i.r(3, 3), i.r(3).to(COMPLEX[i.dtype])),
     hippo_legs=case(lambda i: call(s4.hippo_legs, 4, **i.factory), factory=True),
     discretize_bilinear=lambda i: call(s4.discretize_bilinear, stable(i), i.r(3), 0.1),
@@ -660,8 +661,9 @@ add(SY,
     check_cloud=lambda i: call(SY.check_cloud, "X", i.r(3, 2)),
     check_square=lambda i: call(SY.check_square, "G", i.r(3, 3)),
     check_size=case(lambda i: call(SY.check_size, "d", 3), **PURE),
-    random_orthogonal=case(lambda i: call(SY.random_orthogonal, 3, gen(1), special=True,
-                                          **i.factory), factory=True),
+    # special=False: its det(Q) < 0 branch cannot run on meta, and makes no tensor
+    random_orthogonal=case(lambda i: call(SY.random_orthogonal, 3, gen(1), **i.factory),
+                           factory=True),
     random_permutation_matrix=case(lambda i: call(SY.random_permutation_matrix, 4, gen(2),
                                                   **i.factory), factory=True),
     equivariance_defect=lambda i: call(SY.equivariance_defect, lambda X: X * X, i.r(3, 2),

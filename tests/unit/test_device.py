@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import snippets
-from tests.unit.calls import CASES, COMPLEX, EXEMPT, F32, F64, In, REAL
+from tests.unit.calls import CASES, COMPLEX, EXEMPT, F32, F64, REAL, Case, In, call
 
 # float32 against float64: eps32 = 1.2e-7, and these small calls chain at most a few dozen
 # roundings through well-conditioned maths, so 1e-4 (about 800 eps32) holds with room; the
@@ -74,18 +74,43 @@ def run(name, dtype):
     return CASES[name].build(In(dtype))()
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_created_tensors_follow_the_inputs(name):
-    dtype = (CASES[name].dtypes or (F64,))[-1]
-    expected = leaves(run(name, dtype))
-    call = CASES[name].build(In(dtype))      # the same inputs again, on the CPU
+def check_on_meta(case: Case) -> None:
+    """The call with a "meta" default device gives the plain call's results, on the CPU; a
+    factory also puts its result on whatever device it is given."""
+    dtype = (case.dtypes or (F64,))[-1]
+    expected = leaves(case.build(In(dtype))())
+    call = case.build(In(dtype))             # the same inputs again, on the CPU
     with torch.device("meta"):
         got = leaves(call())
     devices = [t.device.type for t in got if isinstance(t, torch.Tensor)]
-    assert devices == ["cpu"] * len(devices), f"{name} made a tensor on the default device"
+    assert devices == ["cpu"] * len(devices), "a tensor made on the default device"
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         same(g, e)
+    if case.factory:
+        made = [t for t in leaves(case.build(In(dtype, device="meta"))())
+                if isinstance(t, torch.Tensor)]
+        assert made and all(t.device.type == "meta" for t in made), "device= not followed"
+
+
+def check_dtypes(case: Case) -> None:
+    """Float outputs in the input's dtype; float32 within rtol of float64 (unless it says why
+    it cannot be compared)."""
+    low, high = case.dtypes
+    got, expected = leaves(case.build(In(low))()), leaves(case.build(In(high))())
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        if isinstance(g, torch.Tensor) and g.is_floating_point():
+            assert g.dtype == REAL.get(low, low), f"{g.dtype} returned for {low} input"
+        if isinstance(g, torch.Tensor) and g.is_complex():
+            assert g.dtype == COMPLEX[low], f"{g.dtype} returned for {low} input"
+        if not case.compare:
+            same(g, e, case.rtol or RTOL)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_created_tensors_follow_the_inputs(name):
+    check_on_meta(CASES[name])
 
 
 DTYPE_CASES = [n for n, c in CASES.items() if c.dtypes]
@@ -95,16 +120,7 @@ DTYPE_CASES = [n for n, c in CASES.items() if c.dtypes]
 def test_float32_matches_float64_and_keeps_its_dtype(name):
     case = CASES[name]
     assert case.rtol is None or case.why, f"{name}: say why its rtol differs"
-    low, high = case.dtypes
-    got, expected = leaves(run(name, low)), leaves(run(name, high))
-    assert len(got) == len(expected)
-    for g, e in zip(got, expected):
-        if isinstance(g, torch.Tensor) and g.is_floating_point():
-            assert g.dtype == REAL.get(low, low), f"{name} returned {g.dtype} for {low} input"
-        if isinstance(g, torch.Tensor) and g.is_complex():
-            assert g.dtype == COMPLEX[low], f"{name} returned {g.dtype} for {low} input"
-        if not case.compare:
-            same(g, e, case.rtol or RTOL)
+    check_dtypes(case)
 
 
 BF16_CASES = [n for n, c in CASES.items() if c.bfloat16]
@@ -151,15 +167,27 @@ def test_the_check_can_fail():
     """A function that makes a tensor on the default device is caught."""
     def bad(x):
         return x + torch.ones(x.shape, dtype=x.dtype)
-    x = In(F64).r(3)
-    with pytest.raises(RuntimeError), torch.device("meta"):
-        bad(x)
+    with pytest.raises(RuntimeError):
+        check_on_meta(Case(lambda i: call(bad, i.r(3))))
 
 
 def test_a_function_that_ignores_device_is_caught():
-    """A factory that takes device= and drops it makes its result on "meta" under the test."""
+    """A factory that takes device= and drops it makes its result on "meta" under the test;
+    one that always makes it on the CPU fails the second half."""
     def ignores(n, *, device=None, dtype=F64):
         return torch.arange(n, dtype=dtype)
-    with torch.device("meta"):
-        got = ignores(3, device="cpu")
-    assert got.device.type == "meta"
+
+    def cpu_only(n, *, device=None, dtype=F64):
+        return torch.arange(n, dtype=dtype, device="cpu")
+    for fn, why in ((ignores, "default device"), (cpu_only, "device= not followed")):
+        with pytest.raises(AssertionError, match=why):
+            check_on_meta(Case(lambda i: call(fn, 3, **i.factory), factory=True))
+
+
+def test_a_wrong_dtype_or_a_float32_loss_is_caught():
+    """Computing in float64 and returning it, or losing digits in float32, fails."""
+    with pytest.raises(AssertionError, match="torch.float64 returned for torch.float32"):
+        check_dtypes(Case(lambda i: call(lambda x: x.double() * 2, i.r(3))))
+    sloppy = lambda x: x + 1e-3 * (x.dtype == F32)                          # noqa: E731
+    with pytest.raises(AssertionError):
+        check_dtypes(Case(lambda i: call(sloppy, i.r(3))))
