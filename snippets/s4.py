@@ -66,7 +66,8 @@ def common_dtype(*tensors: Tensor) -> list[Tensor]:
 
 
 # --8<-- [start:hippo]
-def hippo_legs(N: int, *, device=None, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+def hippo_legs(N: int, *, device=None,
+               dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
     """HiPPO-LegS: A[n, k] = -sqrt(2n+1) sqrt(2k+1) for n > k, -(n+1) for n = k, 0 for n < k;
     B[n] = sqrt(2n+1). A (N, N), B (N,) on ``device``. Dtypes: float64 (default), float32."""
     check_length(N, "N")

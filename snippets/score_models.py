@@ -380,7 +380,8 @@ class ScoreNet(nn.Module):
         self.sigma_data = sigma_data
         kw = dict(device=device, dtype=dtype)
         self.F = nn.Sequential(nn.Linear(d + 1, hidden, **kw), nn.SiLU(),
-                               nn.Linear(hidden, hidden, **kw), nn.SiLU(), nn.Linear(hidden, d, **kw))
+                               nn.Linear(hidden, hidden, **kw), nn.SiLU(),
+                               nn.Linear(hidden, d, **kw))
         where = device if generator is None else generator.device
         with torch.no_grad():     # PyTorch's default init, drawn where `generator` lives
             for layer in self.F[::2]:
