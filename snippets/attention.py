@@ -205,6 +205,8 @@ def sinusoidal_positions(T: int, C: int, base: float = 10000.0,
     check_size("T", T)
     check_size("C", C, minimum=2)
     check_base(base)
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     if C % 2:
         raise ValueError(f"sinusoidal positions pair sin and cos: C must be even, got C = {C}")
     w = base ** (-torch.arange(0, C, 2, dtype=torch.float64, device=device) / C)  # (C/2,)

@@ -466,6 +466,8 @@ def init_mlp(widths: list[int], generator: torch.Generator,
     Dtypes: float32, float64 (default)."""
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"widths must list at least two positive sizes, got {widths}")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     where = device if generator is None else generator.device
     randn = lambda *shape: torch.randn(*shape, generator=generator, dtype=dtype,  # noqa: E731
                                        device=where).to(device)

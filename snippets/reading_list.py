@@ -66,6 +66,8 @@ def expected_over_masks(f: Callable[[Tensor], Tensor], n: int, keep: float, *, d
     on ``device`` in ``dtype``. Dtypes: float32, float64 (default)."""
     if not 0 <= keep <= 1:
         raise ValueError(f"keep probability must be in [0, 1], got {keep}")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     masks = all_masks(n, dtype, device=device)
     k = masks.sum(1)
     prob = keep**k * (1 - keep) ** (n - k)                        # (2^n,)

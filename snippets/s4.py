@@ -71,6 +71,8 @@ def hippo_legs(N: int, *, device=None,
     """HiPPO-LegS: A[n, k] = -sqrt(2n+1) sqrt(2k+1) for n > k, -(n+1) for n = k, 0 for n < k;
     B[n] = sqrt(2n+1). A (N, N), B (N,) on ``device``. Dtypes: float64 (default), float32."""
     check_length(N, "N")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     n = torch.arange(N, dtype=dtype, device=device)
     r = (2 * n + 1).sqrt()
     A = -torch.tril(r[:, None] * r[None, :], -1) - torch.diag(n + 1)
@@ -202,6 +204,8 @@ def nplr_legs(N: int, *, device=None,
     Returns (Lambda (N,), P (1, N), B (N,), V (N, N)) with A = V (diag(Lambda) - P^T conj(P)) V^H,
     P = V^H p and B = V^H B_legs, on ``device``: computed in complex128, then cast.
     Dtypes: complex128 (default), complex64."""
+    if not dtype.is_complex:
+        raise ValueError(f"dtype must be a complex dtype, got {dtype}")
     A, B_legs = hippo_legs(N, device=device)
     p = (torch.arange(N, dtype=torch.float64, device=device) + 0.5).sqrt()
     skew = A + p[:, None] * p[None, :] + 0.5 * torch.eye(N, dtype=torch.float64, device=device)

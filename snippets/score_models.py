@@ -100,6 +100,8 @@ def example_mixture(dtype: torch.dtype = torch.float64, *,
                     device=None) -> tuple[Tensor, Tensor, Tensor]:
     """The chapter's mixture: weights (3,), means (3, 2) and covariances (3, 2, 2), on
     ``device``. Dtypes: float32, float64 (default)."""
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     weights = torch.tensor([0.5, 0.3, 0.2], dtype=dtype, device=device)
     means = torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.5, -2.5]], dtype=dtype, device=device)
     covs = torch.tensor([[[0.5, 0.2], [0.2, 0.3]],
@@ -334,6 +336,8 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, L: int, *, device=None,
         raise ValueError(f"sigma_max must be larger than sigma_min={sigma_min}, got {sigma_max!r}")
     if not isinstance(L, int) or isinstance(L, bool) or L < 2:
         raise ValueError(f"L must be an integer >= 2, got {L!r}")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     return torch.logspace(math.log10(sigma_max), math.log10(sigma_min), L, dtype=dtype,
                           device=device)
 
@@ -377,6 +381,8 @@ class ScoreNet(nn.Module):
         check_count("d", d, minimum=1)
         check_count("hidden", hidden, minimum=1)
         check_positive("sigma_data", sigma_data)
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
         self.sigma_data = sigma_data
         kw = dict(device=device, dtype=dtype)
         self.F = nn.Sequential(nn.Linear(d + 1, hidden, **kw), nn.SiLU(),

@@ -65,6 +65,8 @@ def random_orthogonal(d: int, generator: torch.Generator | None = None,
     A is drawn where ``generator`` lives (the same Q on every device), then moved to ``device``.
     Dtypes: float32, float64 (default)."""
     check_size("d", d)
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
     where = device if generator is None else generator.device
     A = torch.randn(d, d, generator=generator, dtype=dtype, device=where).to(device)
     Q, R = torch.linalg.qr(A)

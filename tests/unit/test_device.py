@@ -191,3 +191,17 @@ def test_a_wrong_dtype_or_a_float32_loss_is_caught():
     sloppy = lambda x: x + 1e-3 * (x.dtype == F32)                          # noqa: E731
     with pytest.raises(AssertionError):
         check_dtypes(Case(lambda i: call(sloppy, i.r(3))))
+
+
+# Factories whose result holds 0 and 1 only: exact in every dtype, so any dtype is fine.
+ANY_DTYPE = {"reading_list.all_masks", "symmetry.random_permutation_matrix"}
+TYPED_FACTORIES = [n for n, c in CASES.items() if c.factory and c.dtypes and n not in ANY_DTYPE]
+
+
+@pytest.mark.parametrize("name", TYPED_FACTORIES)
+def test_a_factory_rejects_a_dtype_that_cannot_hold_its_result(name):
+    """An integer dtype (a real one for the complex S4 factories) is a ValueError naming
+    dtype, not a deep torch error or a result rounded to integers."""
+    bad = torch.float64 if CASES[name].dtypes[0].is_complex else torch.int64
+    with pytest.raises(ValueError, match="dtype must be a"):
+        CASES[name].build(In(bad))()
