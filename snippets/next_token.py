@@ -51,7 +51,8 @@ def check_size(name: str, n: int) -> None:
 # --8<-- [start:tokenizer]
 class CharTokenizer:
     """One token per character. The vocabulary is the sorted set of the characters of ``text``
-    and a character's id is its index there: encode(str) -> (T,) int64, decode((T,)) -> str."""
+    and a character's id is its index there: encode(str) -> (T,) int64, decode((T,)) -> str.
+    Dtypes: int64 ids from encode; decode takes any integer dtype."""
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
