@@ -43,7 +43,8 @@ def central_difference(f: Callable[[float], float], x: float, h: float) -> float
 
 
 def finite_difference_gradient(f: Callable[[Tensor], Tensor], x: Tensor, h: float) -> Tensor:
-    """The gradient of f: R^n -> R at x (n,) by forward differences: n + 1 calls of f."""
+    """The gradient of f: R^n -> R at x (n,) by forward differences: n + 1 calls of f.
+    Dtypes: float32, float64."""
     if x.dim() != 1 or not h > 0:
         raise ValueError(f"needs x of shape (n,) and h > 0, got shape {tuple(x.shape)}, h={h}")
     fx, E = f(x), torch.eye(len(x), dtype=x.dtype, device=x.device)
@@ -107,7 +108,8 @@ def distinct(e) -> int:
 # --8<-- [start:dual]
 class Dual:
     """Forward mode: a primal value and its tangent, the derivative of the primal along one
-    input direction. Each operation applies the chain rule to the tangent as it goes."""
+    input direction. Each operation applies the chain rule to the tangent as it goes.
+    Dtypes: float32, float64."""
 
     def __init__(self, primal: Tensor, tangent: Tensor | None = None):
         self.primal = primal
@@ -139,7 +141,8 @@ class Dual:
 
 
 def jvp(f: Callable, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-    """(f(x), J t) with J = df/dx at x: one forward pass on dual numbers, t shaped like x."""
+    """(f(x), J t) with J = df/dx at x: one forward pass on dual numbers, t shaped like x.
+    Dtypes: float32, float64."""
     if t.shape != x.shape:
         raise ValueError(f"the tangent {tuple(t.shape)} must have x's shape {tuple(x.shape)}")
     out = f(Dual(x, t))
@@ -156,7 +159,8 @@ def counting():
     """Count, inside the block: evaluations of each primitive (``c["matmul"]``, ...), VJP calls
     (``c["vjp"]``), backward passes (``c["backward"]``), and the nodes alive that hold an
     activation for a VJP: ``c["stored"]`` now and ``c["peak_stored"]`` at most. A node is freed
-    (``Value.__del__``) as soon as nothing refers to it: the graph holds no reference cycles."""
+    (``Value.__del__``) as soon as nothing refers to it: the graph holds no reference cycles.
+    Dtypes: float32, float64."""
     c = Counter()
     _counters.append(c)
     try:
@@ -175,7 +179,8 @@ def _count(key: str) -> None:
 class Value:
     """A node of the computation graph: its tensor ``data``; the ``grad`` dL/d(data) that
     ``backward`` leaves, same shape; the ``parents`` it was computed from; and ``vjp``, which
-    maps dL/d(this node) to the tuple (dL/d parent for each parent). Leaves have no vjp."""
+    maps dL/d(this node) to the tuple (dL/d parent for each parent). Leaves have no vjp.
+    Dtypes: float32, float64."""
 
     _counted: tuple = ()                      # the counting() blocks this node is counted in
 
@@ -225,7 +230,8 @@ class Value:
 
 
 def as_value(x, like=None) -> Value:
-    """x itself if a Value, else a constant leaf: a tensor, or a number in like's dtype."""
+    """x itself if a Value, else a constant leaf: a tensor, or a number in like's dtype.
+    Dtypes: float32, float64."""
     if isinstance(x, Value):
         return x
     if isinstance(x, (int, float)):
@@ -235,7 +241,8 @@ def as_value(x, like=None) -> Value:
 
 
 def operands(a, b) -> tuple[Value, Value]:
-    """a and b as Values; a number becomes a constant in the other operand's dtype."""
+    """a and b as Values; a number becomes a constant in the other operand's dtype.
+    Dtypes: float32, float64."""
     return as_value(a, like=b), as_value(b, like=a)
 # --8<-- [end:value]
 
@@ -243,7 +250,7 @@ def operands(a, b) -> tuple[Value, Value]:
 # --8<-- [start:backward]
 def topological_order(root: Value) -> list[Value]:
     """Every node root depends on, root included, each one after all of its parents
-    (depth-first, with a stack of its own instead of recursion)."""
+    (depth-first, with a stack of its own instead of recursion). Dtypes: float32, float64."""
     order, seen, stack = [], set(), [(root, False)]
     while stack:
         node, parents_done = stack.pop()
@@ -259,7 +266,8 @@ def topological_order(root: Value) -> list[Value]:
 def backward(root: Value, grad: Tensor | None = None) -> None:
     """Set .grad of every node root depends on to dL/d(node), where L is root (a scalar) or,
     given ``grad`` shaped like root, L = sum(grad * root). Each VJP runs once, children before
-    parents; a node that feeds several others sums the parts it gets from each."""
+    parents; a node that feeds several others sums the parts it gets from each.
+    Dtypes: float32, float64."""
     if grad is None and root.data.dim() != 0:
         raise ValueError(f"backward() needs grad for a non-scalar of shape {tuple(root.shape)}")
     if grad is not None and grad.shape != root.shape:
@@ -282,7 +290,8 @@ def backward(root: Value, grad: Tensor | None = None) -> None:
 # --8<-- [start:matmul]
 def matmul(a, b) -> Value:
     """Y = A B for A (n, k) and B (k, m): (n, m).
-    VJP: dL/dA = G B^T (n, k) and dL/dB = A^T G (k, m), for G = dL/dY (n, m)."""
+    VJP: dL/dA = G B^T (n, k) and dL/dB = A^T G (k, m), for G = dL/dY (n, m).
+    Dtypes: float32, float64."""
     a, b = operands(a, b)
     A, B = a.data, b.data
     if A.dim() != 2 or B.dim() != 2 or A.shape[1] != B.shape[0]:
@@ -298,7 +307,8 @@ def matmul(a, b) -> Value:
 # --8<-- [start:add]
 def unbroadcast(g: Tensor, shape: tuple) -> Tensor:
     """Sum g down to shape: over the leading axes broadcasting prepended, and over each axis
-    where shape has size 1 and g does not. That is the VJP of broadcasting to g's shape."""
+    where shape has size 1 and g does not. That is the VJP of broadcasting to g's shape.
+    Dtypes: float32, float64."""
     lead = g.dim() - len(shape)
     if lead:
         g = g.sum(tuple(range(lead)))
@@ -315,7 +325,8 @@ def check_broadcast(op: str, a: Value, b: Value) -> None:
 
 
 def add(a, b) -> Value:
-    """a + b, broadcasting. VJP: g summed down to each operand's shape."""
+    """a + b, broadcasting. VJP: g summed down to each operand's shape.
+    Dtypes: float32, float64."""
     a, b = operands(a, b)
     check_broadcast("add", a, b)
     shape_a, shape_b = a.shape, b.shape
@@ -330,7 +341,7 @@ def add(a, b) -> Value:
 # --8<-- [start:mul]
 def mul(a, b) -> Value:
     """a * b elementwise, broadcasting. VJP: g b and g a, each summed down to its operand's
-    shape."""
+    shape. Dtypes: float32, float64."""
     a, b = operands(a, b)
     check_broadcast("mul", a, b)
     A, B = a.data, b.data
@@ -345,7 +356,7 @@ def mul(a, b) -> Value:
 # --8<-- [start:relu]
 def relu(a) -> Value:
     """max(a, 0) elementwise. VJP: g where a > 0, else 0; at a = 0 that picks the subgradient
-    0 of [0, 1], as torch does."""
+    0 of [0, 1], as torch does. Dtypes: float32, float64."""
     a = as_value(a)
     A = a.data
 
@@ -358,7 +369,8 @@ def relu(a) -> Value:
 
 # --8<-- [start:sum_all]
 def sum_all(a) -> Value:
-    """The sum of every element, a 0-dim Value. VJP: the scalar g copied to a's shape."""
+    """The sum of every element, a 0-dim Value. VJP: the scalar g copied to a's shape.
+    Dtypes: float32, float64."""
     a = as_value(a)
     shape = a.shape
 
@@ -372,7 +384,7 @@ def sum_all(a) -> Value:
 # --8<-- [start:log_softmax]
 def log_softmax(a) -> Value:
     """z - logsumexp(z) along the last axis. Its Jacobian is I - 1 softmax(z)^T on each row,
-    so VJP: g - softmax(z) sum(g), the sum along the last axis."""
+    so VJP: g - softmax(z) sum(g), the sum along the last axis. Dtypes: float32, float64."""
     a = as_value(a)
     if a.data.dim() == 0:
         raise ValueError("log_softmax needs at least one axis, got a 0-dim Value")
@@ -408,7 +420,7 @@ def cross_entropy(logits: Value, targets: Tensor) -> Value:
 # --8<-- [start:jacobians]
 def vjp(f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     """(f(x), v^T J) with J = df/dx at x, the second shaped like x: one forward pass that
-    records the graph, one backward pass, v shaped like f(x)."""
+    records the graph, one backward pass, v shaped like f(x). Dtypes: float32, float64."""
     leaf = Value(x)
     out = f(leaf)
     out.backward(v)
@@ -422,7 +434,8 @@ def check_row(name: str, x: Tensor) -> int:
 
 
 def jacobian_forward(f: Callable, x: Tensor) -> Tensor:
-    """J (m, n) of f: (1, n) -> (1, m) at x, column by column: n JVPs, one per input e_i."""
+    """J (m, n) of f: (1, n) -> (1, m) at x, column by column: n JVPs, one per input e_i.
+    Dtypes: float32, float64."""
     n = check_row("x", x)
     E = torch.eye(n, dtype=x.dtype, device=x.device)
     return torch.stack([jvp(f, x, E[i:i + 1])[1][0] for i in range(n)], dim=1)
@@ -430,7 +443,7 @@ def jacobian_forward(f: Callable, x: Tensor) -> Tensor:
 
 def jacobian_reverse(f: Callable, x: Tensor) -> Tensor:
     """J (m, n) of f: (1, n) -> (1, m) at x, row by row: one forward pass, then m backward
-    passes through its graph, one VJP with each output direction e_j."""
+    passes through its graph, one VJP with each output direction e_j. Dtypes: float32, float64."""
     check_row("x", x)
     leaf = Value(x)
     y = f(leaf)                                           # the graph, recorded once
@@ -446,21 +459,29 @@ def jacobian_reverse(f: Callable, x: Tensor) -> Tensor:
 
 # --8<-- [start:mlp]
 def init_mlp(widths: list[int], generator: torch.Generator,
-             dtype: torch.dtype = torch.float64) -> list[Tensor]:
+             dtype: torch.dtype = torch.float64, *, device=None) -> list[Tensor]:
     """[W_1, b_1, ..., W_L, b_L] for widths [d_0, ..., d_L]: W_i (d_{i-1}, d_i) with entries
-    N(0, 1 / d_{i-1}), b_i (d_i,) with entries N(0, 0.01)."""
+    N(0, 1 / d_{i-1}), b_i (d_i,) with entries N(0, 0.01); drawn where ``generator`` lives
+    (the same numbers on every device), then moved to ``device``.
+    Dtypes: float32, float64 (default)."""
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"widths must list at least two positive sizes, got {widths}")
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    where = device if generator is None else generator.device
+    randn = lambda *shape: torch.randn(*shape, generator=generator, dtype=dtype,  # noqa: E731
+                                       device=where).to(device)
     params = []
     for d_in, d_out in zip(widths, widths[1:]):
-        params.append(torch.randn(d_in, d_out, generator=generator, dtype=dtype) / math.sqrt(d_in))
-        params.append(0.1 * torch.randn(d_out, generator=generator, dtype=dtype))
+        params.append(randn(d_in, d_out) / math.sqrt(d_in))
+        params.append(0.1 * randn(d_out))
     return params
 
 
 def mlp(params: list, X):
     """Logits of a ReLU MLP: h_0 = X (n, d_0), h_i = relu(h_{i-1} W_i + b_i), and no relu after
-    the last layer. Runs on Values, on Duals and on plain torch tensors alike."""
+    the last layer. Runs on Values, on Duals and on plain torch tensors alike.
+    Dtypes: float32, float64."""
     h = X
     for i in range(0, len(params), 2):
         h = h @ params[i] + params[i + 1]
@@ -474,7 +495,8 @@ def mlp(params: list, X):
 def checkpoint(fn: Callable[..., Value], *inputs: Value) -> Value:
     """fn(*inputs) as one node that keeps none of fn's intermediate nodes. Forward: fn runs on
     fresh leaves and its graph is dropped. VJP: fn runs again (the recompute), then backward
-    through that graph. fn must receive every Value it depends on as an argument."""
+    through that graph. fn must receive every Value it depends on as an argument.
+    Dtypes: float32, float64."""
     inputs = tuple(as_value(x) for x in inputs)
 
     def run() -> tuple[list[Value], Value]:

@@ -280,6 +280,7 @@ def einsum_vjp(equation: str, operands, grad_output: Tensor) -> tuple[Tensor, ..
     ``dL/dA_p = contract(prefix_p, suffix_p) -> s_p`` with ``prefix_p = A_1 ... A_{p-1}`` and
     ``suffix_p = dL/dY A_{p+1} ... A_n``, each contracted once and shared by all the
     gradients. Same shapes as the operands; no autograd.
+    Dtypes: float32, float64.
     """
     operands = check_operands(equation, operands)
     eq = parse_equation(equation, [tuple(x.shape) for x in operands])
@@ -333,7 +334,8 @@ class EinsumFunction(torch.autograd.Function):
 
 
 def einsum(equation: str, *operands: Tensor) -> Tensor:
-    """``torch.einsum(equation, *operands)``, differentiated by ``einsum_vjp``."""
+    """``torch.einsum(equation, *operands)``, differentiated by ``einsum_vjp``.
+    Dtypes: float32, float64."""
     operands = check_operands(equation, operands)
     parse_equation(equation, [tuple(x.shape) for x in operands])  # clear errors up front
     if not (torch.is_grad_enabled() and any(x.requires_grad for x in operands)):

@@ -66,6 +66,7 @@ def directional_derivative(f: Function, x: Tensor, v: Tensor, h: float | None = 
         (f(x + h v) - f(x - h v)) / (2 h),   error O(h^2).
 
     x, v (n,) -> (m,). For a scalar f this is the number grad f(x) . v (shape (1,)).
+    Dtypes: float32, float64.
     """
     check_point("x", x)
     check_point("v", v, n=x.numel())
@@ -77,7 +78,7 @@ def directional_derivative(f: Function, x: Tensor, v: Tensor, h: float | None = 
 # --8<-- [start:jacobian_fd]
 def jacobian_fd(f: Function, x: Tensor, h: float | None = None) -> Tensor:
     """J[i, j] = d f_i / d x_j at x, (m, n): column j is the directional derivative along the
-    basis vector e_j, by central differences (2 n evaluations of f)."""
+    basis vector e_j, by central differences (2 n evaluations of f). Dtypes: float32, float64."""
     check_point("x", x)
     E = torch.eye(x.numel(), dtype=x.dtype, device=x.device)          # rows e_1 ... e_n
     columns = [directional_derivative(f, x, e, h) for e in E]
@@ -89,7 +90,7 @@ def jacobian_fd(f: Function, x: Tensor, h: float | None = None) -> Tensor:
 def jacobian_rev(f: Function, x: Tensor) -> Tensor:
     """J (m, n) row by row in reverse mode: one evaluation of f records the computation,
     then the vector-Jacobian product with the basis vector e_i of the *output* space gives
-    row i, e_i^T J = (grad f_i)^T. m backward passes, one per output."""
+    row i, e_i^T J = (grad f_i)^T. m backward passes, one per output. Dtypes: float32, float64."""
     check_point("x", x)
     x = x.detach().requires_grad_()
     with torch.enable_grad():
@@ -106,7 +107,7 @@ def jacobian_rev(f: Function, x: Tensor) -> Tensor:
 def jacobian_fwd(f: Function, x: Tensor) -> Tensor:
     """J (m, n) column by column in forward mode: the Jacobian-vector product with the basis
     vector e_j of the *input* space carries f forward once and gives column j, J e_j.
-    n products, one per input."""
+    n products, one per input. Dtypes: float32, float64."""
     check_point("x", x)
     g = lambda x: as_vector(f(x))  # noqa: E731
     E = torch.eye(x.numel(), dtype=x.dtype, device=x.device)          # rows e_1 ... e_n
@@ -123,6 +124,7 @@ def chain_rule(f: Function, g: Function, x: Tensor,
         J_{f o g}(x) = J_f(g(x)) J_g(x),   (m, k) @ (k, n) -> (m, n),
 
     the outer function's Jacobian taken at the inner function's output, on the left.
+    Dtypes: float32, float64.
     """
     check_point("x", x)
     u = as_vector(g(x), "g")             # the point where f's Jacobian is taken
@@ -135,6 +137,7 @@ def linearize(f: Function, x0: Tensor) -> Function:
     """The first-order Taylor approximation of f at x0, as a function of the step dx (n,):
 
         f(x0 + dx) ~ f(x0) + J(x0) dx,   error O(||dx||^2) for twice-differentiable f.
+    Dtypes: float32, float64.
     """
     check_point("x0", x0)
     y0, J = as_vector(f(x0)), jacobian_rev(f, x0)

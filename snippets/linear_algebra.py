@@ -54,6 +54,7 @@ def cosine_similarity(x: Tensor, w: Tensor, dim: int = -1, eps: float = 1e-8) ->
     x and w broadcast against each other first; the result has their broadcast shape
     without ``dim``. Each norm is clamped at eps separately, as in
     torch.nn.functional.cosine_similarity, so a zero vector has similarity 0, not nan.
+    Dtypes: float32, float64.
     """
     check_float("x", x, min_dim=1)
     check_float("w", w, min_dim=1)
@@ -74,6 +75,7 @@ def similarity_matrix(A: Tensor, B: Tensor, eps: float = 1e-8) -> Tensor:
 
     Normalise every row once, then one matrix product computes all m n dot products:
     S = A_hat B_hat^T with A_hat_i = A_i / max(||A_i||, eps).
+    Dtypes: float32, float64.
     """
     check_float("A", A, dim=2)
     check_float("B", B, dim=2)
@@ -94,6 +96,7 @@ def batched_matmul(X: Tensor, Y: Tensor) -> Tensor:
 
     The batch dimensions ``...`` broadcast as in torch.matmul: (2, 1, a, b) with (5, b, c)
     gives (2, 5, a, c).
+    Dtypes: float32, float64.
     """
     check_float("X", X, min_dim=2)
     check_float("Y", Y, min_dim=2)
@@ -115,6 +118,7 @@ def linearity_defect(f: Callable[[Tensor], Tensor], x: Tensor, y: Tensor,
 
     f is linear when this is 0 for all x, y, a, b; affine (linear plus a constant) when it is
     0 whenever a + b = 1. One draw that gives a large value proves f is not linear.
+    Dtypes: float32, float64.
     """
     check_float("x", x)
     check_float("y", y)
@@ -132,6 +136,7 @@ def collapse_linear(W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> tuple[Ten
 
     with W1 (h, c), b1 (h,), W2 (o, h), b2 (o,) -> W (o, c), b (o,), in torch.nn.Linear's
     layout (weight (out, in)).
+    Dtypes: float32, float64.
     """
     for name, t, dim in (("W1", W1, 2), ("b1", b1, 1), ("W2", W2, 2), ("b2", b2, 1)):
         check_float(name, t, dim=dim)

@@ -51,7 +51,8 @@ def check_size(name: str, n: int) -> None:
 # --8<-- [start:tokenizer]
 class CharTokenizer:
     """One token per character. The vocabulary is the sorted set of the characters of ``text``
-    and a character's id is its index there: encode(str) -> (T,) int64, decode((T,)) -> str."""
+    and a character's id is its index there: encode(str) -> (T,) int64, decode((T,)) -> str.
+    Dtypes: int64 ids from encode; decode takes any integer dtype."""
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
@@ -62,11 +63,12 @@ class CharTokenizer:
     def __len__(self) -> int:
         return len(self.vocab)
 
-    def encode(self, s: str) -> Tensor:
+    def encode(self, s: str, *, device=None) -> Tensor:
+        """s -> its ids (T,), int64 on ``device``."""
         unknown = sorted(set(s) - self.stoi.keys())
         if unknown:
             raise ValueError(f"characters not in the vocabulary: {unknown}")
-        return torch.tensor([self.stoi[ch] for ch in s], dtype=torch.int64)
+        return torch.tensor([self.stoi[ch] for ch in s], dtype=torch.int64, device=device)
 
     def decode(self, ids: Tensor) -> str:
         check_ids(ids, len(self))
@@ -78,14 +80,16 @@ class CharTokenizer:
 
 # --8<-- [start:embed]
 def one_hot(ids: Tensor, V: int, dtype: torch.dtype = torch.float32) -> Tensor:
-    """ids (...) -> (..., V): 1 at [..., ids[...]], 0 elsewhere."""
+    """ids (...) -> (..., V): 1 at [..., ids[...]], 0 elsewhere.
+    Dtypes: integer ids in, ``dtype`` out (float32 default)."""
     check_size("V", V)
     check_ids(ids, V)
     return (ids[..., None] == torch.arange(V, device=ids.device)).to(dtype)
 
 
 def embed(ids: Tensor, E: Tensor) -> Tensor:
-    """Row lookup E[ids]: ids (...) and E (V, C) -> (..., C), equal to one_hot(ids, V) @ E."""
+    """Row lookup E[ids]: ids (...) and E (V, C) -> (..., C), equal to one_hot(ids, V) @ E.
+    Dtypes: float32, float64."""
     check_float("E", E, dim=2)
     check_ids(ids, E.shape[0])
     return E[ids.long()]
@@ -93,7 +97,8 @@ def embed(ids: Tensor, E: Tensor) -> Tensor:
 
 def embed_grad(ids: Tensor, dL_dX: Tensor, V: int) -> Tensor:
     """dL/dE = one_hot(ids, V)^T dL/dX, for X = E[ids]: ids (...), dL_dX (..., C) -> (V, C).
-    Row v is the sum of dL/dX over the positions holding token v (zero if there are none)."""
+    Row v is the sum of dL/dX over the positions holding token v (zero if there are none).
+    Dtypes: float32, float64."""
     check_size("V", V)
     check_ids(ids, V)
     check_float("dL_dX", dL_dX)
@@ -111,7 +116,8 @@ def embed_grad(ids: Tensor, dL_dX: Tensor, V: int) -> Tensor:
 def windows(ids: Tensor, T: int) -> tuple[Tensor, Tensor]:
     """Every window of T + 1 consecutive tokens of ids (N,), split into inputs and targets:
     x, y (N - T, T) with x[i] = ids[i : i + T] and y[i] = ids[i + 1 : i + T + 1], so that
-    y[i, t] is the token after the prefix x[i, : t + 1]."""
+    y[i, t] is the token after the prefix x[i, : t + 1].
+    Dtypes: any integer dtype (the ids' own)."""
     check_size("T", T)
     if not isinstance(ids, Tensor) or ids.dim() != 1:
         raise ValueError(f"ids must be a 1-dimensional tensor, got shape "
@@ -128,7 +134,8 @@ def windows(ids: Tensor, T: int) -> tuple[Tensor, Tensor]:
 def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
     """Cross-entropy of every position: loss[b, t] = logsumexp(logits[b, t]) - logits[b, t, y]
     with y = targets[b, t], for logits (B, T, V) and targets (B, T). reduction "mean" averages
-    the B T losses (as F.cross_entropy does), "none" returns them, (B, T)."""
+    the B T losses (as F.cross_entropy does), "none" returns them, (B, T).
+    Dtypes: float32, float64."""
     check_float("logits", logits, dim=3)
     B, T, V = logits.shape
     if tuple(targets.shape) != (B, T):
@@ -147,7 +154,7 @@ def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") ->
 def prefix_mean(X: Tensor) -> Tensor:
     """H[..., t, :] = mean of X[..., s, :] over s <= t, for X (..., T, C): the average of each
     prefix, H = A X with A (T, T) lower triangular, row t equal to 1 / (t + 1) on columns 0..t.
-    Row t of H depends on rows 0..t of X only."""
+    Row t of H depends on rows 0..t of X only. Dtypes: float32, float64."""
     check_float("X", X)
     if X.dim() < 2:
         raise ValueError(f"X must have shape (..., T, C), got {tuple(X.shape)}")
@@ -160,7 +167,8 @@ def prefix_mean(X: Tensor) -> Tensor:
 
 # --8<-- [start:bigram]
 def bigram_counts(ids: Tensor, V: int) -> Tensor:
-    """N[a, b] = how often token b follows token a in ids (n,): (V, V) int64."""
+    """N[a, b] = how often token b follows token a in ids (n,): (V, V) int64.
+    Dtypes: integer ids in, int64 counts out."""
     check_size("V", V)
     check_ids(ids, V)
     if ids.dim() != 1:
@@ -171,7 +179,8 @@ def bigram_counts(ids: Tensor, V: int) -> Tensor:
 
 def next_token_distribution(N: Tensor) -> Tensor:
     """P[a] = N[a] / sum_b N[a, b], the observed distribution of the token after a, for counts N
-    (V, V); float64. A row with no counts (a never followed by anything) is uniform, 1 / V."""
+    (V, V); float64. A row with no counts (a never followed by anything) is uniform, 1 / V.
+    Dtypes: integer or float counts in, float64 out."""
     if not isinstance(N, Tensor) or N.dim() != 2 or N.shape[0] != N.shape[1]:
         raise ValueError(f"N must be a (V, V) tensor of counts, got shape "
                          f"{tuple(getattr(N, 'shape', ()))}")

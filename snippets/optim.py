@@ -160,13 +160,17 @@ class AdamW(Adam):
 
 
 # --8<-- [start:minibatches]
-def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None) -> list[Tensor]:
+def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None, *,
+                device=None) -> list[Tensor]:
     """One epoch: a random permutation of range(n) cut into ceil(n / batch_size) index
     batches, all of batch_size but the last, which holds the n % batch_size left over (if any).
-    DataLoader(dataset, batch_size, shuffle=True) makes batches of the same sizes."""
+    DataLoader(dataset, batch_size, shuffle=True) makes batches of the same sizes. The
+    permutation is drawn where ``generator`` lives (the same batches on every device) and
+    moved to ``device``. Dtypes: int64 indices."""
     if type(n) is not int or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if type(batch_size) is not int or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return list(torch.randperm(n, generator=generator).split(batch_size))
+    where = device if generator is None else generator.device
+    return list(torch.randperm(n, generator=generator, device=where).to(device).split(batch_size))
 # --8<-- [end:minibatches]

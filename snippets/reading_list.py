@@ -37,7 +37,8 @@ def dropout(x: Tensor, p: float, mask: Tensor | None = None,
     """Inverted dropout in torch's convention: ``p`` is the probability of DROPPING a unit.
     Each entry is kept (mask 1) with probability 1 - p and a kept entry is scaled by 1/(1 - p),
     so E[dropout(x)] = x and the test-time network needs no change. ``mask`` (x's shape, 0/1):
-    a given mask instead of a random one. x (...) -> (...)."""
+    a given mask instead of a random one. x (...) -> (...). Dtypes: float32, float64.
+    ``generator`` must be on x's device (torch draws there)."""
     check_float("x", x)
     if not 0 <= p < 1:
         raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
@@ -49,19 +50,25 @@ def dropout(x: Tensor, p: float, mask: Tensor | None = None,
     return x * mask / (1 - p)
 
 
-def all_masks(n: int, dtype: torch.dtype = torch.float64) -> Tensor:
-    """Every 0/1 mask of n units, (2^n, n), row k the binary digits of k."""
+def all_masks(n: int, dtype: torch.dtype = torch.float64, *, device=None) -> Tensor:
+    """Every 0/1 mask of n units, (2^n, n), row k the binary digits of k, on ``device``.
+    Dtypes: any (float64 default): 0 and 1 are exact."""
     if not 0 <= n <= 16:
         raise ValueError(f"all_masks enumerates 2^n masks: n must be in [0, 16], got {n}")
-    return torch.tensor(list(itertools.product([0, 1], repeat=n)), dtype=dtype).reshape(2**n, n)
+    masks = list(itertools.product([0, 1], repeat=n))
+    return torch.tensor(masks, dtype=dtype, device=device).reshape(2**n, n)
 
 
-def expected_over_masks(f: Callable[[Tensor], Tensor], n: int, keep: float) -> Tensor:
+def expected_over_masks(f: Callable[[Tensor], Tensor], n: int, keep: float, *, device=None,
+                        dtype: torch.dtype = torch.float64) -> Tensor:
     """E_m[f(m)] exactly, m a mask of n units, each kept (1) independently with probability
-    keep: sum over the 2^n masks of keep^|m| (1 - keep)^(n - |m|) f(m)."""
+    keep: sum over the 2^n masks of keep^|m| (1 - keep)^(n - |m|) f(m). The masks are made
+    on ``device`` in ``dtype``. Dtypes: float32, float64 (default)."""
     if not 0 <= keep <= 1:
         raise ValueError(f"keep probability must be in [0, 1], got {keep}")
-    masks = all_masks(n)
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    masks = all_masks(n, dtype, device=device)
     k = masks.sum(1)
     prob = keep**k * (1 - keep) ** (n - k)                        # (2^n,)
     return sum(P * f(m) for P, m in zip(prob, masks))
@@ -71,7 +78,8 @@ def expected_over_masks(f: Callable[[Tensor], Tensor], n: int, keep: float) -> T
 # --8<-- [start:max_norm]
 def max_norm(W: Tensor, c: float) -> Tensor:
     """Hinton et al.'s constraint: each unit's INCOMING weight vector, a row of W (out, in),
-    is rescaled to length c when it is longer than c, and left alone otherwise."""
+    is rescaled to length c when it is longer than c, and left alone otherwise.
+    Dtypes: float32, float64."""
     check_float("W", W, min_dim=2)
     if W.dim() != 2 or c <= 0:
         raise ValueError(f"max_norm needs W (out, in) and c > 0, got W {tuple(W.shape)} and c = {c}")
@@ -107,7 +115,8 @@ def layer_norm(x: Tensor, normalized_shape: Sequence[int], weight: Tensor | None
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """y = (x - mean) / sqrt(var + eps) * weight + bias, as F.layer_norm: mean and var over the
     trailing dims ``normalized_shape`` of each example, var the BIASED variance (divide by the
-    number of entries H, not H - 1). x (..., *normalized_shape); weight, bias normalized_shape."""
+    number of entries H, not H - 1). x (..., *normalized_shape); weight, bias normalized_shape.
+    Dtypes: float32, float64."""
     dims = norm_dims(x, normalized_shape)
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
@@ -129,7 +138,8 @@ def layer_norm_backward(x: Tensor, dL_dy: Tensor, normalized_shape: Sequence[int
     """dL/dx of y = (x - mean) / sigma, sigma = sqrt(var + eps), over the trailing dims:
     dL/dx = (g - mean(g) - y mean(g y)) / sigma with g = dL/dy. (With a gain w, pass
     g = dL/dout * w.) The mean and the variance's derivatives remove from g its mean and its
-    component along y: sum(dL/dx) = 0 and, for eps = 0, sum(dL/dx * y) = 0."""
+    component along y: sum(dL/dx) = 0 and, for eps = 0, sum(dL/dx * y) = 0.
+    Dtypes: float32, float64."""
     dims = norm_dims(x, normalized_shape)
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
@@ -147,7 +157,8 @@ def layer_norm_backward(x: Tensor, dL_dy: Tensor, normalized_shape: Sequence[int
 def adanorm(x: Tensor, C: float = 1.0, k: float = 0.1, eps: float = 1e-5) -> Tensor:
     """AdaNorm (Xu et al. 2019): z = phi(y) * y (elementwise), phi(y) = C (1 - k y), with
     y = (x - mean) / sqrt(var + eps) over the last dim (biased variance). phi is detached: the
-    backward treats it as a constant, as the paper does. x (..., H) -> (..., H)."""
+    backward treats it as a constant, as the paper does. x (..., H) -> (..., H).
+    Dtypes: float32, float64."""
     if C <= 0 or k < 0:
         raise ValueError(f"adanorm needs C > 0 and k >= 0, got C = {C}, k = {k}")
     y = layer_norm(x, x.shape[-1:], eps=eps)
@@ -167,14 +178,16 @@ def check_gate(A: Tensor, B: Tensor, dL_dh: Tensor | None = None) -> None:
 
 # --8<-- [start:gated]
 def gtu(A: Tensor, B: Tensor) -> Tensor:
-    """Gated tanh unit: tanh(A) * sigma(B), with A = X W + b and B = X V + c."""
+    """Gated tanh unit: tanh(A) * sigma(B), with A = X W + b and B = X V + c.
+    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     check_gate(A, B)
     return torch.tanh(A) * torch.sigmoid(B)
 
 
 def glu_backward(A: Tensor, B: Tensor, dL_dh: Tensor) -> tuple[Tensor, Tensor]:
     """h = A * sigma(B) (GLU): dL/dA = dL/dh * sigma(B), dL/dB = dL/dh * A * sigma'(B),
-    sigma' = sigma (1 - sigma). The path through A has no factor from A itself."""
+    sigma' = sigma (1 - sigma). The path through A has no factor from A itself.
+    Dtypes: float32, float64."""
     check_gate(A, B, dL_dh)
     s = torch.sigmoid(B)
     return dL_dh * s, dL_dh * A * s * (1 - s)
@@ -182,7 +195,7 @@ def glu_backward(A: Tensor, B: Tensor, dL_dh: Tensor) -> tuple[Tensor, Tensor]:
 
 def gtu_backward(A: Tensor, B: Tensor, dL_dh: Tensor) -> tuple[Tensor, Tensor]:
     """h = tanh(A) * sigma(B) (GTU): dL/dA = dL/dh * tanh'(A) * sigma(B),
-    dL/dB = dL/dh * tanh(A) * sigma'(B), tanh' = 1 - tanh^2 <= 1."""
+    dL/dB = dL/dh * tanh(A) * sigma'(B), tanh' = 1 - tanh^2 <= 1. Dtypes: float32, float64."""
     check_gate(A, B, dL_dh)
     t, s = torch.tanh(A), torch.sigmoid(B)
     return dL_dh * (1 - t**2) * s, dL_dh * t * s * (1 - s)
@@ -214,7 +227,7 @@ def affine_coupling(x: Tensor, s: Callable[[Tensor], Tensor],
     """RealNVP's affine coupling. x (..., D) splits into x1 = x[..., :D//2] and x2 (the rest);
     y1 = x1, y2 = x2 * exp(s(x1)) + t(x1). The scale and shift read only the half that passes
     through, so the Jacobian is triangular with diagonal (1, exp(s(x1))):
-    log|det dy/dx| = sum s(x1). Returns y (..., D) and log_det (...)."""
+    log|det dy/dx| = sum s(x1). Returns y (..., D) and log_det (...). Dtypes: float32, float64."""
     x1, x2 = halves(x, "x")
     s1 = apply_half(s, x1, x2, "s")
     y2 = x2 * torch.exp(s1) + apply_half(t, x1, x2, "t")
@@ -223,20 +236,23 @@ def affine_coupling(x: Tensor, s: Callable[[Tensor], Tensor],
 
 def affine_coupling_inverse(y: Tensor, s: Callable[[Tensor], Tensor],
                             t: Callable[[Tensor], Tensor]) -> Tensor:
-    """x1 = y1, x2 = (y2 - t(y1)) * exp(-s(y1)): s and t are evaluated, never inverted."""
+    """x1 = y1, x2 = (y2 - t(y1)) * exp(-s(y1)): s and t are evaluated, never inverted.
+    Dtypes: float32, float64."""
     y1, y2 = halves(y, "y")
     x2 = (y2 - apply_half(t, y1, y2, "t")) * torch.exp(-apply_half(s, y1, y2, "s"))
     return torch.cat([y1, x2], -1)
 
 
 def additive_coupling(x: Tensor, m: Callable[[Tensor], Tensor]) -> Tensor:
-    """NICE's additive coupling: y1 = x1, y2 = x2 + m(x1); det dy/dx = 1."""
+    """NICE's additive coupling: y1 = x1, y2 = x2 + m(x1); det dy/dx = 1.
+    Dtypes: float32, float64."""
     x1, x2 = halves(x, "x")
     return torch.cat([x1, x2 + apply_half(m, x1, x2, "m")], -1)
 
 
 def additive_coupling_inverse(y: Tensor, m: Callable[[Tensor], Tensor]) -> Tensor:
-    """x1 = y1, x2 = y2 - m(y1)."""
+    """x1 = y1, x2 = y2 - m(y1).
+    Dtypes: float32, float64."""
     y1, y2 = halves(y, "y")
     return torch.cat([y1, y2 - apply_half(m, y1, y2, "m")], -1)
 # --8<-- [end:coupling]
@@ -253,7 +269,8 @@ def check_linear_blocks(x: Tensor, As: Sequence[Tensor]) -> None:
 
 # --8<-- [start:residual]
 def residual_chain(x: Tensor, fs: Sequence[Callable[[Tensor], Tensor]]) -> Tensor:
-    """y = (I + f_n) o ... o (I + f_1) (x): each block adds f_i of the running sum."""
+    """y = (I + f_n) o ... o (I + f_1) (x): each block adds f_i of the running sum.
+    Dtypes: float32, float64."""
     for f in fs:
         x = x + f(x)
     return x
@@ -262,7 +279,7 @@ def residual_chain(x: Tensor, fs: Sequence[Callable[[Tensor], Tensor]]) -> Tenso
 def path_terms(x: Tensor, As: Sequence[Tensor]) -> dict[tuple[int, ...], Tensor]:
     """For linear blocks f_i(x) = x A_i^T: each of the 2^n paths through the chain, a subset
     i_1 < ... < i_k of the blocks, mapped to its term A_{i_k} ... A_{i_1} x (the empty path is
-    x itself). x (..., c), A_i (c, c)."""
+    x itself). x (..., c), A_i (c, c). Dtypes: float32, float64."""
     check_linear_blocks(x, As)
     terms = {}
     for k in range(len(As) + 1):
@@ -275,7 +292,8 @@ def path_terms(x: Tensor, As: Sequence[Tensor]) -> dict[tuple[int, ...], Tensor]
 
 
 def unrolled_residual(x: Tensor, As: Sequence[Tensor]) -> Tensor:
-    """The sum of all 2^n path terms; equal to residual_chain for linear blocks."""
+    """The sum of all 2^n path terms; equal to residual_chain for linear blocks.
+    Dtypes: float32, float64."""
     return sum(path_terms(x, As).values())
 # --8<-- [end:residual]
 
@@ -293,7 +311,7 @@ def split_step(A: Tensor, B: Tensor, h: float, scheme: str = "strang",
     """One step of size h for dx/dt = (A + B) x as a matrix S, x_{t+h} ~ S x_t.
     Lie-Trotter: flow A for h, then B for h:            S = e^{hB} e^{hA}.
     Strang:      B for h/2, A for h, B for h/2:          S = e^{hB/2} e^{hA} e^{hB/2}.
-    substep "euler" replaces each flow e^{hM} by one Euler step I + hM."""
+    substep "euler" replaces each flow e^{hM} by one Euler step I + hM. Dtypes: float32, float64."""
     check_float("A", A, min_dim=2)
     check_float("B", B, min_dim=2)
     if A.dim() != 2 or A.shape[0] != A.shape[1] or B.shape != A.shape:
@@ -309,7 +327,8 @@ def split_step(A: Tensor, B: Tensor, h: float, scheme: str = "strang",
 
 def split_solve(A: Tensor, B: Tensor, x0: Tensor, T: float, n_steps: int,
                 scheme: str = "strang", substep: str = "exact") -> Tensor:
-    """x(T) from x(0) = x0 (c,) by n_steps split steps of size h = T / n_steps; A, B (c, c)."""
+    """x(T) from x(0) = x0 (c,) by n_steps split steps of size h = T / n_steps; A, B (c, c).
+    Dtypes: float32, float64."""
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     S = split_step(A, B, T / n_steps, scheme, substep)

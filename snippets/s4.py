@@ -70,19 +70,24 @@ def common_dtype(*tensors: Tensor) -> list[Tensor]:
 
 
 # --8<-- [start:hippo]
-def hippo_legs(N: int) -> tuple[Tensor, Tensor]:
+def hippo_legs(N: int, *, device=None,
+               dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
     """HiPPO-LegS: A[n, k] = -sqrt(2n+1) sqrt(2k+1) for n > k, -(n+1) for n = k, 0 for n < k;
-    B[n] = sqrt(2n+1). float64, A (N, N), B (N,)."""
+    B[n] = sqrt(2n+1). A (N, N), B (N,) on ``device``. Dtypes: float64 (default), float32."""
     check_length(N, "N")
-    r = (2 * torch.arange(N, dtype=torch.float64) + 1).sqrt()
-    A = -torch.tril(r[:, None] * r[None, :], -1) - torch.diag(torch.arange(1, N + 1, dtype=torch.float64))
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    n = torch.arange(N, dtype=dtype, device=device)
+    r = (2 * n + 1).sqrt()
+    A = -torch.tril(r[:, None] * r[None, :], -1) - torch.diag(n + 1)
     return A, r.clone()
 # --8<-- [end:hippo]
 
 
 # --8<-- [start:discretize]
 def discretize_bilinear(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
-    """A_bar = (I - step/2 A)^{-1} (I + step/2 A), B_bar = (I - step/2 A)^{-1} step B."""
+    """A_bar = (I - step/2 A)^{-1} (I + step/2 A), B_bar = (I - step/2 A)^{-1} step B.
+    Dtypes: float32, float64."""
     N = check_system(A, B)
     A, B = common_dtype(A, B)
     s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]        # (..., 1, 1)
@@ -111,7 +116,7 @@ def discretize_zoh(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
 # --8<-- [start:modes]
 def scan(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor) -> Tensor:
     """The recurrence (RNN mode): x_k = A_bar x_{k-1} + B_bar u_k, x_{-1} = 0, y_k = C x_k
-    (a plain product: C is not conjugated). u (..., L) -> y (..., L)."""
+    (a plain product: C is not conjugated). u (..., L) -> y (..., L). Dtypes: float32, float64."""
     check_system(A_bar, B_bar, C)
     if u.shape[:-1] != A_bar.shape[:-2] or u.dim() < 1:
         raise ValueError(f"u must have shape {(*A_bar.shape[:-2], 'L')}, got {tuple(u.shape)}")
@@ -125,7 +130,8 @@ def scan(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor) -> Tensor:
 
 
 def kernel_naive(A_bar: Tensor, B_bar: Tensor, C: Tensor, L: int) -> Tensor:
-    """K[i] = C A_bar^i B_bar for i < L, by L matrix-vector products: O(N^2 L)."""
+    """K[i] = C A_bar^i B_bar for i < L, by L matrix-vector products: O(N^2 L).
+    Dtypes: float32, float64."""
     check_system(A_bar, B_bar, C)
     check_length(L)
     A_bar, v, C = common_dtype(A_bar, B_bar, C)
@@ -138,7 +144,8 @@ def kernel_naive(A_bar: Tensor, B_bar: Tensor, C: Tensor, L: int) -> Tensor:
 
 def causal_conv(u: Tensor, K: Tensor, D=0.0) -> Tensor:
     """The convolution (CNN mode): y[k] = sum_{i <= k} K[i] u[k - i] + D u[k], by FFT. Both are
-    zero-padded to 2L, so the circular convolution the FFT computes never wraps around."""
+    zero-padded to 2L, so the circular convolution the FFT computes never wraps around.
+    Dtypes: float32, float64."""
     if u.shape != K.shape:
         raise ValueError(f"u {tuple(u.shape)} and K {tuple(K.shape)} must have the same shape")
     L = u.shape[-1]
@@ -194,18 +201,23 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
 
 
 # --8<-- [start:nplr]
-def nplr_legs(N: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def nplr_legs(N: int, *, device=None,
+              dtype: torch.dtype = torch.complex128) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """HiPPO-LegS as normal plus low rank: with p_n = sqrt(n + 1/2), S = A + p p^T is -I/2 plus
     a skew-symmetric matrix, so S = V diag(Lambda) V^H with V unitary and Re Lambda = -1/2.
     Returns (Lambda (N,), P (1, N), B (N,), V (N, N)) with A = V (diag(Lambda) - P^T conj(P)) V^H,
-    P = V^H p and B = V^H B_legs (complex128)."""
-    A, B_legs = hippo_legs(N)
-    p = (torch.arange(N, dtype=torch.float64) + 0.5).sqrt()
-    skew = A + p[:, None] * p[None, :] + 0.5 * torch.eye(N, dtype=torch.float64)
+    P = V^H p and B = V^H B_legs, on ``device``: computed in complex128, then cast.
+    Dtypes: complex128 (default), complex64."""
+    if not dtype.is_complex:
+        raise ValueError(f"dtype must be a complex dtype, got {dtype}")
+    A, B_legs = hippo_legs(N, device=device)
+    p = (torch.arange(N, dtype=torch.float64, device=device) + 0.5).sqrt()
+    skew = A + p[:, None] * p[None, :] + 0.5 * torch.eye(N, dtype=torch.float64, device=device)
     w, V = torch.linalg.eigh(1j * skew.to(torch.complex128))           # i skew is Hermitian
     Lambda = -0.5 - 1j * w
     Vh = V.conj().T
-    return Lambda, (Vh @ p.to(torch.complex128))[None, :], Vh @ B_legs.to(torch.complex128), V
+    out = Lambda, (Vh @ p.to(torch.complex128))[None, :], Vh @ B_legs.to(torch.complex128), V
+    return tuple(t.to(dtype) for t in out)
 
 
 def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step, L: int,
@@ -220,7 +232,8 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     Woodbury turns the inverse into Cauchy sums over n of 1 / d_n(z), and the inverse FFT of
     the L values gives K. With z = exp(-i theta), d_n(z) = (1 + z)(a_n + i (t + b_n)) for the real
     t = tan(theta / 2), a = -step/2 Re Lambda, b = -step/2 Im Lambda, so every Cauchy sum comes
-    from one real array 1 / (a^2 + (t + b)^2), built a chunk of z at a time."""
+    from one real array 1 / (a^2 + (t + b)^2), built a chunk of z at a time.
+    Dtypes: complex64, complex128."""
     if Lambda.dim() not in (1, 2) or B.shape != Lambda.shape or C.shape != Lambda.shape:
         raise ValueError(f"Lambda {tuple(Lambda.shape)}, B {tuple(B.shape)} and C "
                          f"{tuple(C.shape)} must all be (N,) or (H, N)")

@@ -96,13 +96,17 @@ def check_count(name: str, value, minimum: int = 0) -> None:
 
 
 # --8<-- [start:example]
-def example_mixture(dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor, Tensor]:
-    """The chapter's mixture: weights (3,), means (3, 2) and covariances (3, 2, 2)."""
-    weights = torch.tensor([0.5, 0.3, 0.2], dtype=dtype)
-    means = torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.5, -2.5]], dtype=dtype)
+def example_mixture(dtype: torch.dtype = torch.float64, *,
+                    device=None) -> tuple[Tensor, Tensor, Tensor]:
+    """The chapter's mixture: weights (3,), means (3, 2) and covariances (3, 2, 2), on
+    ``device``. Dtypes: float32, float64 (default)."""
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    weights = torch.tensor([0.5, 0.3, 0.2], dtype=dtype, device=device)
+    means = torch.tensor([[-2.0, 0.0], [2.0, 1.0], [0.5, -2.5]], dtype=dtype, device=device)
     covs = torch.tensor([[[0.5, 0.2], [0.2, 0.3]],
                          [[0.3, -0.15], [-0.15, 0.4]],
-                         [[0.4, 0.0], [0.0, 0.15]]], dtype=dtype)
+                         [[0.4, 0.0], [0.0, 0.15]]], dtype=dtype, device=device)
     return weights, means, covs
 # --8<-- [end:example]
 
@@ -130,7 +134,8 @@ def components(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
 
 def mixture_log_prob(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
                      sigma: float = 0.0) -> Tensor:
-    """log p_sigma(x) = logsumexp_k (log w_k + log N(x; mu_k, C_k + sigma^2 I)), (n,)."""
+    """log p_sigma(x) = logsumexp_k (log w_k + log N(x; mu_k, C_k + sigma^2 I)), (n,).
+    Dtypes: float32, float64."""
     logits, _ = components(x, weights, means, covs, sigma)
     return torch.logsumexp(logits, dim=0)
 
@@ -138,7 +143,8 @@ def mixture_log_prob(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
 def mixture_score(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
                   sigma: float = 0.0) -> Tensor:
     """grad_x log p_sigma(x) = sum_k r_k(x) (-(C_k + sigma^2 I)^{-1} (x - mu_k)), (n, d), with
-    the responsibilities r_k = softmax_k(logits): normalised over k, they sum to 1."""
+    the responsibilities r_k = softmax_k(logits): normalised over k, they sum to 1.
+    Dtypes: float32, float64."""
     logits, scores = components(x, weights, means, covs, sigma)
     r = torch.softmax(logits, dim=0)                              # p(k | x), (K, n)
     return (r[:, None, :] * scores.mT).sum(0).T                   # sum over k, as (n, d)
@@ -146,7 +152,8 @@ def mixture_score(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
 
 def responsibilities(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
                      sigma: float = 0.0) -> Tensor:
-    """p_sigma(k | x) = w_k N(x; mu_k, C_k + sigma^2 I) / p_sigma(x), (n, K): rows sum to 1."""
+    """p_sigma(k | x) = w_k N(x; mu_k, C_k + sigma^2 I) / p_sigma(x), (n, K): rows sum to 1.
+    Dtypes: float32, float64."""
     return components(x, weights, means, covs, sigma)[0].softmax(dim=0).T
 # --8<-- [end:mixture]
 
@@ -154,7 +161,8 @@ def responsibilities(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
 # --8<-- [start:moments]
 def mixture_moments(weights: Tensor, means: Tensor, covs: Tensor) -> tuple[Tensor, Tensor]:
     """The mixture's mean m = sum_k w_k mu_k (d,) and covariance
-    sum_k w_k (C_k + (mu_k - m)(mu_k - m)^T) (d, d): the law of total covariance."""
+    sum_k w_k (C_k + (mu_k - m)(mu_k - m)^T) (d, d): the law of total covariance.
+    Dtypes: float32, float64."""
     check_mixture(weights, means, covs)
     m = weights @ means
     D = means - m                                                 # (K, d)
@@ -164,7 +172,8 @@ def mixture_moments(weights: Tensor, means: Tensor, covs: Tensor) -> tuple[Tenso
 def mixture_sample(n: int, weights: Tensor, means: Tensor, covs: Tensor,
                    generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """n exact draws: a component k ~ w, then x = mu_k + L_k z with C_k = L_k L_k^T and
-    z ~ N(0, I). Returns x (n, d) and k (n,)."""
+    z ~ N(0, I). Returns x (n, d) and k (n,). Dtypes: float32, float64. ``generator`` must
+    be on the mixture's device (torch draws there)."""
     check_mixture(weights, means, covs)
     check_count("n", n)
     k = torch.multinomial(weights, n, replacement=True, generator=generator)
@@ -185,7 +194,8 @@ def moment_tolerances(weights: Tensor, means: Tensor, covs: Tensor, n: int, n_se
     Standard errors: E[r_k] = w_k and Var(r_k) <= w_k (1 - w_k) as 0 <= r_k <= 1; Var(x_i) / n
     for the mean; Var((x_i - m_i)(x_j - m_j)) / n for the covariance, from each component's
     fourth moments in closed form. Allowance: with sum_k dw_k = 0, dm = sum_k dw_k D_k and
-    dS = sum_k dw_k (C_k + D_k D_k^T - S) - dm dm^T, D_k = mu_k - m, bounded entrywise."""
+    dS = sum_k dw_k (C_k + D_k D_k^T - S) - dm dm^T, D_k = mu_k - m, bounded entrywise.
+    Dtypes: float32, float64."""
     check_count("n", n, minimum=1)
     m, S = mixture_moments(weights, means, covs)
     D = means - m                                                  # (K, d)
@@ -210,7 +220,7 @@ def error_over_tolerance(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor
     """The largest |error| / tolerance of samples x (n, d) against the mixture: their mean
     responsibilities against w, their mean against m and covariance against S, with the
     tolerances of moment_tolerances (0 / 0, a weight of 1 matched exactly, counts as 0).
-    At most 1: the samples pass."""
+    At most 1: the samples pass. Dtypes: float32, float64."""
     check_points(x, means.shape[1])
     x = x.to(means.dtype)
     m, S = mixture_moments(weights, means, covs)
@@ -225,7 +235,7 @@ def error_over_tolerance(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor
 def value_and_trace(f: Score, x: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
     """f(x) (n, d) and tr(df/dx) at every row of x (n, d), (n,), by d backward passes: pass i
     is the VJP with e_i, and its i-th entry is J_ii. f must act on each row separately.
-    create_graph keeps both differentiable (to train through them)."""
+    create_graph keeps both differentiable (to train through them). Dtypes: float32, float64."""
     check_float("x", x, 2)
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -240,7 +250,8 @@ def value_and_trace(f: Score, x: Tensor, create_graph: bool = False) -> tuple[Te
 # --8<-- [start:explicit]
 def explicit_score_matching_loss(s_model: Tensor, s_true: Tensor) -> Tensor:
     """(1/2) mean_n |s_model(x_n) - s_p(x_n)|^2: half the Fisher divergence, estimated on
-    samples x_n ~ p. Needs the true score s_p, which is what we do not have."""
+    samples x_n ~ p. Needs the true score s_p, which is what we do not have.
+    Dtypes: float32, float64."""
     check_float("s_model", s_model, 2)
     check_float("s_true", s_true, 2)
     if s_model.shape != s_true.shape:
@@ -254,7 +265,7 @@ def explicit_score_matching_loss(s_model: Tensor, s_true: Tensor) -> Tensor:
 def implicit_score_matching_loss(score: Score, x: Tensor) -> Tensor:
     """Hyvarinen's objective mean_n [tr J_s(x_n) + (1/2) |s(x_n)|^2], J_s = ds/dx: equal to
     the explicit loss minus the constant (1/2) E|s_p|^2. The trace costs d backward passes.
-    Differentiable in the model's parameters."""
+    Differentiable in the model's parameters. Dtypes: float32, float64."""
     s, trace = value_and_trace(score, x, create_graph=True)
     return (trace + 0.5 * (s**2).sum(1)).mean()
 # --8<-- [end:implicit]
@@ -263,7 +274,8 @@ def implicit_score_matching_loss(score: Score, x: Tensor) -> Tensor:
 # --8<-- [start:sliced]
 def sliced_score_matching_loss(score: Score, x: Tensor, v: Tensor) -> Tensor:
     """mean_n [v_n^T J_s(x_n) v_n + (1/2) (v_n^T s(x_n))^2] for directions v (n, d) with
-    E[v v^T] = I. v^T J v comes from ONE backward pass: grad_x (v . s(x)) = J^T v, then dot v."""
+    E[v v^T] = I. v^T J v comes from ONE backward pass: grad_x (v . s(x)) = J^T v, then dot v.
+    Dtypes: float32, float64."""
     check_float("x", x, 2)
     check_float("v", v, 2)
     if v.shape != x.shape:
@@ -280,7 +292,8 @@ def sliced_score_matching_loss(score: Score, x: Tensor, v: Tensor) -> Tensor:
 def dsm_loss(score: NoiseScore, x: Tensor, z: Tensor, sigma: float | Tensor) -> Tensor:
     """Denoising score matching with the weight sigma^2: for x (n, d) ~ p, z (n, d) ~ N(0, I)
     and x~ = x + sigma z, mean_n (sigma_n^2 / 2) |s(x~_n, sigma_n) - target_n|^2 with the
-    target grad_x~ log N(x~; x, sigma^2 I) = -(x~ - x) / sigma^2. sigma: a float or (n,)."""
+    target grad_x~ log N(x~; x, sigma^2 I) = -(x~ - x) / sigma^2. sigma: a float or (n,).
+    Dtypes: float32, float64."""
     check_float("x", x, 2)
     check_float("z", z, 2)
     if z.shape != x.shape:
@@ -298,7 +311,9 @@ def dsm_loss(score: NoiseScore, x: Tensor, z: Tensor, sigma: float | Tensor) -> 
 def langevin(score: Score, x: Tensor, eps: float, steps: int, generator: torch.Generator,
              temperature: float = 1.0) -> Tensor:
     """Unadjusted Langevin: x <- x + (eps / 2) s(x) + sqrt(eps * temperature) z, z ~ N(0, I).
-    As eps -> 0 it samples p^(1 / temperature); temperature 0 is gradient ascent on log p."""
+    As eps -> 0 it samples p^(1 / temperature); temperature 0 is gradient ascent on log p.
+    Dtypes: float32, float64. ``generator`` must be on
+    x's device (torch draws there)."""
     check_float("x", x, 2)
     check_positive("eps", eps)
     check_count("steps", steps)
@@ -312,14 +327,19 @@ def langevin(score: Score, x: Tensor, eps: float, steps: int, generator: torch.G
 
 
 # --8<-- [start:annealed]
-def geometric_sigmas(sigma_max: float, sigma_min: float, L: int) -> Tensor:
-    """sigma_1 = sigma_max > ... > sigma_L = sigma_min with a constant ratio, (L,) float64."""
+def geometric_sigmas(sigma_max: float, sigma_min: float, L: int, *, device=None,
+                     dtype: torch.dtype = torch.float64) -> Tensor:
+    """sigma_1 = sigma_max > ... > sigma_L = sigma_min with a constant ratio, (L,) on
+    ``device``. Dtypes: float32, float64 (default)."""
     check_positive("sigma_min", sigma_min)
     if not (isinstance(sigma_max, (int, float)) and sigma_max > sigma_min):
         raise ValueError(f"sigma_max must be larger than sigma_min={sigma_min}, got {sigma_max!r}")
     if not isinstance(L, int) or isinstance(L, bool) or L < 2:
         raise ValueError(f"L must be an integer >= 2, got {L!r}")
-    return torch.logspace(math.log10(sigma_max), math.log10(sigma_min), L, dtype=torch.float64)
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    return torch.logspace(math.log10(sigma_max), math.log10(sigma_min), L, dtype=dtype,
+                          device=device)
 
 
 def annealed_langevin(score: NoiseScore, x: Tensor, sigmas: Sequence[float] | Tensor,
@@ -328,7 +348,9 @@ def annealed_langevin(score: NoiseScore, x: Tensor, sigmas: Sequence[float] | Te
                       callback: Callable[[int, float, Tensor], None] | None = None) -> Tensor:
     """Annealed Langevin dynamics (Song & Ermon 2019): for each sigma_i, largest first, `steps`
     Langevin steps on s(., sigma_i) with the step alpha_i = eps sigma_i^2 / sigma_L^2, so that
-    alpha_i / sigma_i^2 is the same at every level. callback(i, sigma_i, x) after each level."""
+    alpha_i / sigma_i^2 is the same at every level. callback(i, sigma_i, x) after each level.
+    Dtypes: float32, float64. ``generator`` must be on
+    x's device (torch draws there)."""
     sigmas = [float(s) for s in sigmas]
     if not sigmas or any(s <= 0 for s in sigmas) or any(a < b for a, b in zip(sigmas, sigmas[1:])):
         raise ValueError(f"sigmas must be positive and non-increasing, got {sigmas}")
@@ -348,22 +370,31 @@ class ScoreNet(nn.Module):
     F an MLP d + 1 -> hidden -> hidden -> d (SiLU), c_in = 1 / sqrt(sigma^2 + sigma_data^2).
     The first term is the score of N(0, (sigma^2 + sigma_data^2) I), right for large sigma.
     F outputs (about) sigma times the rest of the score, whose mean square is at most d at every
-    noise level (sigma s_sigma = -E[z | x~]), so its output is divided by sigma."""
+    noise level (sigma s_sigma = -E[z | x~]), so its output is divided by sigma.
+    The parameters are made on ``device`` in ``dtype``, their initial values drawn where
+    ``generator`` lives (the same network on every device). Dtypes: float32 (default), float64."""
 
     def __init__(self, d: int = 2, hidden: int = 64, sigma_data: float = 1.0,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, *, device=None,
+                 dtype: torch.dtype = torch.float32):
         super().__init__()
         check_count("d", d, minimum=1)
         check_count("hidden", hidden, minimum=1)
         check_positive("sigma_data", sigma_data)
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
         self.sigma_data = sigma_data
-        self.F = nn.Sequential(nn.Linear(d + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
-                               nn.SiLU(), nn.Linear(hidden, d))
-        with torch.no_grad():                       # PyTorch's default init, from `generator`
+        kw = dict(device=device, dtype=dtype)
+        self.F = nn.Sequential(nn.Linear(d + 1, hidden, **kw), nn.SiLU(),
+                               nn.Linear(hidden, hidden, **kw), nn.SiLU(),
+                               nn.Linear(hidden, d, **kw))
+        where = device if generator is None else generator.device
+        with torch.no_grad():     # PyTorch's default init, drawn where `generator` lives
             for layer in self.F[::2]:
                 bound = 1 / math.sqrt(layer.in_features)
-                layer.weight.uniform_(-bound, bound, generator=generator)
-                layer.bias.uniform_(-bound, bound, generator=generator)
+                for p in (layer.weight, layer.bias):
+                    p.copy_(torch.empty(p.shape, dtype=dtype, device=where)
+                            .uniform_(-bound, bound, generator=generator))
 
     def forward(self, x: Tensor, sigma: float | Tensor) -> Tensor:
         """x (n, d), sigma a float or (n,) -> (n, d)."""
@@ -381,7 +412,8 @@ def train_score_net(net: nn.Module, data: Tensor, sigma_min: float, sigma_max: f
     """Adam (betas 0.9, 0.999) on dsm_loss, its learning rate decayed to 0 on a cosine. Each
     step: `batch` rows of data, sigma log-uniform on [sigma_min, sigma_max], and the noise used
     as z and as -z (antithetic: the same expected loss, a gradient with less variance).
-    Returns the losses."""
+    Returns the losses. Dtypes: float32, float64 (net's and data's). ``generator`` must be
+    on data's device (torch draws there)."""
     check_float("data", data, 2)
     check_count("steps", steps)
     check_count("batch", batch, minimum=1)
@@ -427,7 +459,8 @@ def ve_g2(t: float, sigma_min: float, sigma_max: float) -> float:
 
 def rk4(f: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
         steps: int) -> Tensor:
-    """Classical fixed-step Runge-Kutta for dx/dt = f(x, t) from t0 to t1 (t1 < t0 runs back)."""
+    """Classical fixed-step Runge-Kutta for dx/dt = f(x, t) from t0 to t1 (t1 < t0 runs back).
+    Dtypes: float32, float64."""
     check_count("steps", steps, minimum=1)
     h = (t1 - t0) / steps
     for i in range(steps):
@@ -442,7 +475,8 @@ def rk4(f: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
 
 def probability_flow_drift(score: NoiseScore, sigma_min: float,
                            sigma_max: float) -> Callable[[Tensor, float], Tensor]:
-    """The probability-flow ODE of dx = g(t) dw: dx/dt = -(1/2) g(t)^2 s(x, sigma(t))."""
+    """The probability-flow ODE of dx = g(t) dw: dx/dt = -(1/2) g(t)^2 s(x, sigma(t)).
+    Dtypes: float32, float64."""
     check_positive("sigma_min", sigma_min)
     if not sigma_max > sigma_min:
         raise ValueError(f"sigma_max must be larger than sigma_min={sigma_min}, got {sigma_max!r}")
@@ -455,7 +489,8 @@ def probability_flow_drift(score: NoiseScore, sigma_min: float,
 def probability_flow_ode(score: NoiseScore, x: Tensor, sigma_min: float, sigma_max: float,
                          steps: int, t0: float = 1.0, t1: float = 0.0) -> Tensor:
     """x(t1) from x(t0) along the probability-flow ODE, by rk4: deterministic, and from
-    t0 = 1 to t1 = 0 it maps p_1 = p_0 * N(0, (sigma_max^2 - sigma_min^2) I) back to p_0."""
+    t0 = 1 to t1 = 0 it maps p_1 = p_0 * N(0, (sigma_max^2 - sigma_min^2) I) back to p_0.
+    Dtypes: float32, float64."""
     check_float("x", x, 2)
     return rk4(probability_flow_drift(score, sigma_min, sigma_max), x, t0, t1, steps)
 # --8<-- [end:ode]

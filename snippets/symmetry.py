@@ -54,15 +54,21 @@ def check_size(name: str, k: int) -> None:
 
 # --8<-- [start:random_orthogonal]
 def random_orthogonal(d: int, generator: torch.Generator | None = None,
-                      dtype: torch.dtype = torch.float64, special: bool = False) -> Tensor:
+                      dtype: torch.dtype = torch.float64, special: bool = False, *,
+                      device=None) -> Tensor:
     """A Haar-distributed (uniformly random) Q in O(d), or in SO(d) when ``special``: (d, d).
 
     QR of a Gaussian A gives A = Q R, but the factorisation is unique only up to the signs of
     R's diagonal, and LAPACK's choice of signs depends on A. Fixing them (Q <- Q diag(sign R_ii),
     so that R_ii > 0) makes Q a function of A that commutes with rotations, hence Haar.
-    For SO(d), a reflection of the first column maps the det -1 half onto the det +1 half."""
+    For SO(d), a reflection of the first column maps the det -1 half onto the det +1 half.
+    A is drawn where ``generator`` lives (the same Q on every device), then moved to ``device``.
+    Dtypes: float32, float64 (default)."""
     check_size("d", d)
-    A = torch.randn(d, d, generator=generator, dtype=dtype)
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    where = device if generator is None else generator.device
+    A = torch.randn(d, d, generator=generator, dtype=dtype, device=where).to(device)
     Q, R = torch.linalg.qr(A)
     Q = Q * torch.sgn(torch.diagonal(R))       # column j times sign(R_jj)
     if special and torch.linalg.det(Q) < 0:
@@ -73,12 +79,14 @@ def random_orthogonal(d: int, generator: torch.Generator | None = None,
 
 # --8<-- [start:random_permutation]
 def random_permutation_matrix(n: int, generator: torch.Generator | None = None,
-                              dtype: torch.dtype = torch.float64) -> Tensor:
+                              dtype: torch.dtype = torch.float64, *, device=None) -> Tensor:
     """A uniformly random permutation matrix P (n, n) with P[i, perm[i]] = 1, so that
-    (P X)[i] = X[perm[i]]: P X is ``X[perm]``."""
+    (P X)[i] = X[perm[i]]: P X is ``X[perm]``. perm is drawn where ``generator`` lives, P made
+    on ``device``. Dtypes: any (float64 default): its entries 0 and 1 are exact."""
     check_size("n", n)
-    perm = torch.randperm(n, generator=generator)
-    return torch.eye(n, dtype=dtype)[perm]
+    where = device if generator is None else generator.device
+    perm = torch.randperm(n, generator=generator, device=where).to(device)
+    return torch.eye(n, dtype=dtype, device=device)[perm]
 # --8<-- [end:random_permutation]
 
 
@@ -88,7 +96,7 @@ def equivariance_defect(f: Callable[[Tensor], Tensor], X: Tensor,
                         g_out: Callable[[Tensor], Tensor] = lambda Y: Y) -> float:
     """max |f(g_in(X)) - g_out(f(X))|: 0 when f is equivariant for this group element (g acting
     as g_in on inputs and g_out on outputs); with the default g_out, the identity, 0 when f
-    is invariant."""
+    is invariant. Dtypes: float32, float64."""
     check_float("X", X)
     return (f(g_in(X)) - g_out(f(X))).abs().max().item()
 # --8<-- [end:equivariance_defect]
@@ -97,14 +105,14 @@ def equivariance_defect(f: Callable[[Tensor], Tensor], X: Tensor,
 # --8<-- [start:gram]
 def gram(X: Tensor) -> Tensor:
     """G = X X^T, (n, n): G_ij = <x_i, x_j>, every inner product of two points. For Q in O(d),
-    (X Q^T)(X Q^T)^T = X Q^T Q X^T = X X^T, so G is O(d)-invariant."""
+    (X Q^T)(X Q^T)^T = X Q^T Q X^T = X X^T, so G is O(d)-invariant. Dtypes: float32, float64."""
     check_cloud("X", X)
     return X @ X.T
 
 
 def distances_from_gram(G: Tensor) -> Tensor:
     """Pairwise distances D_ij = |x_i - x_j| = sqrt(G_ii + G_jj - 2 G_ij) from a Gram
-    matrix (n, n); the square is clamped at 0 against rounding."""
+    matrix (n, n); the square is clamped at 0 against rounding. Dtypes: float32, float64."""
     check_square("G", G)
     g = torch.diagonal(G)
     return (g[:, None] + g[None, :] - 2 * G).clamp(min=0).sqrt()
@@ -115,7 +123,8 @@ def distances_from_gram(G: Tensor) -> Tensor:
 def equivariant_from_gram(X: Tensor, weight_fn: Callable[[Tensor], Tensor]) -> Tensor:
     """f(X) = W(G) X with G = X X^T and W = weight_fn(G) of shape (m, n): every output row is
     a weighted sum sum_j W_ij x_j of the points, with weights computed from inner products only.
-    f(X Q^T) = W(G) X Q^T = f(X) Q^T: O(d)-equivariant for any weight_fn. X (n, d) -> (m, d)."""
+    f(X Q^T) = W(G) X Q^T = f(X) Q^T: O(d)-equivariant for any weight_fn. X (n, d) -> (m, d).
+    Dtypes: float32, float64."""
     G = gram(X)
     W = weight_fn(G)
     if not isinstance(W, Tensor) or W.dim() != 2 or W.shape[1] != X.shape[0]:
@@ -129,7 +138,8 @@ def equivariant_from_gram(X: Tensor, weight_fn: Callable[[Tensor], Tensor]) -> T
 def procrustes(A: Tensor, B: Tensor) -> Tensor:
     """Orthogonal Procrustes: the Q in O(d) minimising |A Q^T - B|_F for point clouds A, B (n, d),
     i.e. the orthogonal map that best takes each a_i to b_i. With B^T A = U S V^T (SVD),
-    Q = U V^T: it maximises tr(Q^T B^T A) = tr(S U^T Q V), which is largest when U^T Q V = I."""
+    Q = U V^T: it maximises tr(Q^T B^T A) = tr(S U^T Q V), which is largest when U^T Q V = I.
+    Dtypes: float32, float64."""
     check_cloud("A", A)
     check_cloud("B", B)
     if A.shape != B.shape:
@@ -143,7 +153,7 @@ def procrustes(A: Tensor, B: Tensor) -> Tensor:
 def recover_from_gram(G: Tensor, d: int) -> Tensor:
     """A point cloud X_hat (n, d) with X_hat X_hat^T = G, for G = X X^T of rank at most d:
     with G = V diag(lam) V^T (eigenvalues descending), X_hat = V_d diag(lam_d)^{1/2}. Any X
-    with that Gram matrix is X_hat Q^T for some Q in O(d)."""
+    with that Gram matrix is X_hat Q^T for some Q in O(d). Dtypes: float32, float64."""
     check_square("G", G)
     check_size("d", d)
     if d > G.shape[0]:
@@ -159,7 +169,7 @@ def recover_from_gram(G: Tensor, d: int) -> Tensor:
 def centre(X: Tensor) -> Tensor:
     """X - 1 mean(X): the point cloud moved so that its centroid (1/n) sum_i x_i is at 0.
     A translation x_i -> x_i + t moves the centroid by t too, so centre(X + 1 t^T) = centre(X),
-    and centre(X Q^T) = centre(X) Q^T. X (n, d) -> (n, d)."""
+    and centre(X Q^T) = centre(X) Q^T. X (n, d) -> (n, d). Dtypes: float32, float64."""
     check_cloud("X", X)
     return X - X.mean(dim=0, keepdim=True)
 # --8<-- [end:centre]
@@ -169,7 +179,8 @@ def centre(X: Tensor) -> Tensor:
 def sort_rows(X: Tensor) -> Tensor:
     """The rows of X (n, d) in lexicographic order: the same result for every ordering of the
     rows, so f(sort_rows(X)) is permutation-invariant for any f. Stable sorts by the last
-    column, then the one before, ..., then the first: ties are broken by the later columns."""
+    column, then the one before, ..., then the first: ties are broken by the later columns.
+    Dtypes: float32, float64."""
     check_cloud("X", X)
     order = torch.arange(X.shape[0], device=X.device)
     for j in reversed(range(X.shape[1])):
@@ -183,7 +194,8 @@ def permute_hidden(W1: Tensor, b1: Tensor, W2: Tensor, perm: Tensor) -> tuple[Te
     """The hidden units of x -> W2 phi(W1 x + b1) reordered by perm: (W1[perm], b1[perm],
     W2[:, perm]). With P the permutation matrix, that is (P W1, P b1, W2 P^T), and
     W2 P^T phi(P (W1 x + b1)) = W2 P^T P phi(W1 x + b1): the same function, for any elementwise
-    phi. W1 (h, c_in), b1 (h,), W2 (c_out, h), perm a permutation of range(h)."""
+    phi. W1 (h, c_in), b1 (h,), W2 (c_out, h), perm a permutation of range(h).
+    Dtypes: float32, float64."""
     check_float("W1", W1, dim=2)
     check_float("b1", b1, dim=1)
     check_float("W2", W2, dim=2)

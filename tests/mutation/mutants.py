@@ -300,9 +300,10 @@ MUTANTS.update({m.name: m for m in [
            first=("test_minibatches_cover_every_example_once_in_ceil_n_over_b_batches",
                   "n, b = 100, 32"),
            why="an epoch of n // batch_size full batches: the n % batch_size leftovers never seen",
-           edits=(("    return list(torch.randperm(n, generator=generator).split(batch_size))",
-                   "    return list(torch.randperm(n, generator=generator)[:n - n % batch_size]"
-                   ".split(batch_size))"),), **OPTIM),
+           edits=(("    return list(torch.randperm(n, generator=generator, device=where).to(device)"
+                   ".split(batch_size))",
+                   "    return list(torch.randperm(n, generator=generator, device=where).to(device)"
+                   "[:n - n % batch_size].split(batch_size))"),), **OPTIM),
 ]})
 
 LINALG = dict(file="snippets/linear_algebra.py", chapter="docs/linear_algebra.md",
@@ -451,7 +452,8 @@ MUTANTS.update({m.name: m for m in [
            first=("test_activation_and_derivative_match_torch",
                   "x = torch.linspace(-30, 30, 601, dtype=torch.float64)"),
            why="softplus' = sigma(-x)",
-           edits=(("= sigma(x).\"\"\"\n    check_float(\"x\", x)\n    return torch.sigmoid(x)",
+           edits=(("= sigma(x).\n    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 "
+                   "(relative).\"\"\"\n    check_float(\"x\", x)\n    return torch.sigmoid(x)",
                    "= sigma(x).\"\"\"\n    check_float(\"x\", x)\n    return torch.sigmoid(-x)"),), **MLP),
     Mutant("mlp-elu-grad-branches-swapped",
            first=("test_activation_and_derivative_match_torch",

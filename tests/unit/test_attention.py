@@ -321,3 +321,12 @@ def test_errors_name_the_problem():
         sinusoidal_positions(-1, 4)
     with pytest.raises(ValueError, match="T_q must be an integer >= 0"):
         causal_mask(2.5)
+
+
+@pytest.mark.parametrize("base", [0.0, -2.0, math.inf, math.nan])
+def test_a_base_that_is_not_positive_and_finite_is_an_error(base):
+    """base^(-2i / C) is NaN or 0/inf for these (base = 0 left half the channels NaN)."""
+    with pytest.raises(ValueError, match="base must be a finite number > 0"):
+        sinusoidal_positions(4, 4, base)
+    with pytest.raises(ValueError, match="base must be a finite number > 0"):
+        rope(torch.zeros(3, 4), torch.arange(3), base)

@@ -1,129 +1,207 @@
-"""Every tensor a snippet function creates goes where its inputs are.
+"""Every tensor a snippet function creates goes where its inputs are, in their dtype.
 
-Each call below runs twice on CPU inputs: as it is, and with the default device set to "meta"
-(`torch.device("meta")` as a context manager). A tensor the function makes without naming a
-device (``torch.eye(n, dtype=x.dtype)`` instead of ``torch.eye(n, dtype=x.dtype,
-device=x.device)``) is then a meta tensor: mixing it with the CPU inputs raises, or the result
-comes back on "meta". On a GPU that tensor would be on the CPU and the call would fail with a
-device mismatch, which this finds without a GPU.
+Each case of tests/unit/calls.py runs twice on CPU inputs: as it is, and with the default device
+set to "meta" (``torch.device("meta")`` as a context manager). A tensor the function makes
+without naming a device (``torch.eye(n, dtype=x.dtype)`` instead of ``torch.eye(n,
+dtype=x.dtype, device=x.device)``) is then a meta tensor: mixing it with the CPU inputs raises,
+or the result comes back on "meta". On a GPU that tensor would be on the CPU and the call would
+fail with a device mismatch, which this finds without a GPU. A function that takes no tensor
+gets ``device="cpu"``: one that ignores it makes its result on "meta".
 
-The table covers the functions that take a tensor and create one of their own; functions that
-take no tensor (``hippo_legs(N)``, ``causal_mask(T_q, T_k)``, ...) get ``device=`` arguments
-under issue 16.
+Then each case runs in float32 and in float64 (complex64 and complex128 for the complex S4
+kernels) on the same numbers: float outputs must have the input's dtype, and the float32
+result must match the float64 one within ``RTOL``. A handful of elementwise functions run in
+bfloat16 too.
 """
+
+import importlib
+import inspect
+import pkgutil
 
 import pytest
 import torch
 
-from snippets import (attention, autodiff, gradients, logistic_regression, losses, next_token,
-                      reading_list, s4, score_models, symmetry)
+import snippets
+from tests.unit.calls import CASES, COMPLEX, EXEMPT, F32, F64, REAL, Case, In, call
 
-F64 = torch.float64
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def rand(*shape, dtype=F64, seed=0):
-    return torch.randn(*shape, generator=gen(seed), dtype=dtype)
+# float32 against float64: eps32 = 1.2e-7, and these small calls chain at most a few dozen
+# roundings through well-conditioned maths, so 1e-4 (about 800 eps32) holds with room; the
+# cases that lose more (finite differences, samplers, complex kernels) state their own rtol.
+# Relative to the largest entry too, so an entry that cancels to ~0 is not held to 1e-4 of
+# itself.
+RTOL = 1e-4
 
 
-def call(fn, *args, **kwargs):
-    """The call, with its inputs made now (on the CPU): ``fn`` runs later."""
-    return lambda: fn(*args, **kwargs)
-
-
-def score_net_steps():
-    net = score_models.ScoreNet(d=2, hidden=8, sigma_data=1.0, generator=gen(1))
-    return call(score_models.train_score_net, net, rand(32, 2, dtype=torch.float32), 0.05, 5.0, steps=2,
-                generator=gen(2), batch=8)
-
-
-def nplr_kernel():
-    Lambda, P, B, _ = s4.nplr_legs(4)
-    return call(s4.kernel_nplr, Lambda, P, P, B, torch.ones(4, dtype=torch.complex128), 0.1, 8)
-
-
-T = torch.tensor
-# Each entry makes its inputs on the CPU and returns the call to run.
-CALLS = {
-    "attention.rope": lambda: call(attention.rope, rand(5, 4), torch.arange(5)),
-    "autodiff.finite_difference_gradient": lambda: call(
-        autodiff.finite_difference_gradient, lambda x: (x * x).sum(), rand(3), 1e-6),
-    "autodiff.jvp (a constant)": lambda: call(autodiff.jvp, lambda x: x * 2.0 + 1.0, rand(3),
-                                              rand(3, seed=1)),
-    "autodiff.jacobian_forward": lambda: call(autodiff.jacobian_forward, lambda x: x * x,
-                                              rand(1, 3)),
-    "autodiff.jacobian_reverse": lambda: call(autodiff.jacobian_reverse, lambda x: x * x + 1.0,
-                                              rand(1, 3)),
-    "gradients.jacobian_fd": lambda: call(gradients.jacobian_fd, torch.sin, rand(3)),
-    "gradients.jacobian_rev": lambda: call(gradients.jacobian_rev, torch.sin, rand(3)),
-    "gradients.jacobian_fwd": lambda: call(gradients.jacobian_fwd, torch.sin, rand(3)),
-    "logistic_regression.ridge": lambda: call(logistic_regression.ridge, rand(6, 2), rand(6),
-                                              0.1),
-    "logistic_regression.cross_entropy_grad": lambda: call(
-        logistic_regression.cross_entropy_grad, rand(4, 3), T([0, 2, 1, 1])),
-    "logistic_regression.reliability": lambda: call(
-        logistic_regression.reliability, torch.softmax(rand(8, 3), 1),
-        T([0, 1, 2, 0, 1, 2, 0, 1]), 4),
-    "losses.gaussian_nll": lambda: call(losses.gaussian_nll, rand(4), rand(4, seed=1), 0.5),
-    "losses.laplace_nll": lambda: call(losses.laplace_nll, rand(4), rand(4, seed=1), 0.5),
-    "losses.ridge_map": lambda: call(losses.ridge_map, rand(6, 2), rand(6), 1.0, 2.0),
-    "losses.blr_posterior": lambda: call(losses.blr_posterior, rand(6, 2), rand(6), 1.0, 2.0),
-    "next_token.one_hot": lambda: call(next_token.one_hot, T([0, 2, 1]), 4),
-    "reading_list.dropout": lambda: call(reading_list.dropout, rand(4, 3), 0.5,
-                                         generator=gen(3)),
-    "reading_list.flow": lambda: call(reading_list.flow, rand(3, 3), 0.1, "euler"),
-    "s4.discretize_bilinear": lambda: call(s4.discretize_bilinear, rand(3, 3), rand(3), 0.1),
-    "s4.discretize_zoh": lambda: call(s4.discretize_zoh, rand(3, 3), rand(3), 0.1),
-    "s4.scan": lambda: call(s4.scan, 0.5 * torch.eye(3, dtype=F64), rand(3), rand(3), rand(6)),
-    "s4.causal_conv": lambda: call(s4.causal_conv, rand(6), rand(6, seed=1), D=0.5),
-    "s4.vandermonde": lambda: call(s4.vandermonde, rand(4).to(torch.complex128),
-                                   -0.5 + 1j * rand(4, seed=1), 10),
-    "s4.kernel_nplr": nplr_kernel,
-    "score_models.components": lambda: call(score_models.components, rand(5, 2),
-                                            *score_models.example_mixture(), sigma=0.1),
-    "score_models.mixture_sample": lambda: call(score_models.mixture_sample, 5,
-                                                *score_models.example_mixture(), gen(4)),
-    "score_models.dsm_loss": lambda: call(score_models.dsm_loss, lambda x, s: -x / (1 + s**2),
-                                          rand(5, 2), rand(5, 2, seed=1), 0.5),
-    "score_models.langevin": lambda: call(score_models.langevin, lambda x: -x, rand(5, 2), 0.1,
-                                          3, gen(5)),
-    "score_models.train_score_net": score_net_steps,
-    "symmetry.sort_rows": lambda: call(symmetry.sort_rows, rand(5, 2)),
-    "symmetry.permute_hidden": lambda: call(symmetry.permute_hidden, rand(3, 2), rand(3),
-                                            rand(2, 3), T([2, 0, 1])),
-}
-
-
-def tensors(result) -> list[torch.Tensor]:
+def leaves(result) -> list:
+    """The tensors and numbers a call returned, in order (a Value or Dual by its tensors)."""
     if isinstance(result, torch.Tensor):
         return [result]
     if isinstance(result, (tuple, list)):
-        return [t for r in result for t in tensors(r)]
-    if isinstance(result, float):
-        return [torch.tensor(result, dtype=F64, device="cpu")]
-    return []
+        return [x for r in result for x in leaves(r)]
+    if isinstance(result, dict):
+        return [x for k in sorted(result, key=str) for x in leaves((k, result[k]))]
+    if isinstance(result, snippets.autodiff.Value):
+        return leaves((result.data, result.grad))
+    if isinstance(result, snippets.autodiff.Dual):
+        return leaves((result.primal, result.tangent))
+    return [result]
 
 
-@pytest.mark.parametrize("name", CALLS)
-def test_created_tensors_follow_the_inputs(name):
-    expected = tensors(CALLS[name]()())
-    assert expected, f"{name} returned no tensor"
-    run = CALLS[name]()                   # the same inputs again, on the CPU
+def same(got, expected, rtol=None):
+    """Tensors: same kind, shape and values (within rtol of the largest entry, when given);
+    anything else: equal (floats within rtol)."""
+    if isinstance(expected, torch.Tensor):
+        assert isinstance(got, torch.Tensor), f"{type(got)} where a tensor was expected"
+        got = got.detach()
+        expected = expected.detach()
+        if rtol is None:
+            torch.testing.assert_close(got, expected, equal_nan=True)
+        elif not (expected.is_floating_point() or expected.is_complex()):
+            assert torch.equal(got, expected)
+        else:
+            got = got.to(expected.dtype)
+            scale = expected.abs().max().item() if expected.numel() else 0.0
+            torch.testing.assert_close(got, expected, rtol=rtol, atol=rtol * scale)
+    elif isinstance(expected, float):
+        assert isinstance(got, float)
+        tol = {} if rtol is None else dict(rtol=rtol, atol=0.0)
+        torch.testing.assert_close(got, expected, equal_nan=True, **tol)
+    else:
+        assert got == expected
+
+
+def run(name, dtype):
+    return CASES[name].build(In(dtype))()
+
+
+def check_on_meta(case: Case) -> None:
+    """The call with a "meta" default device gives the plain call's results, on the CPU; a
+    factory also puts its result on whatever device it is given."""
+    dtype = (case.dtypes or (F64,))[-1]
+    expected = leaves(case.build(In(dtype))())
+    call = case.build(In(dtype))             # the same inputs again, on the CPU
     with torch.device("meta"):
-        got = tensors(run())
-    assert [t.device.type for t in got] == ["cpu"] * len(expected), (
-        f"{name} made a tensor on the default device")
+        got = leaves(call())
+    devices = [t.device.type for t in got if isinstance(t, torch.Tensor)]
+    assert devices == ["cpu"] * len(devices), "a tensor made on the default device"
+    assert len(got) == len(expected)
     for g, e in zip(got, expected):
-        torch.testing.assert_close(g, e)
+        same(g, e)
+    if case.factory:
+        made = [t for t in leaves(case.build(In(dtype, device="meta"))())
+                if isinstance(t, torch.Tensor)]
+        assert made and all(t.device.type == "meta" for t in made), "device= not followed"
+
+
+def check_dtypes(case: Case) -> None:
+    """Float outputs in the input's dtype; float32 within rtol of float64 (unless it says why
+    it cannot be compared)."""
+    low, high = case.dtypes
+    got, expected = leaves(case.build(In(low))()), leaves(case.build(In(high))())
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        if isinstance(g, torch.Tensor) and g.is_floating_point():
+            assert g.dtype == REAL.get(low, low), f"{g.dtype} returned for {low} input"
+        if isinstance(g, torch.Tensor) and g.is_complex():
+            assert g.dtype == COMPLEX[low], f"{g.dtype} returned for {low} input"
+        if not case.compare:
+            same(g, e, case.rtol or RTOL)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_created_tensors_follow_the_inputs(name):
+    check_on_meta(CASES[name])
+
+
+DTYPE_CASES = [n for n, c in CASES.items() if c.dtypes]
+
+
+@pytest.mark.parametrize("name", DTYPE_CASES)
+def test_float32_matches_float64_and_keeps_its_dtype(name):
+    case = CASES[name]
+    assert case.rtol is None or case.why, f"{name}: say why its rtol differs"
+    check_dtypes(case)
+
+
+BF16_CASES = [n for n, c in CASES.items() if c.bfloat16]
+
+
+@pytest.mark.parametrize("name", BF16_CASES)
+def test_bfloat16_matches_float64_within_its_tolerance(name):
+    """On the same bfloat16 numbers: only the arithmetic differs."""
+    got = leaves(run(name, torch.bfloat16))
+    expected = leaves(CASES[name].build(In(F64, grain=torch.bfloat16))())
+    for g, e in zip(got, expected):
+        assert g.dtype == torch.bfloat16
+        same(g, e, CASES[name].bfloat16)
+
+
+def public_callables() -> list[str]:
+    """module.name and module.Class.method for every public function, class and method
+    defined in a snippets module."""
+    names = []
+    for info in pkgutil.iter_modules(snippets.__path__):
+        module = importlib.import_module(f"snippets.{info.name}")
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                names.append(f"{info.name}.{name}")
+            if inspect.isclass(obj):
+                names += [f"{info.name}.{name}.{m}" for m, f in vars(obj).items()
+                          if not m.startswith("_") and (inspect.isfunction(f) or
+                                                        isinstance(f, staticmethod))]
+    return names
+
+
+def test_every_public_callable_has_a_case():
+    public = public_callables()
+    missing = [n for n in public if n not in CASES and n not in EXEMPT]
+    assert not missing, f"no case in tests/unit/calls.py and not EXEMPT: {missing}"
+    assert all(EXEMPT.values()), "every exemption states its reason"
+    stale = [n for n in [*CASES, *EXEMPT] if n not in public]
+    assert not stale, f"cases for callables that are not public (any more): {stale}"
 
 
 def test_the_check_can_fail():
     """A function that makes a tensor on the default device is caught."""
     def bad(x):
         return x + torch.ones(x.shape, dtype=x.dtype)
-    x = rand(3)
-    with pytest.raises(RuntimeError), torch.device("meta"):
-        bad(x)
+    with pytest.raises(RuntimeError):
+        check_on_meta(Case(lambda i: call(bad, i.r(3))))
+
+
+def test_a_function_that_ignores_device_is_caught():
+    """A factory that takes device= and drops it makes its result on "meta" under the test;
+    one that always makes it on the CPU fails the second half."""
+    def ignores(n, *, device=None, dtype=F64):
+        return torch.arange(n, dtype=dtype)
+
+    def cpu_only(n, *, device=None, dtype=F64):
+        return torch.arange(n, dtype=dtype, device="cpu")
+    for fn, why in ((ignores, "default device"), (cpu_only, "device= not followed")):
+        with pytest.raises(AssertionError, match=why):
+            check_on_meta(Case(lambda i: call(fn, 3, **i.factory), factory=True))
+
+
+def test_a_wrong_dtype_or_a_float32_loss_is_caught():
+    """Computing in float64 and returning it, or losing digits in float32, fails."""
+    with pytest.raises(AssertionError, match="torch.float64 returned for torch.float32"):
+        check_dtypes(Case(lambda i: call(lambda x: x.double() * 2, i.r(3))))
+    sloppy = lambda x: x + 1e-3 * (x.dtype == F32)                          # noqa: E731
+    with pytest.raises(AssertionError):
+        check_dtypes(Case(lambda i: call(sloppy, i.r(3))))
+
+
+# Factories whose result holds 0 and 1 only: exact in every dtype, so any dtype is fine.
+ANY_DTYPE = {"reading_list.all_masks", "symmetry.random_permutation_matrix"}
+TYPED_FACTORIES = [n for n, c in CASES.items() if c.factory and c.dtypes and n not in ANY_DTYPE]
+
+
+@pytest.mark.parametrize("name", TYPED_FACTORIES)
+def test_a_factory_rejects_a_dtype_that_cannot_hold_its_result(name):
+    """An integer dtype (a real one for the complex S4 factories) is a ValueError naming
+    dtype, not a deep torch error or a result rounded to integers."""
+    bad = torch.float64 if CASES[name].dtypes[0].is_complex else torch.int64
+    with pytest.raises(ValueError, match="dtype must be a"):
+        CASES[name].build(In(bad))()
