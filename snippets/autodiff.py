@@ -58,7 +58,7 @@ def check_node(e) -> None:
         raise ValueError(f"an operation is (op, left, right), got {len(e)} items")
     if isinstance(e, tuple) and e[0] not in ("+", "-", "*"):
         raise ValueError(f"unknown operator {e[0]!r}: expressions use '+', '-' and '*'")
-    if not isinstance(e, (tuple, int, float)) and e != "x" or isinstance(e, bool):
+    if isinstance(e, bool) or not isinstance(e, (tuple, int, float)) and e != "x":
         raise ValueError(f"unknown variable {e!r}: expressions use 'x' and numbers")
 
 
@@ -418,7 +418,7 @@ def cross_entropy(logits: Value, targets: Tensor) -> Value:
     if n and (targets.min() < 0 or targets.max() >= m):
         raise ValueError(f"targets must be classes in [0, {m}), "
                          f"got {int(targets.min())}..{int(targets.max())}")
-    P, rows = log_softmax(Z), torch.arange(n, device=targets.device)
+    P, rows = log_softmax(Z), torch.arange(n, device=Z.device)
 
     def vjp(g):
         return (torch.zeros_like(P.data).index_put((rows, targets), g),)
