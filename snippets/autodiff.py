@@ -18,7 +18,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 # --8<-- [end:imports]
 
@@ -54,6 +53,16 @@ def finite_difference_gradient(f: Callable[[Tensor], Tensor], x: Tensor, h: floa
 
 # --8<-- [start:symbolic]
 # An expression is "x", a number, or a tuple (op, left, right) with op in "+", "-", "*".
+def check_node(e) -> None:
+    """One node of an expression: "x", a number, or (op, left, right) with a known op."""
+    if isinstance(e, tuple) and len(e) != 3:
+        raise ValueError(f"an operation is (op, left, right), got {len(e)} items")
+    if isinstance(e, tuple) and e[0] not in ("+", "-", "*"):
+        raise ValueError(f"unknown operator {e[0]!r}: expressions use '+', '-' and '*'")
+    if isinstance(e, bool) or not isinstance(e, (tuple, int, float)) and e != "x":
+        raise ValueError(f"unknown variable {e!r}: expressions use 'x' and numbers")
+
+
 def logistic_map(k: int):
     """l_1 = x, l_{i+1} = 4 l_i (1 - l_i): the expression l_k, written out as a tree."""
     e = "x"
@@ -64,6 +73,7 @@ def logistic_map(k: int):
 
 def diff(e):
     """d e / dx by the sum and product rules, with no simplification and nothing shared."""
+    check_node(e)
     if e == "x":
         return 1
     if not isinstance(e, tuple):
@@ -76,6 +86,7 @@ def diff(e):
 
 def evaluate(e, x: float) -> float:
     """The value of expression e at x."""
+    check_node(e)
     if e == "x":
         return x
     if not isinstance(e, tuple):
@@ -91,17 +102,22 @@ def size(e) -> int:
 
 
 def distinct(e) -> int:
-    """Distinct operations: the work when a repeated sub-expression is computed once, reused."""
-    seen = set()
+    """Distinct operations: the work when a repeated sub-expression is computed once, reused.
+    Each operation gets a number, the same for equal sub-expressions; a node object met again
+    is looked up by its id, so a shared sub-tree is visited once (comparing or hashing the
+    tuples themselves would walk every path through the tree, exponentially many)."""
+    numbers, by_id = {}, {}                     # (op, number, number) -> number; id -> number
 
-    def visit(e):
-        if isinstance(e, tuple) and e not in seen:
-            seen.add(e)
-            visit(e[1])
-            visit(e[2])
+    def number(e):
+        if not isinstance(e, tuple):
+            return ("leaf", e)
+        if id(e) not in by_id:
+            key = (e[0], number(e[1]), number(e[2]))
+            by_id[id(e)] = numbers.setdefault(key, len(numbers))
+        return by_id[id(e)]
 
-    visit(e)
-    return len(seen)
+    number(e)
+    return len(numbers)
 # --8<-- [end:symbolic]
 
 
@@ -400,8 +416,10 @@ def log_softmax(a) -> Value:
 
 # --8<-- [start:cross_entropy]
 def cross_entropy(logits: Value, targets: Tensor) -> Value:
-    """Mean over rows of -log softmax(Z_i)[y_i], for logits Z (n, m) and classes y (n,), written
-    as -(1/n) sum(log_softmax(Z) * Y) with Y the one-hot targets: primitives only."""
+    """Mean over rows of -log softmax(Z_i)[y_i], for logits Z (n, m) and classes y (n,). One
+    step is not a primitive above: picking P[i, y_i] out of P = log_softmax(Z), whose VJP puts
+    g_i back at (i, y_i), zeros elsewhere. (A product with the one-hot targets would give
+    0 * (-inf) = nan where a logit is -inf; torch's loss is finite there.)"""
     Z = as_value(logits)
     if Z.data.dim() != 2:
         raise ValueError(f"logits must have shape (n, m), got {tuple(Z.shape)}")
@@ -412,8 +430,12 @@ def cross_entropy(logits: Value, targets: Tensor) -> Value:
     if n and (targets.min() < 0 or targets.max() >= m):
         raise ValueError(f"targets must be classes in [0, {m}), "
                          f"got {int(targets.min())}..{int(targets.max())}")
-    Y = F.one_hot(targets, m).to(Z.data.dtype)
-    return mul(log_softmax(Z), Y).sum() * (-1 / n)
+    P, rows = log_softmax(Z), torch.arange(n, device=Z.device)
+
+    def vjp(g):
+        return (torch.zeros_like(P.data).index_put((rows, targets), g),)
+
+    return Value(P.data[rows, targets], (P,), vjp, "pick").sum() * (-1 / n)
 # --8<-- [end:cross_entropy]
 
 

@@ -36,6 +36,9 @@ def windows(x: Tensor, kernel_width: int, stride: int = 1, dilation: int = 1) ->
     """
     if x.dim() != 3:
         raise ValueError(f"x must have shape (batch, c_in, width), got {tuple(x.shape)}")
+    if kernel_width < 0 or stride < 1 or dilation < 1:
+        raise ValueError(f"needs kernel_width >= 0, stride >= 1 and dilation >= 1, got "
+                         f"kernel_width={kernel_width}, stride={stride}, dilation={dilation}")
     extent = dilation * (kernel_width - 1) + 1
     if extent > x.shape[2]:
         raise ValueError(f"kernel extent {extent} is larger than the input width {x.shape[2]}")
@@ -134,6 +137,10 @@ def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int,
     if w.dim() != n + 2:
         raise ValueError(f"{name}: weight must have shape (c_out, c_in / groups, "
                          f"{'K' if n == 1 else 'KH, KW'}), got {tuple(w.shape)}")
+    if 0 in w.shape:                                 # as torch: only x's batch may be empty
+        raise ValueError(f"{name}: weight w has an empty dimension, got {tuple(w.shape)}")
+    if 0 in x.shape[1:]:
+        raise ValueError(f"{name}: x has an empty channel or spatial axis, got {tuple(x.shape)}")
     if x.dtype != w.dtype or not x.is_floating_point():
         raise ValueError(f"{name}: x and weight must share a floating dtype, "
                          f"got {x.dtype} and {w.dtype}")
@@ -166,7 +173,7 @@ def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int,
     out = [(padded[a] - extent[a]) // s[a] + 1 for a in (0, 1)]
     # The padded input is split into stride[0] x stride[1] phases, each of grid[0] x grid[1].
     grid = [-(-padded[a] // s[a]) for a in (0, 1)]
-    rows = ((x.shape[0] - 1) * grid[0] + out[0] - 1) * grid[1] + out[1]
+    rows = max(0, ((x.shape[0] - 1) * grid[0] + out[0] - 1) * grid[1] + out[1])  # 0: no batch
     return dict(batch=x.shape[0], c_in=c_in, c_out=c_out, groups=groups, size=tuple(size),
                 kernel=tuple(kernel), stride=s, padding=p, dilation=r, out=out, grid=grid,
                 rows=rows)

@@ -38,6 +38,14 @@ def check_finite(name: str, t: Tensor, dim: int | None = None) -> None:
         raise ValueError(f"{name} has non-finite values (inf or nan)")
 
 
+def check_number(name: str, value, low: float = 0, above: bool = False, kind=(int, float)):
+    """A hyper-parameter: a finite number of ``kind`` (not a bool), >= low (> low if above)."""
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) \
+            or value < low or (above and value == low):
+        what = "an integer" if kind is int else "a finite number"
+        raise ValueError(f"{name} must be {what} {'>' if above else '>='} {low}, got {value!r}")
+
+
 def check_classes(logits: Tensor, targets: Tensor, name: str = "logits") -> None:
     """logits (n, m) finite, targets (n,) integer classes in [0, m)."""
     check_finite(name, logits, dim=2)
@@ -79,10 +87,13 @@ def least_squares_gd(X: Tensor, y: Tensor, steps: int, lr: float | None = None) 
     """Gradient descent on LS(w) = (1/n) ||X w - y||^2, whose gradient is (2/n) X^T (X w - y),
     from w = 0. The default step 1/L uses LS's smoothness L = (2/n) lambda_max(X^T X)."""
     check_regression(X, y)
+    check_number("steps", steps, kind=int)
     n = X.shape[0]
     if lr is None:
         L = (2 / n * torch.linalg.matrix_norm(X, ord=2) ** 2).item()
         lr = 1 / L if L > 0 else 0.0                 # X = 0: every w is a minimiser
+    else:
+        check_number("lr", lr)
     w = X.new_zeros(X.shape[1])                      # (c,), the shape of the answer
     for _ in range(steps):
         w = w - lr * (2 / n) * X.T @ (X @ w - y)
@@ -92,8 +103,9 @@ def least_squares_gd(X: Tensor, y: Tensor, steps: int, lr: float | None = None) 
 
 # --8<-- [start:ridge]
 def ridge(X: Tensor, y: Tensor, lam: float) -> Tensor:
-    """argmin_w (1/n) ||y - X w||^2 + lam ||w||^2 = (X^T X + n lam I)^{-1} X^T y."""
+    """argmin_w (1/n) ||y - X w||^2 + lam ||w||^2 = (X^T X + n lam I)^{-1} X^T y, lam >= 0."""
     check_regression(X, y)
+    check_number("lam", lam)
     n, c = X.shape
     I = torch.eye(c, dtype=X.dtype, device=X.device)
     return torch.linalg.solve(X.T @ X + n * lam * I, X.T @ y)
@@ -103,7 +115,9 @@ def ridge(X: Tensor, y: Tensor, lam: float) -> Tensor:
 # --8<-- [start:huber]
 def huber(e: Tensor, delta: float = 1.0) -> Tensor:
     """Huber loss of residuals e, elementwise: e^2 / 2 for |e| <= delta, else
-    delta (|e| - delta / 2), the linear part joining the quadratic with the same slope."""
+    delta (|e| - delta / 2), the linear part joining the quadratic with the same slope.
+    delta > 0, finite (torch also takes inf: e^2 / 2 everywhere)."""
+    check_number("delta", delta, above=True)
     a = e.abs()
     return torch.where(a <= delta, 0.5 * e**2, delta * (a - 0.5 * delta))
 # --8<-- [end:huber]
@@ -114,6 +128,8 @@ def log_softmax(logits: Tensor, dim: int = -1) -> Tensor:
     """log softmax(z)_i = z_i - logsumexp(z), logsumexp(z) = c + log sum_j exp(z_j - c) with
     c = max_j z_j: every exp is of a number <= 0, so nothing overflows."""
     check_finite("logits", logits)
+    if logits.numel() == 0:                          # as torch: an empty result, no max to take
+        return logits.clone()
     c = logits.amax(dim, keepdim=True)
     shifted = logits - c
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
@@ -122,6 +138,8 @@ def log_softmax(logits: Tensor, dim: int = -1) -> Tensor:
 def softmax(logits: Tensor, dim: int = -1) -> Tensor:
     """softmax(z)_i = exp(z_i - c) / sum_j exp(z_j - c) for any c; c = max_j z_j."""
     check_finite("logits", logits)
+    if logits.numel() == 0:                          # as torch: an empty result, no max to take
+        return logits.clone()
     e = (logits - logits.amax(dim, keepdim=True)).exp()
     return e / e.sum(dim, keepdim=True)
 # --8<-- [end:softmax]
@@ -129,7 +147,8 @@ def softmax(logits: Tensor, dim: int = -1) -> Tensor:
 
 # --8<-- [start:cross_entropy]
 def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """(1/n) sum_i -log softmax(Z_i)_{y_i} for logits Z (n, m) and classes y (n,)."""
+    """(1/n) sum_i -log softmax(Z_i)_{y_i} for logits Z (n, m) and classes y (n,); nan for
+    n = 0, the mean of nothing, as in torch."""
     check_classes(logits, targets)
     return -log_softmax(logits).gather(1, targets[:, None].long()).mean()
 
@@ -171,6 +190,8 @@ def smoothness(X: Tensor, l2: float = 0.0) -> float:
     """An upper bound L on the curvature of the logistic-regression loss: the Hessian of
     cross-entropy in each row's logits is diag(p) - p p^T <= I / 2, so with the bias as a
     column of ones, L = lambda_max([X 1]^T [X 1]) / (2 n) + l2. A step 1/L cannot overshoot."""
+    check_finite("X", X, dim=2)
+    check_number("l2", l2)
     X1 = torch.cat([X, X.new_ones(X.shape[0], 1)], 1)
     return (torch.linalg.matrix_norm(X1, ord=2) ** 2 / (2 * X.shape[0])).item() + l2
 
@@ -184,8 +205,12 @@ def fit(X: Tensor, y: Tensor, num_classes: int, *, steps: int, lr: float | None 
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     check_targets(y, X.shape[0], num_classes)
+    check_number("steps", steps, kind=int)
+    check_number("l2", l2)
     if lr is None:
         lr = 1 / smoothness(X, l2)
+    else:
+        check_number("lr", lr)
     W = X.new_zeros(num_classes, X.shape[1])
     b = X.new_zeros(num_classes)
     for _ in range(steps):

@@ -26,12 +26,21 @@ def check_params(params: Iterable[Tensor]) -> list[Tensor]:
     params = list(params)
     if not params:
         raise ValueError("params is an empty parameter list")
+    if len(set(map(id, params))) < len(params):
+        raise ValueError("params holds the same tensor twice (torch warns, and its steps then "
+                         "depend on whether it uses foreach)")
     for p in params:
         if not isinstance(p, Tensor):
             raise TypeError(f"params must hold Tensors, got {type(p).__name__}")
         if not p.is_leaf:
             raise ValueError("params must be leaf tensors: can't optimise a non-leaf Tensor")
     return params
+
+
+def as_real(t: Tensor) -> Tensor:
+    """t, or for a complex t its real view (..., 2) of (real, imaginary) parts: torch.optim
+    treats a complex parameter as two real ones."""
+    return torch.view_as_real(t) if t.is_complex() else t
 
 
 class Optimizer:
@@ -111,7 +120,8 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """m_t = beta1 m_{t-1} + (1 - beta1) g_t,  v_t = beta2 v_{t-1} + (1 - beta2) g_t^2 (m_0 = v_0
     = 0), theta_t = theta_{t-1} - lr m_hat / (sqrt(v_hat) + eps) with m_hat = m_t / (1 - beta1^t),
-    v_hat = v_t / (1 - beta2^t), and g_t = grad + weight_decay theta_{t-1} (L2, coupled)."""
+    v_hat = v_t / (1 - beta2^t), and g_t = grad + weight_decay theta_{t-1} (L2, coupled).
+    A complex parameter is two real ones (its real view), as in torch."""
 
     decoupled = False                 # AdamW: shrink theta by (1 - lr weight_decay) instead
 
@@ -121,8 +131,8 @@ class Adam(Optimizer):
         check_adam(lr, betas, eps, weight_decay)
         super().__init__(params)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        self.m = [torch.zeros_like(p) for p in self.params]    # running mean of g
-        self.v = [torch.zeros_like(p) for p in self.params]    # running mean of g^2
+        self.m = [torch.zeros_like(as_real(p)) for p in self.params]    # running mean of g
+        self.v = [torch.zeros_like(as_real(p)) for p in self.params]    # running mean of g^2
         self.t = [0] * len(self.params)                        # steps taken by each p
 
     @torch.no_grad()
@@ -132,7 +142,7 @@ class Adam(Optimizer):
             if p.grad is None:
                 continue
             self.t[i] += 1
-            t, g = self.t[i], p.grad
+            t, g, p = self.t[i], as_real(p.grad), as_real(p)   # p a view: updated in place
             if self.decoupled:
                 p *= 1 - self.lr * self.weight_decay    # decay theta itself
             else:

@@ -97,19 +97,20 @@ def discretize_bilinear(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
 
 
 def discretize_zoh(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
-    """A_bar = exp(step A), B_bar = (integral_0^step exp(s A) ds) B, both read off one matrix
-    exponential: exp(step [[A, B], [0, 0]]) = [[A_bar, B_bar], [0, 1]]. No A^{-1}: a singular A
-    (an integrator) is fine."""
+    """A_bar = exp(step A), B_bar = Phi B with Phi = integral_0^step exp(s A) ds, both matrices
+    read off one matrix exponential: exp(step [[A, I], [0, 0]]) = [[A_bar, Phi], [0, I]]. No
+    A^{-1}: a singular A (an integrator) is fine; B stays out of the exponential, so a large or
+    nan B cannot change A_bar."""
     N = check_system(A, B)
     A, B = common_dtype(A, B)
     s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]
-    M = A.new_zeros(*A.shape[:-2], N + 1, N + 1, dtype=torch.promote_types(A.dtype, B.dtype))
-    M[..., :N, :N], M[..., :N, N] = A, B
-    X = (s * M).reshape(-1, N + 1, N + 1)
+    M = A.new_zeros(*A.shape[:-2], 2 * N, 2 * N)
+    M[..., :N, :N], M[..., :N, N:] = A, torch.eye(N, dtype=A.dtype, device=A.device)
+    X = (s * M).reshape(-1, 2 * N, 2 * N)
     # torch 2.13's matrix_exp loses accuracy (1e-10 in float64) on a batch of one matrix whose
     # norm selects its degree-8 Taylor path; a batch of two takes the accurate path.
     E = torch.linalg.matrix_exp(torch.cat([X, X]))[:X.shape[0]].reshape(M.shape)
-    return E[..., :N, :N], E[..., :N, N]
+    return E[..., :N, :N], (E[..., :N, N:] @ B[..., None])[..., 0]
 # --8<-- [end:discretize]
 
 
@@ -176,8 +177,9 @@ def vandermonde(W: Tensor, log_A: Tensor, L: int) -> Tensor:
 
 def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str = "zoh") -> Tensor:
     """K[i] = sum_n C_n B_bar_n A_bar_n^i for A = diag(Lambda), discretised by zero-order hold
-    (A_bar = exp(step Lambda), B_bar = (A_bar - 1) / Lambda B) or bilinear (A_bar =
-    (1 + step/2 Lambda) / (1 - step/2 Lambda), B_bar = step B / (1 - step/2 Lambda))."""
+    (A_bar = exp(step Lambda), B_bar = (A_bar - 1) / Lambda B, which is step B at Lambda = 0) or
+    bilinear (A_bar = (1 + step/2 Lambda) / (1 - step/2 Lambda), B_bar = step B / (1 - step/2
+    Lambda))."""
     if Lambda.dim() not in (1, 2) or B.shape != Lambda.shape or C.shape != Lambda.shape:
         raise ValueError(f"Lambda {tuple(Lambda.shape)}, B {tuple(B.shape)} and C "
                          f"{tuple(C.shape)} must all be (N,) or (H, N)")
@@ -189,7 +191,9 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
     sL = s.to(torch.float64) * Lam
     if method == "zoh":
         log_A = sL
-        B_bar = torch.expm1(sL) / Lam * B
+        # (A_bar - 1) / Lambda = step expm1(z) / z with z = step Lambda, which is step at z = 0
+        z = torch.where(sL == 0, 1, sL)              # no 0 / 0, not even in a gradient
+        B_bar = torch.where(sL == 0, 1, torch.expm1(z) / z) * s.to(torch.float64) * B
     elif method == "bilinear":
         A_bar = (1 + sL / 2) / (1 - sL / 2)
         log_A = torch.log(A_bar)

@@ -157,7 +157,8 @@ MUTANTS.update({m.name: m for m in [
            first=("test_kernel_s4d_matches_the_dense_diagonal_system",
                   "gen = torch.Generator().manual_seed(0)"),
            why="the diagonal kernel built with B, not B_bar",
-           edits=(("        B_bar = torch.expm1(sL) / Lam * B\n", "        B_bar = B\n"),), **S4),
+           edits=(("        B_bar = torch.where(sL == 0, 1, torch.expm1(z) / z)"
+                   " * s.to(torch.float64) * B", "        B_bar = B"),), **S4),
     Mutant("s4-missing-C-tilde",
            first=("test_kernel_nplr_matches_the_dense_bilinear_system",
                   "C = torch.randn(N, dtype=torch.complex128)"),

@@ -4,6 +4,7 @@ forward mode, Jacobians and their pass counts, checkpointing, the baselines (fin
 differences, symbolic), ReLU at 0, and the errors for bad input."""
 
 import math
+import time
 from collections import Counter
 
 import pytest
@@ -439,6 +440,70 @@ def test_symbolic_rules_on_small_expressions():
     assert diff(("*", "x", "x")) == ("+", ("*", 1, "x"), ("*", "x", 1))
     assert diff(("-", 5, "x")) == ("-", 0, 1)
     assert evaluate(diff(("*", ("+", "x", 2), ("-", "x", 1))), 3.0) == 2 * 3.0 + 1
+
+
+class Node(tuple):
+    """An operation that counts how often it is hashed or compared, and gives up past 10^4:
+    hashing or comparing the tuples of l_k walks all of its 2^k paths."""
+    calls = 0
+
+    def count(self):
+        Node.calls += 1
+        if Node.calls > 10_000:
+            raise RuntimeError("10^4 hashes or comparisons of expression nodes")
+
+    def __hash__(self):
+        self.count()
+        return tuple.__hash__(self)
+
+    def __eq__(self, other):
+        self.count()
+        return tuple.__eq__(self, other)
+
+
+def test_distinct_visits_a_shared_sub_expression_once():
+    e = "x"
+    for _ in range(29):
+        e = Node(("*", Node(("*", 4, e)), Node(("-", 1, e))))          # l_30
+    Node.calls = 0
+    assert distinct(e) == 3 * 29 and Node.calls <= 3 * 29
+    start = time.perf_counter()
+    assert distinct(logistic_map(30)) == 3 * 29
+    assert time.perf_counter() - start < 1.0       # a few ms: 87 nodes; 2^30 paths before
+
+
+BAD_EXPRESSIONS = {
+    "operator": (("/", "x", 2), r"unknown operator '/'"),
+    "variable": ("y", r"unknown variable 'y'"),
+    "nested-variable": (("+", 1, ("*", "x", "z")), r"unknown variable 'z'"),
+    "arity": (("+", "x"), r"an operation is \(op, left, right\), got 2 items"),
+    "bool": (("*", True, "x"), r"unknown variable True"),
+    "none": (None, r"unknown variable None"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_EXPRESSIONS)
+def test_evaluate_and_diff_reject_unknown_operators_and_variables(name):
+    e, message = BAD_EXPRESSIONS[name]
+    with pytest.raises(ValueError, match=message):
+        evaluate(e, 1.0)
+    with pytest.raises(ValueError, match=message):
+        evaluate(diff(e), 1.0)
+
+
+def test_cross_entropy_with_minus_inf_logits_matches_torch():
+    """A class ruled out (logit -inf) adds nothing to the loss and gets zero gradient."""
+    Z = torch.tensor([[0.5, -math.inf, 2.0], [1.0, 0.0, -math.inf], [-math.inf, 3.0, -math.inf]],
+                     dtype=F64)
+    y = torch.tensor([0, 1, 1])
+    Z_ref, Z_val = Z.clone().requires_grad_(), Value(Z.clone())
+    loss, loss_ref = cross_entropy(Z_val, y), F.cross_entropy(Z_ref, y)
+    loss.backward()
+    assert loss.data.isfinite()
+    torch.testing.assert_close(loss.data, loss_ref.detach(), rtol=0, atol=1e-12)
+    (expected,) = torch.autograd.grad(loss_ref, Z_ref)
+    torch.testing.assert_close(Z_val.grad, expected, rtol=0, atol=1e-12)
+    assert torch.equal(Z_val.data, Z)
 
 
 # ReLU at 0

@@ -145,6 +145,55 @@ def test_more_channels_than_one_copy_block(n):
     check_against_torch(Case(n, layout(x, "sliced"), w, bias, grad_output, kwargs))
 
 
+# Empty and size-1 axes: (x shape, w shape, with bias, keyword arguments). Where torch answers,
+# conv{1,2}d and their backward give its answer; where torch raises, they raise ValueError.
+EDGES = {
+    "1d-empty-batch": ((0, 4, 9), (6, 4, 3), True, {}),
+    "1d-empty-batch-strided": ((0, 4, 9), (6, 2, 3), True,
+                               dict(stride=2, padding=1, dilation=2, groups=2)),
+    "1d-all-ones": ((1, 1, 1), (1, 1, 1), True, {}),
+    "1d-one-window": ((2, 3, 5), (1, 3, 5), False, {}),
+    "1d-width-1-padded": ((2, 1, 1), (3, 1, 3), True, dict(padding=1)),
+    "1d-stride-past-width": ((1, 2, 4), (2, 2, 2), False, dict(stride=5)),
+    "1d-empty-kernel": ((2, 4, 9), (6, 4, 0), False, {}),
+    "1d-no-output-channels": ((2, 4, 9), (0, 4, 3), False, {}),
+    "1d-empty-width": ((2, 4, 0), (6, 4, 1), False, dict(padding=1)),
+    "2d-empty-batch": ((0, 4, 5, 5), (6, 4, 3, 3), True, {}),
+    "2d-empty-batch-strided": ((0, 2, 5, 6), (4, 1, 2, 3), True,
+                               dict(stride=(2, 1), dilation=(1, 2), groups=2)),
+    "2d-all-ones": ((1, 1, 1, 1), (1, 1, 1, 1), False, {}),
+    "2d-height-1": ((1, 3, 1, 7), (2, 3, 1, 3), True, dict(stride=(1, 2))),
+    "2d-one-window": ((2, 2, 4, 4), (3, 2, 4, 4), True, {}),
+    "2d-1x1-padded": ((1, 1, 1, 1), (2, 1, 3, 3), True, dict(padding=1)),
+    "2d-empty-kernel": ((2, 2, 5, 5), (3, 2, 3, 0), False, {}),
+    "2d-empty-height": ((2, 2, 0, 5), (3, 2, 1, 1), False, {}),
+}
+
+
+@pytest.mark.parametrize("name", EDGES)
+def test_empty_and_size_1_axes_as_torch(name):
+    x_shape, w_shape, with_bias, kwargs = EDGES[name]
+    n = len(x_shape) - 2
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(x_shape, generator=gen, dtype=torch.float64)
+    w = torch.randn(w_shape, generator=gen, dtype=torch.float64)
+    bias = torch.randn(w_shape[0], generator=gen, dtype=torch.float64) if with_bias else None
+    try:
+        ref = TORCH[n](x, w, bias, **kwargs)
+    except RuntimeError:
+        with pytest.raises(ValueError, match=r"weight w has an empty|x has an empty"):
+            OURS[n][0](x, w, bias, **kwargs)
+        return
+    grad_output = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
+    args = dict(dict(stride=1, padding=0, dilation=1, groups=1), **kwargs)
+    check_against_torch(Case(n, x, w, bias, grad_output, args))
+    ours = ConvFunction.apply(x.requires_grad_(), w.requires_grad_(), bias, *args.values())
+    dL_dx, dL_dw = torch.autograd.grad(ours, (x, w), grad_output)
+    expected = autograd_grads(TORCH[n], x, w, torch.zeros(w_shape[0], dtype=x.dtype), grad_output,
+                              **kwargs)
+    torch.testing.assert_close((dL_dx, dL_dw), expected[:2])
+
+
 class TeachingCase(NamedTuple):
     """Operands of a stride-1 unpadded conv1d, plus a stride and dilation for the strided ones."""
     x: torch.Tensor
@@ -362,6 +411,13 @@ BAD = {
                       r"floating dtype, got torch.int64 and torch.int64"),
     "windows-rank": (lambda: windows(zeros(2, 3), 2),
                      r"x must have shape \(batch, c_in, width\), got \(2, 3\)"),
+    # torch returns a (2, 0, 7) tensor here, with no channels instead of c_out = 6 of them.
+    "empty-c_in": (lambda: conv1d(zeros(2, 0, 9), zeros(6, 0, 3)),
+                   r"conv1d: weight w has an empty dimension, got \(6, 0, 3\)"),
+    "windows-zero-dilation": (lambda: windows(zeros(2, 4, 9), 3, dilation=0),
+                              r"dilation >= 1, got kernel_width=3, stride=1, dilation=0"),
+    "windows-zero-stride": (lambda: windows(zeros(2, 4, 9), 3, stride=0),
+                            r"stride >= 1 .*got kernel_width=3, stride=0, dilation=1"),
     "windows-extent": (lambda: windows(zeros(1, 1, 4), 3, dilation=2),
                        r"kernel extent 5 is larger than the input width 4"),
     "function-groups": (lambda: ConvFunction.apply(zeros(1, 3, 5), zeros(2, 1, 2), None,

@@ -115,6 +115,26 @@ def test_cross_entropy_and_its_gradient_match_torch(case):
     assert torch.equal(z, before), "the logits were modified"
 
 
+@pytest.mark.parametrize("shape,dim", [((5, 0), -1), ((5, 0), 0), ((0, 5), -1), ((0, 5), 0),
+                                       ((2, 0, 3), 1)])
+def test_softmax_of_an_empty_tensor_is_empty_as_in_torch(shape, dim):
+    z = torch.zeros(shape, dtype=F64)
+    for ours, theirs in ((softmax, F.softmax), (log_softmax, F.log_softmax)):
+        out = ours(z, dim)
+        assert out.shape == theirs(z, dim).shape == shape and out.dtype == F64
+
+
+def test_cross_entropy_of_an_empty_batch_is_nan_as_in_torch():
+    """The mean over no rows is nan in torch; its gradient is an empty (0, m) tensor."""
+    z, targets = torch.zeros(0, 4, dtype=F64), torch.zeros(0, dtype=torch.int64)
+    leaf = z.clone().requires_grad_()
+    expected = F.cross_entropy(leaf, targets)
+    (expected_grad,) = torch.autograd.grad(expected, leaf)
+    assert expected.isnan() and cross_entropy(z, targets).isnan()
+    grad = cross_entropy_grad(z, targets)
+    assert grad.shape == expected_grad.shape == (0, 4) and grad.dtype == F64
+
+
 @given(binary_problems())
 def test_binary_cross_entropy_and_its_gradient_match_torch(case):
     z, y = case
@@ -635,3 +655,46 @@ BAD = [
 def test_bad_input_raises_value_error_naming_it(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+X4, Y4 = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=F64), zeros(4)
+BAD_HYPER = [
+    bad("huber-delta-zero", lambda: huber(zeros(3), 0.0),
+        r"delta must be a finite number > 0, got 0.0"),
+    bad("huber-delta-negative", lambda: huber(zeros(3), -1.0), r"delta must be .* > 0, got -1.0"),
+    bad("huber-delta-nan", lambda: huber(zeros(3), math.nan), r"delta must be .*, got nan"),
+    bad("least-squares-gd-lr", lambda: least_squares_gd(X4, Y4, 10, lr=-1.0),
+        r"lr must be a finite number >= 0, got -1.0"),
+    bad("least-squares-gd-lr-inf", lambda: least_squares_gd(X4, Y4, 10, lr=math.inf),
+        r"lr must be a finite number >= 0, got inf"),
+    bad("least-squares-gd-steps", lambda: least_squares_gd(X4, Y4, -1),
+        r"steps must be an integer >= 0, got -1"),
+    bad("least-squares-gd-steps-float", lambda: least_squares_gd(X4, Y4, 2.0),
+        r"steps must be an integer >= 0, got 2.0"),
+    bad("ridge-lam", lambda: ridge(X4, Y4, -1.0), r"lam must be a finite number >= 0, got -1.0"),
+    bad("ridge-lam-nan", lambda: ridge(X4, Y4, math.nan), r"lam must be .*, got nan"),
+    bad("smoothness-l2", lambda: smoothness(X4, -1.0),
+        r"l2 must be a finite number >= 0, got -1.0"),
+    bad("smoothness-l2-bool", lambda: smoothness(X4, True), r"l2 must be .*, got True"),
+    bad("smoothness-X-1-d", lambda: smoothness(zeros(3)), r"X must have 2 dimensions"),
+    bad("fit-steps", lambda: fit(X4, TARGETS, 3, steps=-1),
+        r"steps must be an integer >= 0, got -1"),
+    bad("fit-lr", lambda: fit(X4, TARGETS, 3, steps=1, lr=-1.0), r"lr must be .* >= 0, got -1.0"),
+    bad("fit-l2", lambda: fit(X4, TARGETS, 3, steps=1, l2=-0.5), r"l2 must be .* >= 0, got -0.5"),
+]
+
+
+@pytest.mark.parametrize("call,message", BAD_HYPER)
+def test_bad_hyper_parameters_raise_value_error_naming_them(call, message):
+    X_before = X4.clone()
+    with pytest.raises(ValueError, match=message):
+        call()
+    assert torch.equal(X4, X_before)
+
+
+@pytest.mark.parametrize("value", [-math.inf, math.inf, math.nan])
+def test_smoothness_of_non_finite_X_raises_before_lapack_prints(value, capfd):
+    """LAPACK's SVD of a matrix with inf either fails deep inside torch or prints an error."""
+    with pytest.raises(ValueError, match=r"X has non-finite values"):
+        smoothness(with_value(X4, value))
+    assert capfd.readouterr() == ("", "")

@@ -421,6 +421,23 @@ def test_discretize_zoh_of_integrators(step, dtype):
     torch.testing.assert_close(B_bar[0], step * B3, **tol)
 
 
+def test_discretize_zoh_keeps_B_out_of_A_bar():
+    """A_bar = exp(step A) whatever B holds: B * 1e30 scales B_bar alone, and a nan in one
+    channel's B leaves A_bar and the other channel's B_bar as they were."""
+    A, B = hippo_legs(8)
+    A_bar, B_bar = discretize_zoh(A, B, 0.1)
+    torch.testing.assert_close(A_bar, torch.linalg.matrix_exp(0.1 * A))
+    A_big, B_big = discretize_zoh(A, B * 1e30, 0.1)
+    torch.testing.assert_close(A_big, torch.linalg.matrix_exp(0.1 * A))
+    torch.testing.assert_close(B_big, B_bar * 1e30)
+    B_nan = torch.stack([B, B]).index_put((torch.tensor([0]), torch.tensor([3])),
+                                          torch.tensor(math.nan, dtype=F64))
+    A_bars, B_bars = discretize_zoh(torch.stack([A, A]), B_nan, 0.1)
+    torch.testing.assert_close(A_bars, torch.stack([A_bar, A_bar]))
+    torch.testing.assert_close(B_bars[1], B_bar)
+    assert B_bars[0].isnan().any()
+
+
 def test_discretize_bilinear_of_an_integrator():
     """A = 0: A_bar = I, B_bar = step B; a scalar a: A_bar = (1 + h a/2) / (1 - h a/2)."""
     B = torch.tensor([1.0, -3.0], dtype=F64)
@@ -682,6 +699,30 @@ def test_kernel_s4d_matches_the_dense_diagonal_system(case, method):
         e = eps(real_of(Lambda.dtype))
         bounds.append(SAFETY * e * (Lambda.shape[-1] + L * (1 + phase)) * size)
     assert_within(K, stacked(refs, H), bounds, f"kernel_s4d ({method})")
+
+
+@pytest.mark.parametrize("method", ["zoh", "bilinear"])
+def test_kernel_s4d_at_lambda_0_is_the_integrators_limit(method):
+    """Lambda_n = 0: A_bar_n = 1 and B_bar_n = step B_n for both methods, so that mode adds
+    step C_n B_n to every K_i; the other modes are those of the dense system. A tiny Lambda
+    (1e-9, 1e-300) gives B_bar = step B (1 + z/2 + z^2/6), z = step Lambda, to float64."""
+    gen = torch.Generator().manual_seed(4)
+    Lambda = torch.tensor([0, -0.5 + 2j, 0, -1e-9 + 2e-9j, -1e-300j], dtype=C128)
+    B, C, step, L = randc(5, gen=gen), randc(5, gen=gen), 0.3, 12
+    K = kernel_s4d(Lambda, B, C, step, L, method)
+    assert K.isfinite().all()
+    K_rest = kernel_s4d(Lambda[[1, 3, 4]], B[[1, 3, 4]], C[[1, 3, 4]], step, L, method)
+    torch.testing.assert_close(K, K_rest + step * (C[[0, 2]] * B[[0, 2]]).sum())
+    K_dense = kernel_naive(*discretize_zoh(torch.diag(Lambda), B, step), C, L)
+    if method == "zoh":
+        torch.testing.assert_close(K, K_dense)
+        z = step * Lambda[3:]
+        B_bar = step * B[3:] * (1 + z / 2 + z**2 / 6)           # the series: z^3 / 24 ~ 1e-30 off
+        i = torch.arange(L, dtype=F64)
+        expected = (C[3:, None] * B_bar[:, None] * torch.exp(i * z[:, None])).sum(0)
+        # rtol 1e-13, ~450 ulps: an exp and a sum of two terms, each a few ulps off
+        torch.testing.assert_close(kernel_s4d(Lambda[3:], B[3:], C[3:], step, L), expected,
+                                   rtol=1e-13, atol=0)
 
 
 def test_kernel_s4d_default_method_is_zoh():
