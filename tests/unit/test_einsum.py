@@ -44,8 +44,8 @@ def equations(draw):
     """A random equation torch.einsum accepts, its operands (float64) and how they are laid out.
 
     1-4 operands; subscripts from a small pool, so they repeat within and across operands;
-    size-0 and size-1 dimensions, size 1 broadcasting (against 0 too); '...' with fewer dimensions on some operands; implicit
-    or explicit output; scalars.
+    sizes 0-3, and size-1 dimensions that broadcast (against size 0 too); '...' with fewer
+    dimensions on some operands; implicit or explicit output; scalars.
     """
     pool = draw(st.lists(st.sampled_from(string.ascii_letters), min_size=1, max_size=5, unique=True))
     size = {l: draw(st.integers(0, 3)) for l in pool}
