@@ -64,7 +64,7 @@ def conv1d_im2col(x: Tensor, w: Tensor) -> Tensor:
     (batch, c_in, _), (c_out, _, K) = x.shape, w.shape
     X = windows(x, K)                                # batch c_in out_width K, a view
     out_width = X.shape[2]
-    cols = X.permute(0, 2, 1, 3).reshape(batch * out_width, c_in * K)  # copies: K x the input
+    cols = X.permute(0, 2, 1, 3).reshape(batch * out_width, c_in * K)  # copies K out_width/width x
     y = cols @ w.reshape(c_out, c_in * K).T          # (batch out_width, c_out)
     return y.view(batch, out_width, c_out).transpose(1, 2)
 # --8<-- [end:im2col]

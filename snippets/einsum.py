@@ -117,7 +117,7 @@ def _parse(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Equation:
             if seen != size and 1 not in (seen, size):
                 fail(f"subscript {label!r} has size {size} in operand {p} (shape "
                      f"{tuple(shape)}), which does not broadcast with size {seen}")
-            sizes[label] = max(seen, size)
+            sizes[label] = size if seen == 1 else seen  # 1 broadcasts against any size, 0 too
 
     if arrow:
         letters = [t for t in out_tok if t != "..."]

@@ -77,6 +77,13 @@ MUTANTS = {m.name: m for m in [
                   "g = torch.tensor(2.5, dtype=torch.float64)"),
            why="a repeated subscript read with one dimension's stride: a row, not the diagonal",
            edits=(("stride[l] += s", "stride[l] = s"),), **EINSUM),
+    Mutant("einsum-size-one-wins-over-zero",
+           first=("test_size_one_broadcasts_against_size_zero",
+                  "x, w = torch.zeros(0, dtype=torch.float64), torch.randn(1, dtype=torch.float64)"),
+           why="a subscript of size 1 in one operand and 0 in another is sized 1 (the larger), "
+               "where broadcasting makes it 0",
+           edits=(("sizes[label] = size if seen == 1 else seen", "sizes[label] = max(seen, size)"),),
+           **EINSUM),
 ]}
 
 CONV = dict(file="snippets/conv.py", chapter="docs/conv.md", tests="tests/unit/test_conv.py")

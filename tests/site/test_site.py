@@ -340,13 +340,25 @@ def test_blocks_and_labs_import_only_what_the_package_declares():
     assert declared >= {"torch", "numpy", "pytest", "einops", "matplotlib"}, declared
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t]")  # ASCII controls but newline
+
+
 def test_sources_hold_no_control_characters():
     """A TAB in a chapter is almost always a `\\t` that a Python string ate: `\\text` and `\\top`
     written through one come out as TAB + "ext" and TAB + "op", which KaTeX renders without an
     error (a TAB is whitespace to it)."""
-    bad = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t]")
     found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()[:80]!r}"
              for folder in (DOCS, ROOT / "snippets", ROOT / "includes")
              for path in sorted(folder.rglob("*")) if path.suffix in (".md", ".py")
-             for n, line in enumerate(path.read_text("utf8").split("\n"), 1) if bad.search(line)]
+             for n, line in enumerate(path.read_text("utf8").split("\n"), 1)
+             if CONTROL_CHARACTERS.search(line)]
+    assert not found, "control characters:\n" + "\n".join(found)
+
+
+def test_chapter_notebooks_hold_no_control_characters(built_site):
+    """The same in the chapter notebooks the build writes (their cells' text, JSON decoded)."""
+    found = [f"{chapter.relative_to(ROOT)} notebook, cell {i}: {line.strip()[:80]!r}"
+             for chapter in WITH_CODE
+             for i, cell in enumerate(chapter_notebook(built_site, chapter)["cells"])
+             for line in "".join(cell["source"]).split("\n") if CONTROL_CHARACTERS.search(line)]
     assert not found, "control characters:\n" + "\n".join(found)

@@ -44,12 +44,12 @@ def equations(draw):
     """A random equation torch.einsum accepts, its operands (float64) and how they are laid out.
 
     1-4 operands; subscripts from a small pool, so they repeat within and across operands;
-    size-1 dimensions that broadcast; '...' with fewer dimensions on some operands; implicit
-    or explicit output; scalars.
+    sizes 0-3, and size-1 dimensions that broadcast (against size 0 too); '...' with fewer
+    dimensions on some operands; implicit or explicit output; scalars.
     """
     pool = draw(st.lists(st.sampled_from(string.ascii_letters), min_size=1, max_size=5, unique=True))
-    size = {l: draw(st.integers(1, 3)) for l in pool}
-    ell = draw(st.lists(st.integers(1, 3), max_size=2))  # broadcast ellipsis shape
+    size = {l: draw(st.integers(0, 3)) for l in pool}
+    ell = draw(st.lists(st.integers(0, 3), max_size=2))  # broadcast ellipsis shape
     use_ell = bool(ell) and draw(st.booleans())
     terms, shapes = [], []
     for _ in range(draw(st.integers(1, 4))):
@@ -85,6 +85,18 @@ def equations(draw):
 @given(equations())
 def test_vjp_matches_autograd_on_random_equations(case):
     equation, operands = case
+    assert_vjp_matches_autograd(equation, operands)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("i,i->i", [(0,), (1,)]),                    # kept: the result is empty
+    ("i,i->i", [(1,), (0,)]),
+    ("ij,jk->ik", [(2, 1), (0, 4)]),             # summed: a sum over no terms, zero
+    ("...i,...i", [(1, 3), (0, 3)]),             # an ellipsis axis
+])
+def test_size_one_broadcasts_against_size_zero(equation, shapes):
+    gen = torch.Generator().manual_seed(0)
+    operands = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
     assert_vjp_matches_autograd(equation, operands)
 
 
