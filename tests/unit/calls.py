@@ -178,6 +178,7 @@ add(autodiff,
     logistic_map=case(lambda i: call(autodiff.logistic_map, 3), **PURE),
     diff=case(lambda i: call(autodiff.diff, autodiff.logistic_map(2)), **PURE),
     evaluate=case(lambda i: call(autodiff.evaluate, autodiff.logistic_map(3), 0.3), **PURE),
+    check_node=case(lambda i: call(autodiff.check_node, ("*", "x", 2.0)), **PURE),
     size=case(lambda i: call(autodiff.size, autodiff.logistic_map(3)), **PURE),
     distinct=case(lambda i: call(autodiff.distinct, autodiff.logistic_map(3)), **PURE),
     Dual=lambda i: call(autodiff.Dual, i.r(3)),
@@ -305,7 +306,8 @@ add(einsum,
     EinsumFunction=lambda i: call(einsum.EinsumFunction.apply, "ii->i", i.r(3, 3)),
     **{"EinsumFunction.forward": lambda i: call(einsum.EinsumFunction.apply, "ij,j->i",
                                                 i.r(2, 3), i.r(3, seed=1)),
-       "EinsumFunction.backward": einsum_backward},
+       "EinsumFunction.backward": einsum_backward,
+       "EinsumFunction.setup_context": einsum_backward},  # apply with a gradient to take
     einsum=lambda i: call(einsum.einsum, "...ij,jk->...ik", i.r(2, 2, 3), i.r(3, 4, seed=1)),
 )
 
@@ -356,6 +358,7 @@ def probs(i, n=8):
 
 add(LR,
     check_finite=lambda i: call(LR.check_finite, "x", i.r(2, 3), 2),
+    check_number=case(lambda i: call(LR.check_number, "lr", 0.5), **PURE),
     check_classes=lambda i: call(LR.check_classes, i.r(4, 3), T([0, 2, 1, 1])),
     check_targets=case(lambda i: call(LR.check_targets, T([0, 2, 1]), 3, 3), **PURE),
     check_regression=lambda i: call(LR.check_regression, i.r(4, 2), i.r(4, seed=1)),
@@ -490,6 +493,7 @@ def zero_grad(i):
 
 add(optim,
     check_params=lambda i: call(optim.check_params, [i.r(3).requires_grad_()]),
+    as_real=case(lambda i: call(optim.as_real, i.c(3)), **COMPLEX_DTYPES),
     Optimizer=lambda i: call(lambda ps: optim.Optimizer(ps).params, [i.r(3)]),
     **{"Optimizer.zero_grad": zero_grad},
     check_sgd=case(lambda i: call(optim.check_sgd, 0.1, 0.9, 0.0, 0.0, True), **PURE),
