@@ -24,7 +24,7 @@ __all__ = ["attention", "attention_weights", "causal_mask", "split_heads", "merg
 
 # --8<-- [start:checks]
 def check_float(name: str, t: Tensor, min_dim: int = 0) -> None:
-    """A floating-point tensor with at least ``min_dim`` dimensions."""
+    """A floating-point tensor with at least ``min_dim`` dimensions. Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {getattr(t, 'dtype', type(t))}")
     if t.dim() < min_dim:
@@ -137,7 +137,7 @@ def merge_heads(x: Tensor) -> Tensor:
 
 # --8<-- [start:multi_head_attention]
 def check_projection(name: str, W: Tensor, b: Tensor | None, C: int, dtype: torch.dtype) -> None:
-    """W (C, C) and b (C,) or None, of the input's dtype."""
+    """W (C, C) and b (C,) or None, of the input's dtype. Dtypes: float32, float64."""
     check_float(name, W)
     if W.shape != (C, C) or W.dtype != dtype:
         raise ValueError(f"{name} must be ({C}, {C}) of dtype {dtype} (x {name} with x of width "

@@ -54,7 +54,8 @@ def finite_difference_gradient(f: Callable[[Tensor], Tensor], x: Tensor, h: floa
 # --8<-- [start:symbolic]
 # An expression is "x", a number, or a tuple (op, left, right) with op in "+", "-", "*".
 def check_node(e) -> None:
-    """One node of an expression: "x", a number, or (op, left, right) with a known op."""
+    """One node of an expression: "x", a number, or (op, left, right) with a known op.
+    Dtypes: none (Python values, no tensor)."""
     if isinstance(e, tuple) and len(e) != 3:
         raise ValueError(f"an operation is (op, left, right), got {len(e)} items")
     if isinstance(e, tuple) and e[0] not in ("+", "-", "*"):
@@ -333,6 +334,7 @@ def unbroadcast(g: Tensor, shape: tuple) -> Tensor:
 
 
 def check_broadcast(op: str, a: Value, b: Value) -> None:
+    """a and b of shapes that broadcast, or a ValueError naming op. Dtypes: float32, float64."""
     try:
         torch.broadcast_shapes(a.shape, b.shape)
     except RuntimeError:
@@ -419,7 +421,8 @@ def cross_entropy(logits: Value, targets: Tensor) -> Value:
     """Mean over rows of -log softmax(Z_i)[y_i], for logits Z (n, m) and classes y (n,). One
     step is not a primitive above: picking P[i, y_i] out of P = log_softmax(Z), whose VJP puts
     g_i back at (i, y_i), zeros elsewhere. (A product with the one-hot targets would give
-    0 * (-inf) = nan where a logit is -inf; torch's loss is finite there.)"""
+    0 * (-inf) = nan where a logit is -inf; torch's loss is finite there.)
+    Dtypes: float32, float64."""
     Z = as_value(logits)
     if Z.data.dim() != 2:
         raise ValueError(f"logits must have shape (n, m), got {tuple(Z.shape)}")
@@ -450,6 +453,7 @@ def vjp(f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def check_row(name: str, x: Tensor) -> int:
+    """n, for x a row (1, n), or a ValueError naming it. Dtypes: float32, float64."""
     if x.dim() != 2 or x.shape[0] != 1:
         raise ValueError(f"{name} must be a row of shape (1, n), got {tuple(x.shape)}")
     return x.shape[1]

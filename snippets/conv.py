@@ -33,6 +33,7 @@ def windows(x: Tensor, kernel_width: int, stride: int = 1, dilation: int = 1) ->
 
     x: (batch, c_in, width) -> X: (batch, c_in, out_width, kernel_width), sharing x's memory,
     with out_width = (width - dilation * (kernel_width - 1) - 1) // stride + 1.
+    Dtypes: float32, float64.
     """
     if x.dim() != 3:
         raise ValueError(f"x must have shape (batch, c_in, width), got {tuple(x.shape)}")
@@ -52,7 +53,8 @@ def windows(x: Tensor, kernel_width: int, stride: int = 1, dilation: int = 1) ->
 # --8<-- [start:minimal]
 def conv1d_minimal(x: Tensor, w: Tensor) -> Tensor:
     """y[b, d, o] = sum_{c, k} X[b, c, o, k] w[d, c, k]: torch's conv1d without bias, stride
-    or padding. x: (batch, c_in, width), w: (c_out, c_in, K) -> y: (batch, c_out, out_width)."""
+    or padding. x: (batch, c_in, width), w: (c_out, c_in, K) -> y: (batch, c_out, out_width).
+    Dtypes: float32, float64."""
     X = windows(x, w.shape[2])                      # batch c_in out_width K, a view
     return torch.einsum("bcok,dck->bdo", X, w)
 # --8<-- [end:minimal]
@@ -60,7 +62,8 @@ def conv1d_minimal(x: Tensor, w: Tensor) -> Tensor:
 
 # --8<-- [start:im2col]
 def conv1d_im2col(x: Tensor, w: Tensor) -> Tensor:
-    """The same y as one matrix product: cols (batch out_width, c_in K) @ w (c_in K, c_out)."""
+    """The same y as one matrix product: cols (batch out_width, c_in K) @ w (c_in K, c_out).
+    Dtypes: float32, float64."""
     (batch, c_in, _), (c_out, _, K) = x.shape, w.shape
     X = windows(x, K)                                # batch c_in out_width K, a view
     out_width = X.shape[2]
@@ -73,7 +76,8 @@ def conv1d_im2col(x: Tensor, w: Tensor) -> Tensor:
 # --8<-- [start:weight_grad]
 def conv1d_weight_grad(x: Tensor, dL_dy: Tensor, K: int) -> Tensor:
     """dL_dw[d, c, k] = sum_{b, o} X[b, c, o, k] dL_dy[b, d, o]; stride 1, no padding.
-    x: (batch, c_in, width), dL_dy: (batch, c_out, out_width) -> (c_out, c_in, K)."""
+    x: (batch, c_in, width), dL_dy: (batch, c_out, out_width) -> (c_out, c_in, K).
+    Dtypes: float32, float64."""
     return torch.einsum("bcok,bdo->dck", windows(x, K), dL_dy)
 # --8<-- [end:weight_grad]
 
@@ -82,7 +86,8 @@ def conv1d_weight_grad(x: Tensor, dL_dy: Tensor, K: int) -> Tensor:
 def conv1d_input_grad_fold(dL_dy: Tensor, w: Tensor, width: int) -> Tensor:
     """dL_dx[b, c, i] = sum over k with 0 <= i - k < out_width of dL_dX[b, c, i - k, k], where
     dL_dX[b, c, o, k] = sum_d w[d, c, k] dL_dy[b, d, o] is the gradient of the window view.
-    Stride 1, no padding. dL_dy: (batch, c_out, out_width), w: (c_out, c_in, K)."""
+    Stride 1, no padding. dL_dy: (batch, c_out, out_width), w: (c_out, c_in, K).
+    Dtypes: float32, float64."""
     K = w.shape[2]
     dL_dX = torch.einsum("dck,bdo->bcok", w, dL_dy).contiguous()  # batch c_in out_width K
     batch, c_in, out_width, _ = dL_dX.shape
@@ -107,7 +112,8 @@ def conv1d_input_grad_fold(dL_dy: Tensor, w: Tensor, width: int) -> Tensor:
 def conv1d_input_grad_transposed(dL_dy: Tensor, w: Tensor, width: int, stride: int = 1) -> Tensor:
     """dL_dx = conv1d(G, w flipped along k with c_in and c_out swapped), where G is dL_dy with
     stride - 1 zeros between its elements and K - 1 zeros on each side. No padding.
-    dL_dy: (batch, c_out, out_width), w: (c_out, c_in, K) -> (batch, c_in, width)."""
+    dL_dy: (batch, c_out, out_width), w: (c_out, c_in, K) -> (batch, c_in, width).
+    Dtypes: float32, float64."""
     (batch, c_out, out_width), K = dL_dy.shape, w.shape[2]
     spread = (out_width - 1) * stride + 1
     G = dL_dy.new_zeros(batch, c_out, spread + 2 * (K - 1))
@@ -120,7 +126,8 @@ def conv1d_input_grad_transposed(dL_dy: Tensor, w: Tensor, width: int, stride: i
 
 # --8<-- [start:geometry]
 def as_pair(value, name: str, n: int, height: int) -> tuple[int, int]:
-    """An int or an n-tuple of ints as (height, width) values; conv1d's height value is given."""
+    """An int or an n-tuple of ints as (height, width) values; conv1d's height value is given.
+    Dtypes: none (Python ints, no tensor)."""
     values = (value,) * n if isinstance(value, int) else tuple(value)
     if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise ValueError(f"conv{n}d: {name} must be an int or a tuple of {n} ints, got {value!r}")
@@ -129,7 +136,8 @@ def as_pair(value, name: str, n: int, height: int) -> tuple[int, int]:
 
 def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int, n: int) -> dict:
     """Check the arguments of an n-d convolution (n = 1 or 2) and return its sizes, with
-    conv1d read as conv2d of height 1. Raises ValueError naming the argument and the shapes."""
+    conv1d read as conv2d of height 1. Raises ValueError naming the argument and the shapes.
+    Dtypes: float32, float64."""
     name = f"conv{n}d"
     axes = "width" if n == 1 else "height, width"
     if x.dim() != n + 2:
@@ -186,14 +194,15 @@ def copy_channels_last(dst: Tensor, src: Tensor, block: int = 8) -> None:
 
     A transposing copy reads one cache line per channel at once; when a channel's row is a
     power of two long, those lines all map to the same cache set and evict each other (3x
-    slower at width 1024). Eight at a time fit in the set."""
+    slower at width 1024). Eight at a time fit in the set. Dtypes: float32, float64."""
     for c in range(0, src.shape[1], block):
         dst[..., c:c + block] = src[:, c:c + block].permute(0, 2, 3, 1)
 
 
 def to_phases(x: Tensor, g: dict) -> Tensor:
     """x (batch, c_in, H, W), zero-padded, in channels-last rows split by stride phase:
-    P[p, q, (b grid_h + i) grid_w + j, c] = x_pad[b, c, i stride_h + p, j stride_w + q]."""
+    P[p, q, (b grid_h + i) grid_w + j, c] = x_pad[b, c, i stride_h + p, j stride_w + q].
+    Dtypes: float32, float64."""
     (sh, sw), (ph, pw), (gh, gw) = g["stride"], g["padding"], g["grid"]
     P = x.new_zeros(sh, sw, g["batch"], gh, gw, g["c_in"])
     for i0 in range(min(sh, g["size"][0])):      # first input row of each phase
@@ -206,7 +215,8 @@ def to_phases(x: Tensor, g: dict) -> Tensor:
 
 
 def from_phases(P: Tensor, g: dict) -> Tensor:
-    """The inverse of ``to_phases`` without the padding: (batch, c_in, H, W)."""
+    """The inverse of ``to_phases`` without the padding: (batch, c_in, H, W).
+    Dtypes: float32, float64."""
     (sh, sw), (ph, pw), (gh, gw), (H, W) = g["stride"], g["padding"], g["grid"], g["size"]
     P = P.view(sh, sw, g["batch"], gh, gw, g["c_in"])
     if sh == sw == 1:  # no phases: a view of the channels-last rows, no copy
@@ -222,7 +232,8 @@ def from_phases(P: Tensor, g: dict) -> Tensor:
 
 def taps(g: dict):
     """For each kernel position (kh, kw): its phase (p, q) and the row offset in that phase
-    at which output row 0 reads, so that tap (kh, kw) of every output is one slice of rows."""
+    at which output row 0 reads, so that tap (kh, kw) of every output is one slice of rows.
+    Dtypes: none (Python ints, no tensor)."""
     (sh, sw), (rh, rw), gw = g["stride"], g["dilation"], g["grid"][1]
     for kh in range(g["kernel"][0]):
         for kw in range(g["kernel"][1]):
@@ -235,7 +246,8 @@ def taps(g: dict):
 def conv_rows(x: Tensor, w: Tensor, bias, g: dict) -> Tensor:
     """y as channels-last rows: Y[(b grid_h + i) grid_w + j, d] = y[b, d, i, j] for i, j inside
     the output (other rows are junk). One matrix product per kernel position and group:
-    Y[:, group] += P[p, q][offset : offset + rows, group] @ w[group, :, kh, kw]^T."""
+    Y[:, group] += P[p, q][offset : offset + rows, group] @ w[group, :, kh, kw]^T.
+    Dtypes: float32, float64."""
     R, G = g["rows"], g["groups"]
     ci, co = g["c_in"] // G, g["c_out"] // G
     P = to_phases(x, g)
@@ -253,7 +265,8 @@ def conv_rows(x: Tensor, w: Tensor, bias, g: dict) -> Tensor:
 
 
 def rows_to_output(Y: Tensor, g: dict) -> Tensor:
-    """(batch, c_out, out_h, out_w): a strided view of the valid rows of Y."""
+    """(batch, c_out, out_h, out_w): a strided view of the valid rows of Y.
+    Dtypes: float32, float64."""
     gh, gw = g["grid"]
     co = g["c_out"]
     return Y.as_strided((g["batch"], co, *g["out"]), (gh * gw * co, 1, gw * co, co))
@@ -262,7 +275,8 @@ def rows_to_output(Y: Tensor, g: dict) -> Tensor:
 def conv2d(x: Tensor, w: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """torch.nn.functional.conv2d: x (batch, c_in, H, W), w (c_out, c_in / groups, KH, KW)
-    -> (batch, c_out, out_h, out_w), a channels-last view."""
+    -> (batch, c_out, out_h, out_w), a channels-last view.
+    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     g = geometry(x, w, bias, stride, padding, dilation, groups, n=2)
     return rows_to_output(conv_rows(x, w, bias, g), g)
 
@@ -270,7 +284,8 @@ def conv2d(x: Tensor, w: Tensor, bias: Tensor | None = None, stride=1, padding=0
 def conv1d(x: Tensor, w: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """torch.nn.functional.conv1d: x (batch, c_in, width), w (c_out, c_in / groups, K)
-    -> (batch, c_out, out_width), computed as a conv2d of height 1."""
+    -> (batch, c_out, out_width), computed as a conv2d of height 1.
+    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     g = geometry(x, w, bias, stride, padding, dilation, groups, n=1)
     return rows_to_output(conv_rows(x[:, :, None], w[:, :, None], bias, g), g)[:, :, 0]
 # --8<-- [end:forward]
@@ -281,7 +296,8 @@ def conv_rows_backward(dL_dy: Tensor, x: Tensor, w: Tensor, g: dict, mask=(True,
     """The gradients from the same slices as the forward pass, for each tap and group:
     dL_dw[group, :, kh, kw] = (P[p, q][slice, group]^T @ dY[:, group])^T and
     dL_dP[p, q][slice, group] += dY[:, group] @ w[group, :, kh, kw].
-    ``mask`` says which of (dL_dx, dL_dw, dL_dbias) to compute; the others are None."""
+    ``mask`` says which of (dL_dx, dL_dw, dL_dbias) to compute; the others are None.
+    Dtypes: float32, float64."""
     R, G = g["rows"], g["groups"]
     ci, co = g["c_in"] // G, g["c_out"] // G
     (gh, gw), (oh, ow) = g["grid"], g["out"]
@@ -307,6 +323,7 @@ def conv_rows_backward(dL_dy: Tensor, x: Tensor, w: Tensor, g: dict, mask=(True,
 
 
 def check_grad_output(dL_dy: Tensor, x: Tensor, shape: tuple, name: str) -> None:
+    """dL_dy of the output's shape and x's dtype. Dtypes: float32, float64."""
     if tuple(dL_dy.shape) != shape or dL_dy.dtype != x.dtype:
         raise ValueError(f"{name}: grad_output must have the output's shape {shape} and dtype "
                          f"{x.dtype}, got {tuple(dL_dy.shape)} and {dL_dy.dtype}")
@@ -315,7 +332,8 @@ def check_grad_output(dL_dy: Tensor, x: Tensor, shape: tuple, name: str) -> None
 def conv2d_backward(dL_dy: Tensor, x: Tensor, w: Tensor, stride=1, padding=0, dilation=1,
                     groups: int = 1, output_mask=(True, True, True)):
     """(dL_dx, dL_dw, dL_dbias) of conv2d for the upstream gradient dL_dy, without autograd;
-    those that ``output_mask`` leaves out are None."""
+    those that ``output_mask`` leaves out are None.
+    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     g = geometry(x, w, None, stride, padding, dilation, groups, n=2)
     check_grad_output(dL_dy, x, (g["batch"], g["c_out"], *g["out"]), "conv2d_backward")
     return conv_rows_backward(dL_dy, x, w, g, output_mask)
@@ -324,7 +342,8 @@ def conv2d_backward(dL_dy: Tensor, x: Tensor, w: Tensor, stride=1, padding=0, di
 def conv1d_backward(dL_dy: Tensor, x: Tensor, w: Tensor, stride=1, padding=0, dilation=1,
                     groups: int = 1, output_mask=(True, True, True)):
     """(dL_dx, dL_dw, dL_dbias) of conv1d for the upstream gradient dL_dy, without autograd;
-    those that ``output_mask`` leaves out are None."""
+    those that ``output_mask`` leaves out are None.
+    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     g = geometry(x, w, None, stride, padding, dilation, groups, n=1)
     check_grad_output(dL_dy, x, (g["batch"], g["c_out"], g["out"][1]), "conv1d_backward")
     grads = conv_rows_backward(dL_dy[:, :, None], x[:, :, None], w[:, :, None], g, output_mask)
@@ -334,7 +353,8 @@ def conv1d_backward(dL_dy: Tensor, x: Tensor, w: Tensor, stride=1, padding=0, di
 
 # --8<-- [start:function]
 class ConvFunction(torch.autograd.Function):
-    """conv1d or conv2d (by the rank of x) whose backward pass is conv{1,2}d_backward."""
+    """conv1d or conv2d (by the rank of x) whose backward pass is conv{1,2}d_backward.
+    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
 
     @staticmethod
     def forward(ctx, x, w, bias, stride, padding, dilation, groups):

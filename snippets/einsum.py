@@ -142,6 +142,7 @@ def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tu
     dimension); the others index rows of ``a`` or columns of ``b``. A label only one side
     carries that is not kept is summed out of that side first, so the product never
     carries it. The result's labels follow ``keep`` when it is a tuple, else ``b`` then ``a``.
+    Dtypes: float32, float64.
     """
     a, a_labels = sum_out(a, a_labels, set(b_labels).union(keep))
     b, b_labels = sum_out(b, b_labels, set(a_labels).union(keep))
@@ -165,12 +166,12 @@ def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tu
 
 
 def permute(x: Tensor, dims: list) -> Tensor:
-    """``x.permute(dims)``, skipped when ``dims`` is the identity."""
+    """``x.permute(dims)``, skipped when ``dims`` is the identity. Dtypes: float32, float64."""
     return x if dims == sorted(dims) else x.permute(dims)
 
 
 def sum_out(x: Tensor, labels: tuple, keep) -> tuple:
-    """Sum ``x`` over the dimensions whose label is not in ``keep``."""
+    """Sum ``x`` over the dimensions whose label is not in ``keep``. Dtypes: float32, float64."""
     dims = [d for d, l in enumerate(labels) if l not in keep]
     if not dims:
         return x, labels
@@ -182,6 +183,7 @@ def match_sizes(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) ->
 
     Kept: ``Y[l] = a[0] b[l]``, so the label is ``b``'s alone; drop it from ``a``.
     Summed: ``sum_l a[0] b[l] = a[0] sum_l b[l]``; sum ``b`` down to size 1.
+    Dtypes: float32, float64.
     """
     for l in set(a_labels) & set(b_labels):
         i, j = a_labels.index(l), b_labels.index(l)
@@ -198,7 +200,8 @@ def match_sizes(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) ->
 
 def as_matrices(x: Tensor, labels: tuple, batch: list, rows: list, cols: list) -> Tensor:
     """``x`` as a (batch, rows, cols) stack of matrices (rows, cols without a batch): a view
-    when the strides allow, reading a transposed layout as a transposed matrix."""
+    when the strides allow, reading a transposed layout as a transposed matrix.
+    Dtypes: float32, float64."""
     size = dict(zip(labels, x.shape))
     b, r, c = [prod([size[l] for l in group]) for group in (batch, rows, cols)]
     lead = [b] if batch else []
@@ -219,6 +222,7 @@ def diagonal(x: Tensor, labels: tuple) -> tuple:
 
     The diagonal of a strided tensor is strided too: its stride is the sum of the strides
     of the dimensions that share the label.
+    Dtypes: float32, float64.
     """
     unique = tuple(dict.fromkeys(labels))
     if len(unique) == len(labels):
@@ -239,6 +243,7 @@ def unbroadcast(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> Tens
     Labels the gradient lacks were summed out of the operand alone: broadcast along them.
     Size-1 dimensions of the operand that were broadcast: sum the gradient back to size 1.
     Repeated labels: write the gradient onto the diagonal of a zero tensor.
+    Dtypes: float32, float64.
     """
     unique = tuple(dict.fromkeys(labels))
     size = dict(zip(labels, shape))
@@ -261,7 +266,8 @@ def unbroadcast(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> Tens
 
 # --8<-- [start:vjp]
 def check_operands(equation: str, operands) -> tuple[Tensor, ...]:
-    """The operands as a tuple of tensors of one dtype and device, or a ``ValueError``."""
+    """The operands as a tuple of tensors of one dtype and device, or a ``ValueError``.
+    Dtypes: float32, float64."""
     operands = tuple(operands)
     for p, x in enumerate(operands):
         if not isinstance(x, Tensor):
@@ -317,7 +323,7 @@ def einsum_vjp(equation: str, operands, grad_output: Tensor) -> tuple[Tensor, ..
 
 # --8<-- [start:function]
 class EinsumFunction(torch.autograd.Function):
-    """``torch.einsum`` forward; ``einsum_vjp`` backward."""
+    """``torch.einsum`` forward; ``einsum_vjp`` backward. Dtypes: float32, float64."""
 
     @staticmethod
     def forward(equation: str, *operands: Tensor) -> Tensor:

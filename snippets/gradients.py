@@ -24,7 +24,8 @@ __all__ = ["directional_derivative", "jacobian_fd", "jacobian_rev", "jacobian_fw
 
 # --8<-- [start:checks]
 def check_point(name: str, x: Tensor, n: int | None = None) -> None:
-    """x is a 1-D floating tensor with finite values (and n elements, when given)."""
+    """x is a 1-D floating tensor with finite values (and n elements, when given).
+    Dtypes: float32, float64."""
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got "
                          f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
@@ -37,7 +38,8 @@ def check_point(name: str, x: Tensor, n: int | None = None) -> None:
 
 
 def as_vector(y: Tensor, name: str = "f") -> Tensor:
-    """A function's output as a 1-D tensor (m,); a scalar output is m = 1."""
+    """A function's output as a 1-D tensor (m,); a scalar output is m = 1.
+    Dtypes: float32, float64."""
     if not isinstance(y, Tensor) or not y.is_floating_point():
         raise ValueError(f"{name} must return a floating-point tensor, got "
                          f"{y.dtype if isinstance(y, Tensor) else type(y).__name__}")

@@ -21,7 +21,8 @@ __all__ = ["cosine_similarity", "similarity_matrix", "batched_matmul", "linearit
 
 # --8<-- [start:checks]
 def check_float(name: str, t: Tensor, dim: int | None = None, min_dim: int = 0) -> None:
-    """A floating tensor with ``dim`` dimensions (when given) or at least ``min_dim``."""
+    """A floating tensor with ``dim`` dimensions (when given) or at least ``min_dim``.
+    Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got "
                          f"{t.dtype if isinstance(t, Tensor) else type(t).__name__}")

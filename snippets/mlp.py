@@ -30,7 +30,7 @@ __all__ = ["relu", "relu_grad", "leaky_relu", "leaky_relu_grad", "prelu", "prelu
 
 # --8<-- [start:checks]
 def check_float(name: str, t: Tensor, min_dim: int = 0) -> None:
-    """A floating-point tensor with at least ``min_dim`` dimensions."""
+    """A floating-point tensor with at least ``min_dim`` dimensions. Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {getattr(t, 'dtype', type(t))}")
     if t.dim() < min_dim:
@@ -283,7 +283,7 @@ def glu_ffn_backward(x: Tensor, W: Tensor, V: Tensor, W2: Tensor, variant: str,
 
 # --8<-- [start:linear]
 def check_linear(x: Tensor, W: Tensor, b: Tensor | None) -> None:
-    """x (..., c_in), W (c_out, c_in), b (c_out,) or None."""
+    """x (..., c_in), W (c_out, c_in), b (c_out,) or None. Dtypes: float32, float64."""
     check_float("x", x, min_dim=1)
     check_float("W", W)
     if W.dim() != 2:
@@ -324,7 +324,7 @@ Layers = list[tuple[Tensor, Tensor]]
 
 def check_layers(x: Tensor, layers: Layers) -> None:
     """At least one (W, b) pair; W_l (c_l, c_{l-1}) takes the previous layer's c_{l-1}
-    features (x's last dimension for the first), b_l (c_l,) or None."""
+    features (x's last dimension for the first), b_l (c_l,) or None. Dtypes: float32, float64."""
     check_float("x", x, min_dim=1)
     if not layers:
         raise ValueError("an MLP needs at least one layer")

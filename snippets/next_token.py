@@ -33,7 +33,7 @@ def check_ids(ids: Tensor, V: int, name: str = "ids") -> None:
 
 
 def check_float(name: str, t: Tensor, dim: int | None = None) -> None:
-    """A floating-point tensor (with ``dim`` dimensions, when given)."""
+    """A floating-point tensor (with ``dim`` dimensions, when given). Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, "
                          f"got {getattr(t, 'dtype', type(t).__name__)}")
@@ -81,7 +81,7 @@ class CharTokenizer:
 # --8<-- [start:embed]
 def one_hot(ids: Tensor, V: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """ids (...) -> (..., V): 1 at [..., ids[...]], 0 elsewhere.
-    Dtypes: integer ids in, ``dtype`` out (float32 default)."""
+    Dtypes: integer ids in, ``dtype`` out: float32 (default), float64."""
     check_size("V", V)
     check_ids(ids, V)
     return (ids[..., None] == torch.arange(V, device=ids.device)).to(dtype)

@@ -24,7 +24,7 @@ __all__ = ["dropout", "all_masks", "expected_over_masks", "max_norm",
 
 
 def check_float(name: str, t: Tensor, min_dim: int = 0) -> None:
-    """A floating-point tensor with at least ``min_dim`` dimensions."""
+    """A floating-point tensor with at least ``min_dim`` dimensions. Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {getattr(t, 'dtype', type(t))}")
     if t.dim() < min_dim:
@@ -52,7 +52,7 @@ def dropout(x: Tensor, p: float, mask: Tensor | None = None,
 
 def all_masks(n: int, dtype: torch.dtype = torch.float64, *, device=None) -> Tensor:
     """Every 0/1 mask of n units, (2^n, n), row k the binary digits of k, on ``device``.
-    Dtypes: any (float64 default): 0 and 1 are exact."""
+    Dtypes: float32, float64 (default), any other: 0 and 1 are exact."""
     if not 0 <= n <= 16:
         raise ValueError(f"all_masks enumerates 2^n masks: n must be in [0, 16], got {n}")
     masks = list(itertools.product([0, 1], repeat=n))
@@ -89,7 +89,8 @@ def max_norm(W: Tensor, c: float) -> Tensor:
 
 
 def norm_dims(x: Tensor, normalized_shape: Sequence[int]) -> tuple[int, ...]:
-    """The trailing dims of x that ``normalized_shape`` names, as negative indices."""
+    """The trailing dims of x that ``normalized_shape`` names, as negative indices.
+    Dtypes: float32, float64."""
     normalized_shape = tuple(normalized_shape)
     check_float("x", x, min_dim=1)
     n = len(normalized_shape)
@@ -101,7 +102,8 @@ def norm_dims(x: Tensor, normalized_shape: Sequence[int]) -> tuple[int, ...]:
 
 def check_affine(x: Tensor, dims: tuple[int, ...], weight: Tensor | None,
                  bias: Tensor | None) -> None:
-    """weight and bias, when given, floating tensors of the normalised shape."""
+    """weight and bias, when given, floating tensors of the normalised shape.
+    Dtypes: float32, float64."""
     shape = x.shape[x.dim() + dims[0]:]
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None:
@@ -168,7 +170,7 @@ def adanorm(x: Tensor, C: float = 1.0, k: float = 0.1, eps: float = 1e-5) -> Ten
 
 
 def check_gate(A: Tensor, B: Tensor, dL_dh: Tensor | None = None) -> None:
-    """A, B (and dL_dh) floating tensors of one shape."""
+    """A, B (and dL_dh) floating tensors of one shape. Dtypes: float32, float64."""
     check_float("A", A)
     check_float("B", B)
     if A.shape != B.shape or (dL_dh is not None and dL_dh.shape != A.shape):
@@ -203,7 +205,7 @@ def gtu_backward(A: Tensor, B: Tensor, dL_dh: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def halves(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
-    """x (..., D) -> x[..., :D//2], x[..., D//2:]."""
+    """x (..., D) -> x[..., :D//2], x[..., D//2:]. Dtypes: float32, float64."""
     check_float(name, x, min_dim=1)
     if x.shape[-1] < 2:
         raise ValueError(f"a coupling splits the last dim of {name} {tuple(x.shape)} in two: "
@@ -213,7 +215,7 @@ def halves(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
 
 
 def apply_half(net: Callable[[Tensor], Tensor], x1: Tensor, like: Tensor, name: str) -> Tensor:
-    """net(x1), which must have the shape of ``like`` (the other half)."""
+    """net(x1), which must have the shape of ``like`` (the other half). Dtypes: float32, float64."""
     out = net(x1)
     if not isinstance(out, Tensor) or out.shape != like.shape:
         raise ValueError(f"{name}(x1) must have the second half's shape {tuple(like.shape)}, "
@@ -259,7 +261,7 @@ def additive_coupling_inverse(y: Tensor, m: Callable[[Tensor], Tensor]) -> Tenso
 
 
 def check_linear_blocks(x: Tensor, As: Sequence[Tensor]) -> None:
-    """x (..., c) and square blocks A_i (c, c)."""
+    """x (..., c) and square blocks A_i (c, c). Dtypes: float32, float64."""
     check_float("x", x, min_dim=1)
     for i, A in enumerate(As):
         if A.shape != (x.shape[-1], x.shape[-1]):
@@ -300,7 +302,8 @@ def unrolled_residual(x: Tensor, As: Sequence[Tensor]) -> Tensor:
 
 # --8<-- [start:splitting]
 def flow(M: Tensor, h: float, substep: str) -> Tensor:
-    """The map x(0) -> x(h) of dx/dt = M x: e^{hM} ("exact") or I + hM ("euler")."""
+    """The map x(0) -> x(h) of dx/dt = M x: e^{hM} ("exact") or I + hM ("euler").
+    Dtypes: float32, float64."""
     if substep == "exact":
         return torch.linalg.matrix_exp(h * M)                 # the sub-problem solved exactly
     return torch.eye(M.shape[0], dtype=M.dtype, device=M.device) + h * M       # one Euler step

@@ -30,7 +30,8 @@ __all__ = ["hippo_legs", "discretize_bilinear", "discretize_zoh", "scan", "kerne
 
 # --8<-- [start:checks]
 def check_system(A: Tensor, B: Tensor, C: Tensor | None = None) -> int:
-    """A (..., N, N) square, B (..., N) and C (..., N) with the same N and channels; returns N."""
+    """A (..., N, N) square, B (..., N) and C (..., N) with the same N and channels; returns N.
+    Dtypes: float32, float64."""
     if A.dim() not in (2, 3) or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"A must be square, (N, N) or (H, N, N), got {tuple(A.shape)}")
     N, lead = A.shape[-1], A.shape[:-2]
@@ -47,7 +48,8 @@ def check_length(L, name: str = "L") -> None:
 
 
 def as_step(step, channels: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
-    """A positive step as a tensor of shape channels + (1,): it broadcasts against (..., N)."""
+    """A positive step as a tensor of shape channels + (1,): it broadcasts against (..., N).
+    Dtypes: float32, float64."""
     s = torch.as_tensor(step, dtype=dtype, device=device)
     if s.dim() > 1 or (s.dim() == 1 and tuple(s.shape) != tuple(channels)):
         raise ValueError(f"step must be a float or have shape {tuple(channels)}, got {tuple(s.shape)}")
@@ -61,7 +63,8 @@ def as_step(step, channels: tuple[int, ...], dtype: torch.dtype, device: torch.d
 
 
 def common_dtype(*tensors: Tensor) -> list[Tensor]:
-    """The tensors in one dtype, complex if any is (a real A with a complex B, say)."""
+    """The tensors in one dtype, complex if any is (a real A with a complex B, say).
+    Dtypes: float32, float64."""
     dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
@@ -100,7 +103,7 @@ def discretize_zoh(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
     """A_bar = exp(step A), B_bar = Phi B with Phi = integral_0^step exp(s A) ds, both matrices
     read off one matrix exponential: exp(step [[A, I], [0, 0]]) = [[A_bar, Phi], [0, I]]. No
     A^{-1}: a singular A (an integrator) is fine; B stays out of the exponential, so a large or
-    nan B cannot change A_bar."""
+    nan B cannot change A_bar. Dtypes: float32, float64."""
     N = check_system(A, B)
     A, B = common_dtype(A, B)
     s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]
@@ -163,7 +166,8 @@ def causal_conv(u: Tensor, K: Tensor, D=0.0) -> Tensor:
 def vandermonde(W: Tensor, log_A: Tensor, L: int) -> Tensor:
     """K[i] = sum_n W_n exp(i log_A_n) for i < L, as one matrix product per channel: with
     i = m T + j (T ~ sqrt L), K[m T + j] = sum_n (W_n a_n^{m T}) a_n^j. The powers are computed
-    in double precision from the exponent (no repeated products, no phase drift), then cast."""
+    in double precision from the exponent (no repeated products, no phase drift), then cast.
+    Dtypes: complex64, complex128."""
     T = math.isqrt(L - 1) + 1
     M = -(-L // T)
     log_A = log_A.to(torch.complex128)
@@ -179,7 +183,7 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
     """K[i] = sum_n C_n B_bar_n A_bar_n^i for A = diag(Lambda), discretised by zero-order hold
     (A_bar = exp(step Lambda), B_bar = (A_bar - 1) / Lambda B, which is step B at Lambda = 0) or
     bilinear (A_bar = (1 + step/2 Lambda) / (1 - step/2 Lambda), B_bar = step B / (1 - step/2
-    Lambda))."""
+    Lambda)). Dtypes: complex64, complex128."""
     if Lambda.dim() not in (1, 2) or B.shape != Lambda.shape or C.shape != Lambda.shape:
         raise ValueError(f"Lambda {tuple(Lambda.shape)}, B {tuple(B.shape)} and C "
                          f"{tuple(C.shape)} must all be (N,) or (H, N)")

@@ -38,7 +38,8 @@ __all__ = ["example_mixture", "mixture_log_prob", "mixture_score", "responsibili
 
 # --8<-- [start:checks]
 def check_float(name: str, t: Tensor, dim: int | None = None) -> None:
-    """A floating tensor with finite values (and ``dim`` dimensions, when given)."""
+    """A floating tensor with finite values (and ``dim`` dimensions, when given).
+    Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {getattr(t, 'dtype', type(t))}")
     if dim is not None and t.dim() != dim:
@@ -48,7 +49,8 @@ def check_float(name: str, t: Tensor, dim: int | None = None) -> None:
 
 
 def check_mixture(weights: Tensor, means: Tensor, covs: Tensor) -> None:
-    """weights (K,) >= 0 summing to 1, means (K, d), covs (K, d, d) symmetric positive definite."""
+    """weights (K,) >= 0 summing to 1, means (K, d), covs (K, d, d) symmetric positive definite.
+    Dtypes: float32, float64."""
     check_float("weights", weights, 1)
     check_float("means", means, 2)
     check_float("covs", covs, 3)
@@ -66,6 +68,7 @@ def check_mixture(weights: Tensor, means: Tensor, covs: Tensor) -> None:
 
 
 def check_points(x: Tensor, d: int) -> None:
+    """x (n, d), floating and finite. Dtypes: float32, float64."""
     check_float("x", x, 2)
     if x.shape[1] != d:
         raise ValueError(f"x must have shape (n, {d}) to match the mixture, got {tuple(x.shape)}")
@@ -115,7 +118,8 @@ def example_mixture(dtype: torch.dtype = torch.float64, *,
 def components(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
                sigma: float = 0.0) -> tuple[Tensor, Tensor]:
     """For the mixture noised by N(0, sigma^2 I), C_k = covs[k] + sigma^2 I: the logits
-    log w_k + log N(x; mu_k, C_k), (K, n), and the component scores -C_k^{-1}(x - mu_k), (K, n, d)."""
+    log w_k + log N(x; mu_k, C_k), (K, n), and the component scores -C_k^{-1}(x - mu_k), (K, n, d).
+    Dtypes: float32, float64."""
     check_mixture(weights, means, covs)
     check_points(x, means.shape[1])
     check_sigma(sigma, allow_zero=True)

@@ -22,7 +22,8 @@ __all__ = ["random_orthogonal", "random_permutation_matrix", "equivariance_defec
 
 # --8<-- [start:checks]
 def check_float(name: str, t: Tensor, dim: int | None = None) -> None:
-    """A floating tensor with finite values (and ``dim`` dimensions, when given)."""
+    """A floating tensor with finite values (and ``dim`` dimensions, when given).
+    Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {getattr(t, 'dtype', type(t))}")
     if dim is not None and t.dim() != dim:
@@ -32,7 +33,8 @@ def check_float(name: str, t: Tensor, dim: int | None = None) -> None:
 
 
 def check_cloud(name: str, X: Tensor) -> None:
-    """A point cloud: a finite floating (n, d) tensor with n >= 1 points and d >= 1 coordinates."""
+    """A point cloud: a finite floating (n, d) tensor with n >= 1 points and d >= 1 coordinates.
+    Dtypes: float32, float64."""
     check_float(name, X)
     if X.dim() != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} must be a point cloud of shape (n, d) with n, d >= 1, "
@@ -40,7 +42,7 @@ def check_cloud(name: str, X: Tensor) -> None:
 
 
 def check_square(name: str, M: Tensor) -> None:
-    """A finite floating (k, k) matrix."""
+    """A finite floating (k, k) matrix. Dtypes: float32, float64."""
     check_float(name, M, dim=2)
     if M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {tuple(M.shape)}")
@@ -82,7 +84,8 @@ def random_permutation_matrix(n: int, generator: torch.Generator | None = None,
                               dtype: torch.dtype = torch.float64, *, device=None) -> Tensor:
     """A uniformly random permutation matrix P (n, n) with P[i, perm[i]] = 1, so that
     (P X)[i] = X[perm[i]]: P X is ``X[perm]``. perm is drawn where ``generator`` lives, P made
-    on ``device``. Dtypes: any (float64 default): its entries 0 and 1 are exact."""
+    on ``device``. Dtypes: float32, float64 (default), any other: its entries 0
+    and 1 are exact."""
     check_size("n", n)
     where = device if generator is None else generator.device
     perm = torch.randperm(n, generator=generator, device=where).to(device)

@@ -10,13 +10,18 @@ gets ``device="cpu"``: one that ignores it makes its result on "meta".
 
 Then each case runs in float32 and in float64 (complex64 and complex128 for the complex S4
 kernels) on the same numbers: float outputs must have the input's dtype, and the float32
-result must match the float64 one within ``RTOL``. A handful of elementwise functions run in
-bfloat16 too.
+result must match the float64 one within ``RTOL``. Some functions run in bfloat16 too.
+
+Every function, class or method whose case runs in float dtypes states them in a "Dtypes: ..."
+line of its docstring (a method may leave it to its class's), which the readers see on the
+pages: the line must name exactly the dtypes its case runs in, and the bfloat16 tolerance it
+is held to, so the statements cannot drift from the tests.
 """
 
 import importlib
 import inspect
 import pkgutil
+import re
 
 import pytest
 import torch
@@ -205,3 +210,53 @@ def test_a_factory_rejects_a_dtype_that_cannot_hold_its_result(name):
     bad = torch.float64 if CASES[name].dtypes[0].is_complex else torch.int64
     with pytest.raises(ValueError, match="dtype must be a"):
         CASES[name].build(In(bad))()
+
+
+# The float dtypes a "Dtypes:" line can name; "float16" inside "bfloat16" is not a word.
+DTYPE_WORDS = re.compile(r"\b(bfloat16|float16|float32|float64|complex64|complex128)\b")
+
+
+def documented(name: str) -> str | None:
+    """The "Dtypes: ..." sentence of name's docstring (a method's, or else its class's): from
+    "Dtypes:" to the first full stop that ends a sentence."""
+    module, *path = name.split(".")
+    objs = [importlib.import_module(f"snippets.{module}")]
+    for part in path:
+        objs.append(inspect.getattr_static(objs[-1], part))
+    for obj in reversed(objs[1:]):                 # the method first, then its class
+        doc = " ".join((getattr(obj, "__func__", obj).__doc__ or "").split())
+        if "Dtypes:" in doc:
+            return re.match(r"Dtypes:(.*?)(?:\.\s|\.$|$)", doc[doc.index("Dtypes:"):])[0]
+    return None
+
+
+def check_documented(name: str, case: Case) -> None:
+    """The line names exactly the dtypes the case runs in (bfloat16 with its tolerance)."""
+    line = documented(name)
+    assert line, f"{name}: no 'Dtypes: ...' line in its docstring (its case runs {case.dtypes})"
+    named = set(DTYPE_WORDS.findall(line))
+    runs = {str(d).removeprefix("torch.") for d in case.dtypes}
+    runs |= {"bfloat16"} if case.bfloat16 else set()
+    assert named == runs, f"{name}: {line!r} names {sorted(named)}, its case runs {sorted(runs)}"
+    if case.bfloat16:
+        stated = re.search(r"bfloat16 agrees with float64 to ([0-9.e+-]+)", line)
+        assert stated and float(stated[1]) == case.bfloat16, \
+            f"{name}: {line!r} does not state the bfloat16 tolerance {case.bfloat16:g}"
+
+
+@pytest.mark.parametrize("name", DTYPE_CASES)
+def test_the_docstring_states_the_dtypes_its_case_runs(name):
+    check_documented(name, CASES[name])
+
+
+def test_a_missing_or_wrong_dtypes_line_is_caught():
+    """No line, a dtype the case does not run, one it runs but the line leaves out, or a
+    bfloat16 tolerance other than the tested one: each fails."""
+    for name, case, why in [
+            ("autodiff.logistic_map", Case(None), "no 'Dtypes"),       # pure Python: no line
+            ("attention.rope", Case(None), "names"),                    # bfloat16 not run
+            ("attention.attention", Case(None, bfloat16=2e-2), "names"),  # bfloat16 not named
+            ("attention.rope", Case(None, bfloat16=1e-2), "tolerance"),   # 2e-2 stated
+            ("s4.kernel_nplr", Case(None), "names")]:                   # complex, not real
+        with pytest.raises(AssertionError, match=why):
+            check_documented(name, case)
