@@ -75,9 +75,20 @@ class Case:
     compare: str = ""               # why float32 is not compared with float64 (dtypes still are)
 
 
-def call(fn, *args, **kwargs):
-    """The call, with its inputs made now: ``fn`` runs later."""
-    return lambda: fn(*args, **kwargs)
+@dataclass(frozen=True)
+class Call:
+    """A call with its inputs made now: ``fn`` runs later. tests/unit/test_fuzz.py reads
+    ``args`` and ``kwargs`` to make malformed variants of it."""
+    fn: Callable
+    args: tuple
+    kwargs: dict
+
+    def __call__(self):
+        return self.fn(*self.args, **self.kwargs)
+
+
+def call(fn, *args, **kwargs) -> Call:
+    return Call(fn, args, kwargs)
 
 
 def case(build, **kw) -> Case:
