@@ -213,7 +213,8 @@ def pytest_runtest_call(item):
     times something sets its own count. With NUMERIC_NUDGE=<seed> it runs under
     tests/nudge.py's mode: rounded results of reductions, matrix products and transcendental
     functions moved by one ulp, so that a check that passes only by luck of rounding fails
-    (except tests marked ``unnudged``: the mode's own tests, which compare with plain torch).
+    (except tests marked ``unnudged``: the mode's own tests, which compare with plain torch, and
+    the torch.compile tests, which cannot run under a dispatch mode).
     (A hook of this plugin, not an autouse fixture: pytest-markdown-docs' blocks get no
     autouse fixtures, and tests/conftest.py does not reach docs/.)"""
     import contextlib
