@@ -37,14 +37,17 @@ class In:
     device; tensors are always made on the CPU. Every draw is rounded to ``grain`` first, so
     calls in dtypes at least as fine as ``grain`` see the same numbers."""
 
-    def __init__(self, dtype: torch.dtype, device="cpu", grain: torch.dtype = F32):
-        self.dtype, self.device, self.grain = dtype, device, grain
+    def __init__(self, dtype: torch.dtype, device="cpu", grain: torch.dtype = F32,
+                 place="cpu"):
+        # place: where i.r, i.c and i.t put their tensors (test_device's run on a real
+        # accelerator moves the cases built by hand this way)
+        self.dtype, self.device, self.grain, self.place = dtype, device, grain, place
         self.real = REAL.get(dtype, dtype)
 
     def r(self, *shape, seed: int = 0) -> torch.Tensor:
         """N(0, 1) entries, the same numbers in every dtype."""
         x = torch.randn(*shape, generator=gen(seed), dtype=F64).to(self.grain)
-        return x.to(self.real)
+        return x.to(self.real).to(self.place)
 
     def c(self, *shape, seed: int = 0) -> torch.Tensor:
         """Complex N(0, 1) entries in the complex dtype of the same precision."""
@@ -52,7 +55,7 @@ class In:
 
     def t(self, values) -> torch.Tensor:
         """Given values (exact in every dtype used here: 0, 0.5, 1, ...)."""
-        return torch.tensor(values, dtype=self.real)
+        return torch.tensor(values, dtype=self.real, device=self.place)
 
     @property
     def factory(self) -> dict:
@@ -75,9 +78,20 @@ class Case:
     compare: str = ""               # why float32 is not compared with float64 (dtypes still are)
 
 
-def call(fn, *args, **kwargs):
-    """The call, with its inputs made now: ``fn`` runs later."""
-    return lambda: fn(*args, **kwargs)
+@dataclass(frozen=True)
+class Call:
+    """A call with its inputs made now: ``fn`` runs later. tests/unit/test_fuzz.py reads
+    ``args`` and ``kwargs`` to make malformed variants of it."""
+    fn: Callable
+    args: tuple
+    kwargs: dict
+
+    def __call__(self):
+        return self.fn(*self.args, **self.kwargs)
+
+
+def call(fn, *args, **kwargs) -> Call:
+    return Call(fn, args, kwargs)
 
 
 def case(build, **kw) -> Case:
@@ -227,7 +241,7 @@ def geometry2(i, **kw):
 
 def channels_last(i):
     src = i.r(2, 3, 4, 5)
-    dst = torch.zeros(2, 4, 5, 3, dtype=src.dtype)
+    dst = torch.zeros(2, 4, 5, 3, dtype=src.dtype, device=src.device)
     return lambda: (conv.copy_channels_last(dst, src, block=2), dst)
 
 

@@ -20,6 +20,7 @@ is held to, so the statements cannot drift from the tests.
 
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 
@@ -27,7 +28,7 @@ import pytest
 import torch
 
 import snippets
-from tests.unit.calls import CASES, COMPLEX, EXEMPT, F32, F64, REAL, Case, In, call
+from tests.unit.calls import CASES, COMPLEX, EXEMPT, F32, F64, REAL, Call, Case, In, call
 
 # float32 against float64: eps32 = 1.2e-7, and these small calls chain at most a few dozen
 # roundings through well-conditioned maths, so 1e-4 (about 800 eps32) holds with room; the
@@ -260,3 +261,64 @@ def test_a_missing_or_wrong_dtypes_line_is_caught():
             ("s4.kernel_nplr", Case(None), "names")]:                   # complex, not real
         with pytest.raises(AssertionError, match=why):
             check_documented(name, case)
+
+
+# --- On a real accelerator --------------------------------------------------------------------
+# SNIPPETS_TEST_DEVICE=cuda python3 tasks.py test unit: every case also runs with its tensors
+# (and generators) moved to that device, or with device= for a factory, and must give the CPU
+# answer there. Not collected without it (a CPU-only machine has nothing to move to). The cases
+# built by hand as closures make their i.r/i.c/i.t tensors on the device instead.
+DEVICE = os.environ.get("SNIPPETS_TEST_DEVICE")
+
+
+def on(device: torch.device, obj):
+    """obj with every tensor moved to ``device`` and every generator replaced by one there
+    (seeded from the original's first draw, so draws differ from the CPU's)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, torch.Generator):
+        seed = int(torch.randint(2**62, (), generator=obj))
+        return torch.Generator(device=device).manual_seed(seed)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(on(device, o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: on(device, v) for k, v in obj.items()}
+    return obj
+
+
+def draws_randomly(c: Call) -> bool:
+    return any(isinstance(a, torch.Generator) for a in (*c.args, *c.kwargs.values()))
+
+
+def check_on_device(case: Case, device: torch.device) -> None:
+    dtype = (case.dtypes or (F64,))[-1]
+    if case.factory:
+        got, expected = case.build(In(dtype, device=device))(), case.build(In(dtype))()
+        random = False
+    else:
+        c = case.build(In(dtype))
+        if isinstance(c, Call):
+            random = draws_randomly(c)
+            got = c.fn(*on(device, c.args), **on(device, c.kwargs))
+        else:   # built by hand: its i.r, i.c and i.t tensors made on the device
+            random = False
+            got = case.build(In(dtype, place=device))()
+        expected = case.build(In(dtype))()
+    got, expected = leaves(got), leaves(expected)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        if isinstance(g, torch.Tensor):
+            assert g.device.type == device.type, f"a result on {g.device}, not {device}"
+            g = g.cpu()
+        if random or case.compare:   # another generator's numbers: shapes and dtypes only
+            assert type(g) is type(e)
+            if isinstance(g, torch.Tensor):
+                assert (g.shape, g.dtype) == (e.shape, e.dtype)
+        else:
+            same(g, e, case.rtol or RTOL)
+
+
+if DEVICE:
+    @pytest.mark.parametrize("name", CASES)
+    def test_the_device_gives_the_cpu_answer(name):
+        check_on_device(CASES[name], torch.device(DEVICE))
