@@ -8,10 +8,11 @@ rebuilt with one argument spoilt at a time:
 - a number (not a bool): 0, -1, nan and inf.
 
 The call must either return or raise ``ValueError`` whose message names the spoilt argument
-(its parameter name). Any other exception (a deep ``RuntimeError``/``IndexError`` from torch,
-a ``ZeroDivisionError``...) fails, and so does a call that changes its inputs in place, one that
-runs longer than ``LIMIT`` seconds (where the OS has ``SIGALRM``), or a non-contiguous input
-that gives a different answer from the contiguous one.
+(its parameter name; for a check helper that is told the name of what it checks, as in
+``check_number("lr", value)``, that name). Any other exception (a deep ``RuntimeError`` or
+``IndexError`` from torch, a ``ZeroDivisionError``...) fails, and so does a call that changes
+its inputs in place, one that runs longer than ``LIMIT`` seconds (where the OS has
+``SIGALRM``), or a non-contiguous input that gives a different answer from the contiguous one.
 """
 
 import inspect
@@ -61,6 +62,7 @@ def non_contiguous(x: torch.Tensor) -> torch.Tensor:
 def variants(c: Call):
     """(parameter name, what, Call) for each spoilt argument of c."""
     bound = inspect.signature(c.fn).bind(*c.args, **c.kwargs)
+    told = bound.arguments.get("name")   # a check helper's name for the argument it checks
     for name, value in bound.arguments.items():
         if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex()):
             bads = list(spoilt_tensors(value))
@@ -73,7 +75,7 @@ def variants(c: Call):
         for what, bad in bads:
             arguments = dict(bound.arguments, **{name: bad})
             b = inspect.BoundArguments(bound.signature, arguments)
-            yield name, what, Call(c.fn, b.args, b.kwargs)
+            yield told if isinstance(told, str) else name, what, Call(c.fn, b.args, b.kwargs)
 
 
 def tensors_in(obj) -> list[torch.Tensor]:
