@@ -571,6 +571,7 @@ def stable(i, N=3):
 
 add(s4,
     check_system=lambda i: call(s4.check_system, i.r(3, 3), i.r(3), i.r(3)),
+    check_vectors=lambda i: call(s4.check_vectors, Lambda=i.r(2, 3), B=i.r(2, 3, seed=1)),
     check_length=case(lambda i: call(s4.check_length, 8), **PURE),
     as_step=lambda i: call(s4.as_step, 0.1, (), i.dtype, i.device),  # checks step: not on meta
     common_dtype=lambda i: call(s4.common_dtype, i.r(3, 3), i.r(3).to(COMPLEX[i.dtype])),
