@@ -30,22 +30,37 @@ __all__ = ["forward_difference", "central_difference", "finite_difference_gradie
 
 
 # --8<-- [start:finite_differences]
+def check_number(name: str, value, positive: bool = False) -> None:
+    """A finite real number (not a bool), > 0 if ``positive``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or (positive and not value > 0):
+        raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number, "
+                         f"got {value!r}")
+
+
 def forward_difference(f: Callable[[float], float], x: float, h: float) -> float:
     """(f(x + h) - f(x)) / h. Error: about h |f''(x)| / 2 from truncating the Taylor series,
     plus about eps |f(x)| / h from rounding f's values (eps = 2^-52 in float64)."""
+    check_number("x", x)
+    check_number("h", h, positive=True)
     return (f(x + h) - f(x)) / h
 
 
 def central_difference(f: Callable[[float], float], x: float, h: float) -> float:
     """(f(x + h) - f(x - h)) / 2h. The h^2 terms cancel: truncation error about h^2 |f'''| / 6."""
+    check_number("x", x)
+    check_number("h", h, positive=True)
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
 def finite_difference_gradient(f: Callable[[Tensor], Tensor], x: Tensor, h: float) -> Tensor:
     """The gradient of f: R^n -> R at x (n,) by forward differences: n + 1 calls of f.
     Dtypes: float32, float64."""
-    if x.dim() != 1 or not h > 0:
-        raise ValueError(f"needs x of shape (n,) and h > 0, got shape {tuple(x.shape)}, h={h}")
+    check_number("h", h, positive=True)
+    if x.dim() != 1:
+        raise ValueError(f"x must have shape (n,), got {tuple(x.shape)}")
+    if len(x) == 0:
+        return torch.zeros_like(x)                  # no coordinates: an empty gradient
     fx, E = f(x), torch.eye(len(x), dtype=x.dtype, device=x.device)
     return torch.stack([(f(x + h * E[i]) - fx) / h for i in range(len(x))])
 # --8<-- [end:finite_differences]
@@ -193,6 +208,12 @@ def _count(key: str) -> None:
 
 
 # --8<-- [start:value]
+def check_float(name: str, t) -> None:
+    if not isinstance(t, Tensor) or not t.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {type(t).__name__} "
+                         f"{getattr(t, 'dtype', '')}")
+
+
 class Value:
     """A node of the computation graph: its tensor ``data``; the ``grad`` dL/d(data) that
     ``backward`` leaves, same shape; the ``parents`` it was computed from; and ``vjp``, which
@@ -203,9 +224,7 @@ class Value:
 
     def __init__(self, data: Tensor, parents: tuple = (), vjp: Callable | None = None,
                  op: str = "leaf"):
-        if not isinstance(data, Tensor) or not data.is_floating_point():
-            raise ValueError(f"Value needs a floating-point tensor, got {type(data).__name__} "
-                             f"{getattr(data, 'dtype', '')}")
+        check_float("data", data)
         self.data, self.parents, self.vjp, self.op = data, parents, vjp, op
         self.grad: Tensor | None = None
         self._counted = tuple(_counters) if vjp is not None else ()
@@ -326,6 +345,8 @@ def unbroadcast(g: Tensor, shape: tuple) -> Tensor:
     """Sum g down to shape: over the leading axes broadcasting prepended, and over each axis
     where shape has size 1 and g does not. That is the VJP of broadcasting to g's shape.
     Dtypes: float32, float64."""
+    if len(shape) > g.dim() or any(s not in (1, n) for s, n in zip(shape[::-1], g.shape[::-1])):
+        raise ValueError(f"g {tuple(g.shape)} must be shape {tuple(shape)} broadcast")
     lead = g.dim() - len(shape)
     if lead:
         g = g.sum(tuple(range(lead)))
@@ -446,14 +467,18 @@ def cross_entropy(logits: Value, targets: Tensor) -> Value:
 def vjp(f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     """(f(x), v^T J) with J = df/dx at x, the second shaped like x: one forward pass that
     records the graph, one backward pass, v shaped like f(x). Dtypes: float32, float64."""
+    check_float("x", x)
     leaf = Value(x)
     out = f(leaf)
+    if v.shape != out.shape:
+        raise ValueError(f"v {tuple(v.shape)} must have the shape of f(x), {tuple(out.shape)}")
     out.backward(v)
     return out.data, torch.zeros_like(x) if leaf.grad is None else leaf.grad
 
 
 def check_row(name: str, x: Tensor) -> int:
     """n, for x a row (1, n), or a ValueError naming it. Dtypes: float32, float64."""
+    check_float(name, x)
     if x.dim() != 2 or x.shape[0] != 1:
         raise ValueError(f"{name} must be a row of shape (1, n), got {tuple(x.shape)}")
     return x.shape[1]
@@ -463,6 +488,8 @@ def jacobian_forward(f: Callable, x: Tensor) -> Tensor:
     """J (m, n) of f: (1, n) -> (1, m) at x, column by column: n JVPs, one per input e_i.
     Dtypes: float32, float64."""
     n = check_row("x", x)
+    if n == 0:                          # no inputs: an empty (m, 0) Jacobian, m from f(x)
+        return x.new_zeros(check_row("f(x)", jvp(f, x, x)[0]), 0)
     E = torch.eye(n, dtype=x.dtype, device=x.device)
     return torch.stack([jvp(f, x, E[i:i + 1])[1][0] for i in range(n)], dim=1)
 
@@ -474,6 +501,8 @@ def jacobian_reverse(f: Callable, x: Tensor) -> Tensor:
     leaf = Value(x)
     y = f(leaf)                                           # the graph, recorded once
     m = check_row("f(x)", y.data)
+    if m == 0:                          # no outputs: an empty (0, n) Jacobian
+        return x.new_zeros(0, x.shape[1])
     E = torch.eye(m, dtype=x.dtype, device=x.device)
     rows = []
     for j in range(m):
@@ -504,10 +533,22 @@ def init_mlp(widths: list[int], generator: torch.Generator,
     return params
 
 
+def check_mlp(params: list, X) -> None:
+    """params [W_1, b_1, ..., W_L, b_L] and X (..., d_0) of W_1's dtype; tensors, Values
+    (their .data) or Duals (their .primal)."""
+    if not params or len(params) % 2:
+        raise ValueError(f"params must be [W_1, b_1, ..., W_L, b_L], got {len(params)} items")
+    x, W = (getattr(t, "primal", getattr(t, "data", t)) for t in (X, params[0]))
+    if x.dim() < 1 or x.shape[-1] != W.shape[0] or x.dtype != W.dtype:
+        raise ValueError(f"X must be (..., {W.shape[0]}) of dtype {W.dtype} to fit W_1 "
+                         f"{tuple(W.shape)}, got {tuple(x.shape)} {x.dtype}")
+
+
 def mlp(params: list, X):
     """Logits of a ReLU MLP: h_0 = X (n, d_0), h_i = relu(h_{i-1} W_i + b_i), and no relu after
     the last layer. Runs on Values, on Duals and on plain torch tensors alike.
     Dtypes: float32, float64."""
+    check_mlp(params, X)
     h = X
     for i in range(0, len(params), 2):
         h = h @ params[i] + params[i + 1]

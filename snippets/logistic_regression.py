@@ -51,18 +51,21 @@ def check_number(name: str, value, low: float = 0, above: bool = False, kind=(in
 def check_classes(logits: Tensor, targets: Tensor, name: str = "logits") -> None:
     """logits (n, m) finite, targets (n,) integer classes in [0, m). Dtypes: float32, float64."""
     check_finite(name, logits, dim=2)
-    check_targets(targets, *logits.shape)
+    check_targets(targets, *logits.shape, of=f"{name} {tuple(logits.shape)}")
 
 
-def check_targets(targets: Tensor, n: int, m: int) -> None:
-    """targets (n,): integer classes in [0, m). Dtypes: integer targets (int64 in the tests)."""
+def check_targets(targets: Tensor, n: int, m: int, name: str = "targets",
+                  of: str = "the input") -> None:
+    """targets (n,): integer classes in [0, m), one per row of ``of`` (what n and m come from);
+    ``name`` is the caller's name for targets. Dtypes: integer targets (int64 in the tests)."""
     if not isinstance(targets, Tensor) or targets.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise ValueError(f"targets must be integer class indices, got {targets.dtype}")
+        raise ValueError(f"{name} must be integer class indices, "
+                         f"got {getattr(targets, 'dtype', type(targets))}")
     if tuple(targets.shape) != (n,):
-        raise ValueError(f"targets must have shape ({n},) to match the {n} rows of the input, "
+        raise ValueError(f"{name} must have shape ({n},), a class per row of {of}, "
                          f"got {tuple(targets.shape)}")
     if n and not torch.compiler.is_compiling() and (targets.min() < 0 or targets.max() >= m):
-        raise ValueError(f"targets must be classes in [0, {m}), got values from "
+        raise ValueError(f"{name} must be classes in [0, {m}) for {of}, got values from "
                          f"{int(targets.min())} to {int(targets.max())}")
 
 
@@ -217,7 +220,8 @@ def fit(X: Tensor, y: Tensor, num_classes: int, *, steps: int, lr: float | None 
     check_finite("X", X, dim=2)
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    check_targets(y, X.shape[0], num_classes)
+    check_targets(y, X.shape[0], num_classes, name="y",
+                  of=f"X {tuple(X.shape)} and num_classes={num_classes}")
     check_number("steps", steps, kind=int)
     check_number("l2", l2)
     if lr is None:
@@ -236,8 +240,11 @@ def fit(X: Tensor, y: Tensor, num_classes: int, *, steps: int, lr: float | None 
 def predict_proba(X: Tensor, W: Tensor, b: Tensor) -> Tensor:
     """softmax(X W^T + b): (n, m) class probabilities. Dtypes: float32, float64."""
     check_finite("X", X, dim=2)
-    if W.dim() != 2 or b.dim() != 1 or W.shape[1] != X.shape[1] or b.shape != W.shape[:1]:
-        raise ValueError(f"W {tuple(W.shape)} and b {tuple(b.shape)} do not fit X {tuple(X.shape)}")
+    check_finite("W", W, dim=2)
+    check_finite("b", b, dim=1)
+    if W.shape[1] != X.shape[1] or b.shape != W.shape[:1] or not X.dtype == W.dtype == b.dtype:
+        raise ValueError(f"W {tuple(W.shape)} {W.dtype} and b {tuple(b.shape)} {b.dtype} do not "
+                         f"fit X {tuple(X.shape)} {X.dtype}")
     return softmax(X @ W.T + b)
 # --8<-- [end:fit]
 
@@ -296,8 +303,9 @@ def bayes_decision(probs: Tensor, C: Tensor) -> Tensor:
     check_finite("probs", probs, dim=2)
     check_finite("C", C, dim=2)
     m = probs.shape[1]
-    if tuple(C.shape) != (m, m):
-        raise ValueError(f"C must be ({m}, {m}) for {m} classes, got {tuple(C.shape)}")
+    if tuple(C.shape) != (m, m) or C.dtype != probs.dtype:
+        raise ValueError(f"C must be ({m}, {m}) of dtype {probs.dtype} for probs "
+                         f"{tuple(probs.shape)}, got {tuple(C.shape)} {C.dtype}")
     return (probs @ C).argmin(1)
 
 

@@ -53,6 +53,16 @@ def check_scale(name: str, value) -> None:
         raise ValueError(f"{name} must be positive and finite, got {value!r}")
 
 
+def check_broadcast(**values) -> None:
+    """Tensors (or numbers) whose shapes broadcast together, for an elementwise formula."""
+    shapes = {name: tuple(getattr(v, "shape", ())) for name, v in values.items()}
+    try:
+        torch.broadcast_shapes(*shapes.values())
+    except RuntimeError:
+        names = [f"{name} {shape}" for name, shape in shapes.items()]
+        raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} do not broadcast") from None
+
+
 def check_regression(X: Tensor, y: Tensor) -> None:
     """X (n, d) and y (n,), finite. Dtypes: float32, float64."""
     check_finite("X", X, dim=2)
@@ -127,6 +137,7 @@ def gaussian_nll(y: Tensor, f: Tensor, sigma) -> Tensor:
     check_finite("y", y)
     check_finite("f", f)
     check_scale("sigma", sigma)
+    check_broadcast(y=y, f=f, sigma=sigma)
     sigma = torch.as_tensor(sigma, dtype=f.dtype, device=f.device)
     return (y - f) ** 2 / (2 * sigma**2) + sigma.log() + 0.5 * math.log(2 * math.pi)
 
@@ -137,6 +148,7 @@ def laplace_nll(y: Tensor, f: Tensor, b) -> Tensor:
     check_finite("y", y)
     check_finite("f", f)
     check_scale("b", b)
+    check_broadcast(y=y, f=f, b=b)
     b = torch.as_tensor(b, dtype=f.dtype, device=f.device)
     return (y - f).abs() / b + torch.log(2 * b)
 # --8<-- [end:nll]

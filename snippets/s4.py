@@ -29,17 +29,27 @@ __all__ = ["hippo_legs", "discretize_bilinear", "discretize_zoh", "scan", "kerne
 
 
 # --8<-- [start:checks]
-def check_system(A: Tensor, B: Tensor, C: Tensor | None = None) -> int:
+def check_system(A: Tensor, B: Tensor, C: Tensor | None = None,
+                 names: tuple[str, str, str] = ("A", "B", "C")) -> int:
     """A (..., N, N) square, B (..., N) and C (..., N) with the same N and channels; returns N.
+    ``names`` are the caller's names for them (A_bar, B_bar, C for a discrete system).
     Dtypes: float32, float64."""
     if A.dim() not in (2, 3) or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"A must be square, (N, N) or (H, N, N), got {tuple(A.shape)}")
+        raise ValueError(f"{names[0]} must be square, (N, N) or (H, N, N), got {tuple(A.shape)}")
     N, lead = A.shape[-1], A.shape[:-2]
-    for name, v in (("B", B), ("C", C)):
+    for name, v in zip(names[1:], (B, C)):
         if v is not None and (tuple(v.shape) != (*lead, N)):
-            raise ValueError(f"{name} must have shape {(*lead, N)} to match A {tuple(A.shape)}, "
-                             f"got {tuple(v.shape)}")
+            raise ValueError(f"{name} must have shape {(*lead, N)} to match {names[0]} "
+                             f"{tuple(A.shape)}, got {tuple(v.shape)}")
     return N
+
+
+def check_vectors(**vectors: Tensor) -> None:
+    """Vectors of one shape, (N,) or (H, N): a diagonal A = diag(Lambda) and its B, C, ..."""
+    shapes = [tuple(v.shape) for v in vectors.values()]
+    if len(set(shapes)) != 1 or len(shapes[0]) not in (1, 2):
+        names = [f"{name} {shape}" for name, shape in zip(vectors, shapes)]
+        raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} must all be (N,) or (H, N)")
 
 
 def check_length(L, name: str = "L") -> None:
@@ -121,22 +131,21 @@ def discretize_zoh(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
 def scan(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor) -> Tensor:
     """The recurrence (RNN mode): x_k = A_bar x_{k-1} + B_bar u_k, x_{-1} = 0, y_k = C x_k
     (a plain product: C is not conjugated). u (..., L) -> y (..., L). Dtypes: float32, float64."""
-    check_system(A_bar, B_bar, C)
+    check_system(A_bar, B_bar, C, names=("A_bar", "B_bar", "C"))
     if u.shape[:-1] != A_bar.shape[:-2] or u.dim() < 1:
         raise ValueError(f"u must have shape {(*A_bar.shape[:-2], 'L')}, got {tuple(u.shape)}")
     A_bar, B_bar, C, u = common_dtype(A_bar, B_bar, C, u)
-    x = u.new_zeros(B_bar.shape)
-    ys = []
+    x, y = u.new_zeros(B_bar.shape), torch.empty_like(u)
     for k in range(u.shape[-1]):
         x = (A_bar @ x[..., None])[..., 0] + B_bar * u[..., k, None]
-        ys.append((C * x).sum(-1))
-    return torch.stack(ys, -1)
+        y[..., k] = (C * x).sum(-1)
+    return y
 
 
 def kernel_naive(A_bar: Tensor, B_bar: Tensor, C: Tensor, L: int) -> Tensor:
     """K[i] = C A_bar^i B_bar for i < L, by L matrix-vector products: O(N^2 L).
     Dtypes: float32, float64."""
-    check_system(A_bar, B_bar, C)
+    check_system(A_bar, B_bar, C, names=("A_bar", "B_bar", "C"))
     check_length(L)
     A_bar, v, C = common_dtype(A_bar, B_bar, C)
     K = []
@@ -168,6 +177,10 @@ def vandermonde(W: Tensor, log_A: Tensor, L: int) -> Tensor:
     i = m T + j (T ~ sqrt L), K[m T + j] = sum_n (W_n a_n^{m T}) a_n^j. The powers are computed
     in double precision from the exponent (no repeated products, no phase drift), then cast.
     Dtypes: complex64, complex128."""
+    check_vectors(W=W, log_A=log_A)
+    check_length(L)
+    if not W.is_complex():
+        raise ValueError(f"W must be complex, got {W.dtype}")
     T = math.isqrt(L - 1) + 1
     M = -(-L // T)
     log_A = log_A.to(torch.complex128)
@@ -184,9 +197,7 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
     (A_bar = exp(step Lambda), B_bar = (A_bar - 1) / Lambda B, which is step B at Lambda = 0) or
     bilinear (A_bar = (1 + step/2 Lambda) / (1 - step/2 Lambda), B_bar = step B / (1 - step/2
     Lambda)). Dtypes: complex64, complex128."""
-    if Lambda.dim() not in (1, 2) or B.shape != Lambda.shape or C.shape != Lambda.shape:
-        raise ValueError(f"Lambda {tuple(Lambda.shape)}, B {tuple(B.shape)} and C "
-                         f"{tuple(C.shape)} must all be (N,) or (H, N)")
+    check_vectors(Lambda=Lambda, B=B, C=C)
     check_length(L)
     s = as_step(step, Lambda.shape[:-1], Lambda.real.dtype, Lambda.device)
     dtype = torch.promote_types(torch.promote_types(Lambda.dtype, B.dtype), C.dtype)
@@ -242,9 +253,7 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     t = tan(theta / 2), a = -step/2 Re Lambda, b = -step/2 Im Lambda, so every Cauchy sum comes
     from one real array 1 / (a^2 + (t + b)^2), built a chunk of z at a time.
     Dtypes: complex64, complex128."""
-    if Lambda.dim() not in (1, 2) or B.shape != Lambda.shape or C.shape != Lambda.shape:
-        raise ValueError(f"Lambda {tuple(Lambda.shape)}, B {tuple(B.shape)} and C "
-                         f"{tuple(C.shape)} must all be (N,) or (H, N)")
+    check_vectors(Lambda=Lambda, B=B, C=C)
     if P.shape != Q.shape or P.dim() != Lambda.dim() + 1 or P.shape[-1] != Lambda.shape[-1] \
             or P.shape[:-2] != Lambda.shape[:-1]:
         raise ValueError(f"P {tuple(P.shape)} and Q {tuple(Q.shape)} must be "

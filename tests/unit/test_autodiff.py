@@ -552,7 +552,7 @@ BAD = [
     bad("backward-grad-shape", lambda: backward(zeros(2, 3).relu(), torch.zeros(3, 2)),
         r"grad \(3, 2\) must have the node's shape \(2, 3\)"),
     bad("value-integer", lambda: Value(torch.zeros(2, dtype=torch.int64)),
-        r"Value needs a floating-point tensor, got Tensor torch.int64"),
+        r"data must be a floating-point tensor, got Tensor torch.int64"),
     bad("log-softmax-scalar", lambda: log_softmax(zeros()),
         r"log_softmax needs at least one axis"),
     bad("jvp-tangent-shape", lambda: jvp(lambda x: x, torch.zeros(1, 3), torch.zeros(3)),
@@ -564,7 +564,37 @@ BAD = [
     bad("jacobian-forward-1-d", lambda: jacobian_forward(lambda x: x, torch.zeros(3)),
         r"x must be a row of shape \(1, n\), got \(3,\)"),
     bad("fd-step", lambda: finite_difference_gradient(torch.sum, torch.zeros(3), 0.0),
-        r"h > 0, got shape \(3,\), h=0.0"),
+        r"h must be a finite positive number, got 0.0"),
+    bad("fd-2-d", lambda: finite_difference_gradient(torch.sum, torch.zeros(1, 3), 0.1),
+        r"x must have shape \(n,\), got \(1, 3\)"),
+    bad("forward-difference-step", lambda: forward_difference(math.sin, 0.3, 0),
+        r"h must be a finite positive number, got 0"),
+    bad("central-difference-inf", lambda: central_difference(math.sin, math.inf, 1e-4),
+        r"x must be a finite number, got inf"),
+    bad("central-difference-bool", lambda: central_difference(math.sin, 0.3, True),
+        r"h must be a finite positive number, got True"),
+    bad("unbroadcast-fewer-axes", lambda: unbroadcast(torch.zeros(3), (1, 3)),
+        r"g \(3,\) must be shape \(1, 3\) broadcast"),
+    bad("unbroadcast-other-size", lambda: unbroadcast(torch.zeros(2, 0), (1, 3)),
+        r"g \(2, 0\) must be shape \(1, 3\) broadcast"),
+    bad("vjp-v-shape",
+        lambda: vjp(lambda v: v * v, torch.zeros(1, 3, dtype=F64), torch.zeros(3)),
+        r"v \(3,\) must have the shape of f\(x\), \(1, 3\)"),
+    bad("vjp-integer-x",
+        lambda: vjp(lambda v: v * v, torch.zeros(3, dtype=torch.int64), torch.zeros(3)),
+        r"x must be a floating-point tensor, got Tensor torch.int64"),
+    bad("jacobian-integer-x",
+        lambda: jacobian_reverse(lambda x: x, torch.zeros(1, 3, dtype=torch.int64)),
+        r"x must be a floating-point tensor, got Tensor torch.int64"),
+    bad("mlp-width",
+        lambda: mlp(init_mlp([3, 4, 2], torch.Generator()), torch.zeros(2, 0, dtype=F64)),
+        r"X must be \(\.\.\., 3\) of dtype torch.float64 to fit W_1 \(3, 4\), "
+        r"got \(2, 0\) torch.float64"),
+    bad("mlp-dtype",   # parameters as Values: their data is checked
+        lambda: mlp([Value(p) for p in init_mlp([3, 2], torch.Generator())], torch.zeros(2, 3)),
+        r"X must be .* of dtype torch.float64 .* got \(2, 3\) torch.float32"),
+    bad("mlp-odd-params", lambda: mlp(init_mlp([3, 2], torch.Generator())[:1], torch.zeros(2, 3)),
+        r"params must be \[W_1, b_1, \.\.\., W_L, b_L\], got 1 items"),
     bad("checkpoint-not-a-value", lambda: checkpoint(lambda x: x.data, zeros(2)),
         r"checkpoint: fn must return a Value, got Tensor"),
     bad("init-mlp-widths", lambda: init_mlp([3], torch.Generator()),
@@ -576,3 +606,18 @@ BAD = [
 def test_bad_input_raises_value_error_naming_it(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_empty_inputs_give_empty_gradients_and_jacobians_as_torch_func_does():
+    """No coordinates: an empty gradient (n = 0) or Jacobian ((m, 0) or (0, n)), not an error."""
+    x0 = torch.zeros(0, dtype=F64)
+    assert finite_difference_gradient(lambda x: (x * x).sum(), x0, 1e-3).shape == (0,)
+    row0, row3 = torch.zeros(1, 0, dtype=F64), torch.ones(1, 3, dtype=F64)
+    W = torch.ones(0, 2, dtype=F64)
+    J = jacobian_forward(lambda x: x @ W, row0)                    # f: R^0 -> R^2
+    assert J.shape == (2, 0) == torch.func.jacfwd(lambda x: x @ W)(row0)[0, :, 0].shape
+    J = jacobian_reverse(lambda x: x * row0.sum(), row0)            # f: R^0 -> R^0
+    assert J.shape == (0, 0)
+    J = jacobian_reverse(lambda x: x @ torch.ones(3, 0, dtype=F64), row3)  # f: R^3 -> R^0
+    assert J.shape == (0, 3) == torch.func.jacrev(lambda x: x @ torch.ones(3, 0, dtype=F64))(
+        row3)[0, :, 0].shape

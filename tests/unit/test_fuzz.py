@@ -8,10 +8,12 @@ rebuilt with one argument spoilt at a time:
 - a number (not a bool): 0, -1, nan and inf.
 
 The call must either return or raise ``ValueError`` whose message names the spoilt argument
-(its parameter name). Any other exception (a deep ``RuntimeError``/``IndexError`` from torch,
-a ``ZeroDivisionError``...) fails, and so does a call that changes its inputs in place, one that
-runs longer than ``LIMIT`` seconds (where the OS has ``SIGALRM``), or a non-contiguous input
-that gives a different answer from the contiguous one.
+(its parameter name; for a check helper whose first parameter ``name`` is its caller's name
+for the second, as in ``check_number("lr", value)``, the second is named by that). Any other
+exception (a deep ``RuntimeError`` or ``IndexError`` from torch, a ``ZeroDivisionError``...)
+fails, and so does a call that changes its inputs in place, one that runs longer than
+``LIMIT`` seconds (where the OS has ``SIGALRM``), or a non-contiguous input that gives a
+different answer from the contiguous one.
 """
 
 import inspect
@@ -61,6 +63,10 @@ def non_contiguous(x: torch.Tensor) -> torch.Tensor:
 def variants(c: Call):
     """(parameter name, what, Call) for each spoilt argument of c."""
     bound = inspect.signature(c.fn).bind(*c.args, **c.kwargs)
+    told = {}   # check_number("lr", value): value is named as the helper's caller calls it
+    params = list(bound.signature.parameters)
+    if params[:1] == ["name"] and len(params) > 1 and isinstance(bound.arguments.get("name"), str):
+        told[params[1]] = bound.arguments["name"]
     for name, value in bound.arguments.items():
         if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex()):
             bads = list(spoilt_tensors(value))
@@ -73,7 +79,7 @@ def variants(c: Call):
         for what, bad in bads:
             arguments = dict(bound.arguments, **{name: bad})
             b = inspect.BoundArguments(bound.signature, arguments)
-            yield name, what, Call(c.fn, b.args, b.kwargs)
+            yield told.get(name, name), what, Call(c.fn, b.args, b.kwargs)
 
 
 def tensors_in(obj) -> list[torch.Tensor]:

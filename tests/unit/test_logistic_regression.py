@@ -530,13 +530,13 @@ WITH_TARGETS = {
     "conformal_threshold": lambda probs, targets: conformal_threshold(probs, targets, 0.5),
     "fit": lambda X, y: fit(X, y, 3, steps=1),
 }
-BAD_TARGETS = {
-    "negative": (labels(0, -1, 2, 0), r"targets must be classes in \[0, 3\).*-1"),
-    "too-large": (labels(0, 3, 2, 0), r"targets must be classes in \[0, 3\).*3"),
-    "too-few": (labels(0, 1, 2), r"targets must have shape \(4,\).*got \(3,\)"),
-    "2-d": (labels(0, 1, 2, 0)[:, None], r"targets must have shape \(4,\).*got \(4, 1\)"),
-    "float": (torch.tensor([0.0, 1.0, 2.0, 0.0]), r"targets must be integer.*float32"),
-    "bool": (torch.tensor([True, False, True, True]), r"targets must be integer.*bool"),
+BAD_TARGETS = {   # the message after the targets' name (fit calls them y)
+    "negative": (labels(0, -1, 2, 0), r"must be classes in \[0, 3\).*-1"),
+    "too-large": (labels(0, 3, 2, 0), r"must be classes in \[0, 3\).*3"),
+    "too-few": (labels(0, 1, 2), r"must have shape \(4,\).*got \(3,\)"),
+    "2-d": (labels(0, 1, 2, 0)[:, None], r"must have shape \(4,\).*got \(4, 1\)"),
+    "float": (torch.tensor([0.0, 1.0, 2.0, 0.0]), r"must be integer.*float32"),
+    "bool": (torch.tensor([True, False, True, True]), r"must be integer.*bool"),
 }
 
 
@@ -544,7 +544,7 @@ BAD_TARGETS = {
 @pytest.mark.parametrize("name", WITH_TARGETS)
 def test_bad_targets_raise_value_error_naming_them(name, bad):
     targets, message = BAD_TARGETS[bad]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=("y " if name == "fit" else "targets ") + message):
         WITH_TARGETS[name](PROBS, targets)
 
 
@@ -613,9 +613,13 @@ BAD = [
     bad("n_bins-bool", lambda: reliability(PROBS, TARGETS, True),
         r"n_bins must be a positive integer, got True"),
     bad("C-wrong-shape", lambda: bayes_decision(PROBS, zeros(3, 2)),
-        r"C must be \(3, 3\) for 3 classes, got \(3, 2\)"),
+        r"C must be \(3, 3\) of dtype torch.float64 for probs \(4, 3\), got \(3, 2\)"),
     bad("C-too-big", lambda: bayes_decision(PROBS, zeros(4, 4)),
-        r"C must be \(3, 3\) for 3 classes, got \(4, 4\)"),
+        r"C must be \(3, 3\) .* got \(4, 4\) torch.float64"),
+    bad("C-float32", lambda: bayes_decision(PROBS, zeros(3, 3).float()),
+        r"C must be \(3, 3\) of dtype torch.float64 .* got \(3, 3\) torch.float32"),
+    bad("no-classes", lambda: bayes_decision(PROBS[:, :0], zeros(3, 3)),
+        r"C must be \(0, 0\) .* for probs \(4, 0\)"),
     bad("alpha-one", lambda: conformal_threshold(PROBS, TARGETS, 1.0),
         r"alpha=1.0 needs 0 < alpha < 1"),
     bad("alpha-negative", lambda: conformal_threshold(PROBS, TARGETS, -0.1),
@@ -637,17 +641,29 @@ BAD = [
         r"X \(4, 2\) and y \(1,\)"),
     bad("ridge-rows", lambda: ridge(zeros(4, 2), zeros(3), 0.1), r"X \(4, 2\) and y \(3,\)"),
     bad("predict-proba-W-columns", lambda: predict_proba(zeros(4, 2), zeros(3, 5), zeros(3)),
-        r"W \(3, 5\) and b \(3,\) do not fit X \(4, 2\)"),
+        r"W \(3, 5\) torch.float64 and b \(3,\) torch.float64 do not fit X \(4, 2\)"),
     bad("predict-proba-b-length", lambda: predict_proba(zeros(4, 2), zeros(3, 2), zeros(2)),
-        r"W \(3, 2\) and b \(2,\) do not fit X \(4, 2\)"),
+        r"W \(3, 2\) .*and b \(2,\) .*do not fit X \(4, 2\)"),
     bad("predict-proba-b-2-d", lambda: predict_proba(zeros(4, 2), zeros(3, 2), zeros(3, 1)),
-        r"W \(3, 2\) and b \(3, 1\) do not fit X \(4, 2\)"),
+        r"b must have 1 dimensions, got shape \(3, 1\)"),
     bad("predict-proba-W-1-d", lambda: predict_proba(zeros(4, 2), zeros(2), zeros(2)),
-        r"W \(2,\) .*do not fit X"),
+        r"W must have 2 dimensions, got shape \(2,\)"),
+    bad("predict-proba-W-float32", lambda: predict_proba(zeros(4, 2), zeros(3, 2).float(), zeros(3)),
+        r"W \(3, 2\) torch.float32 and b \(3,\) torch.float64 do not fit X \(4, 2\) torch.float64"),
+    bad("predict-proba-W-nan", lambda: predict_proba(zeros(4, 2), zeros(3, 2) / 0, zeros(3)),
+        r"W has non-finite values"),
+    bad("predict-proba-b-inf", lambda: predict_proba(zeros(4, 2), zeros(3, 2), 1 / zeros(3)),
+        r"b has non-finite values"),
     bad("predict-proba-X-1-d", lambda: predict_proba(zeros(2), zeros(3, 2), zeros(3)),
         r"X must have 2 dimensions, got shape \(2,\)"),
     bad("fit-classes", lambda: fit(zeros(4, 2), labels(0, 1, 3, 0), 3, steps=1),
-        r"targets must be classes in \[0, 3\)"),
+        r"y must be classes in \[0, 3\) for X \(4, 2\) and num_classes=3, got values from 0 to 3"),
+    bad("fit-rows", lambda: fit(zeros(0, 2), labels(0, 1, 2, 0), 3, steps=1),
+        r"y must have shape \(0,\), a class per row of X \(0, 2\) and num_classes=3, got \(4,\)"),
+    bad("no-rows", lambda: cross_entropy(zeros(0, 3), labels(0, 1, 2, 0)),
+        r"targets must have shape \(0,\), a class per row of logits \(0, 3\), got \(4,\)"),
+    bad("no-columns", lambda: fit_temperature(zeros(4, 0), labels(0, 1, 2, 0)),
+        r"targets must be classes in \[0, 0\) for logits \(4, 0\), got values from 0 to 2"),
 ]
 
 

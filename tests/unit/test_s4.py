@@ -27,7 +27,7 @@ import torch
 from hypothesis import given, strategies as st
 
 from snippets.s4 import (causal_conv, discretize_bilinear, discretize_zoh, hippo_legs,
-                         kernel_naive, kernel_nplr, kernel_s4d, nplr_legs, scan)
+                         kernel_naive, kernel_nplr, kernel_s4d, nplr_legs, scan, vandermonde)
 
 SAFETY = 8.0
 F64, C128 = torch.float64, torch.complex128
@@ -973,21 +973,23 @@ def lam(*shape):
     return torch.full(shape, -0.5 + 0j, dtype=C128)
 
 
-SQUARE = r"A must be square, \(N, N\) or \(H, N, N\), got "
+SQUARE = r" must be square, \(N, N\) or \(H, N, N\), got "
 BAD = {
-    "bilinear-nonsquare": (lambda: discretize_bilinear(z(2, 3), z(2), 0.1), SQUARE + r"\(2, 3\)"),
-    "zoh-nonsquare": (lambda: discretize_zoh(z(3, 2), z(3), 0.1), SQUARE + r"\(3, 2\)"),
-    "scan-nonsquare": (lambda: scan(z(2, 3), z(2), z(2), z(4)), SQUARE + r"\(2, 3\)"),
+    "bilinear-nonsquare": (lambda: discretize_bilinear(z(2, 3), z(2), 0.1),
+                           "A" + SQUARE + r"\(2, 3\)"),
+    "zoh-nonsquare": (lambda: discretize_zoh(z(3, 2), z(3), 0.1), "A" + SQUARE + r"\(3, 2\)"),
+    "scan-nonsquare": (lambda: scan(z(2, 3), z(2), z(2), z(4)),
+                       "A_bar" + SQUARE + r"\(2, 3\)"),
     "naive-nonsquare": (lambda: kernel_naive(z(2, 2, 3), z(2, 2), z(2, 2), 4),
-                        SQUARE + r"\(2, 2, 3\)"),
+                        "A_bar" + SQUARE + r"\(2, 2, 3\)"),
     "bilinear-B-N": (lambda: discretize_bilinear(z(3, 3), z(2), 0.1),
                      r"B must have shape \(3,\) to match A \(3, 3\), got \(2,\)"),
     "zoh-B-N": (lambda: discretize_zoh(z(2, 3, 3), z(2, 4), 0.1),
                 r"B must have shape \(2, 3\) to match A \(2, 3, 3\), got \(2, 4\)"),
     "scan-C-N": (lambda: scan(z(3, 3), z(3), z(2), z(5)),
-                 r"C must have shape \(3,\) to match A \(3, 3\), got \(2,\)"),
+                 r"C must have shape \(3,\) to match A_bar \(3, 3\), got \(2,\)"),
     "naive-B-N": (lambda: kernel_naive(z(3, 3), z(4), z(3), 5),
-                  r"B must have shape \(3,\) .*got \(4,\)"),
+                  r"B_bar must have shape \(3,\) .*got \(4,\)"),
     "naive-C-N": (lambda: kernel_naive(z(3, 3), z(3), z(4), 5),
                   r"C must have shape \(3,\) .*got \(4,\)"),
     "s4d-B-N": (lambda: kernel_s4d(lam(3), lam(2), lam(3), 0.1, 4),
@@ -1021,6 +1023,12 @@ BAD = {
                          r"step must be positive, got tensor"),
     "nplr-step0": (lambda: kernel_nplr(lam(2), lam(1, 2), lam(1, 2), lam(2), lam(2), 0.0, 4),
                    r"step must be positive, got 0\.0"),
+    "vandermonde-N": (lambda: vandermonde(lam(3), lam(2), 4),
+                      r"W \(3,\) and log_A \(2,\) must all be \(N,\) or \(H, N\)"),
+    "vandermonde-scalar": (lambda: vandermonde(lam(), lam(), 4), r"W \(\) and log_A \(\) must all be"),
+    "vandermonde-L0": (lambda: vandermonde(lam(2), lam(2), 0), r"L must be a positive integer, got 0"),
+    "vandermonde-real-W": (lambda: vandermonde(lam(2).real, lam(2), 4),
+                           r"W must be complex, got torch.float64"),
     "s4d-method": (lambda: kernel_s4d(lam(2), lam(2), lam(2), 0.1, 4, method="euler"),
                    r"method must be 'zoh' or 'bilinear', got 'euler'"),
 }
@@ -1031,3 +1039,14 @@ def test_bad_input_raises_value_error(name):
     call, message = BAD[name]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_an_empty_input_or_state_gives_an_empty_or_zero_result():
+    """L = 0 steps: an empty output, as torch's ops give for an empty dimension; N = 0 states:
+    a kernel of zeros (an empty sum)."""
+    y = scan(0.5 * torch.eye(3, dtype=F64), torch.ones(3, dtype=F64), torch.ones(3, dtype=F64), z(0))
+    assert y.shape == (0,) and y.dtype == F64
+    y = scan(z(2, 3, 3), z(2, 3), z(2, 3), z(2, 0))
+    assert y.shape == (2, 0)
+    K = vandermonde(lam(0), lam(0), 5)
+    assert K.shape == (5,) and K.dtype == C128 and not K.any()   # 0 exactly: nothing summed
