@@ -209,6 +209,7 @@ def _count(key: str) -> None:
 
 # --8<-- [start:value]
 def check_float(name: str, t) -> None:
+    """t a floating-point tensor, or a ValueError naming it. Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {type(t).__name__} "
                          f"{getattr(t, 'dtype', '')}")
@@ -535,7 +536,7 @@ def init_mlp(widths: list[int], generator: torch.Generator,
 
 def check_mlp(params: list, X) -> None:
     """params [W_1, b_1, ..., W_L, b_L] and X (..., d_0) of W_1's dtype; tensors, Values
-    (their .data) or Duals (their .primal)."""
+    (their .data) or Duals (their .primal). Dtypes: float32, float64."""
     if not params or len(params) % 2:
         raise ValueError(f"params must be [W_1, b_1, ..., W_L, b_L], got {len(params)} items")
     x, W = (getattr(t, "primal", getattr(t, "data", t)) for t in (X, params[0]))

@@ -54,7 +54,8 @@ def check_scale(name: str, value) -> None:
 
 
 def check_broadcast(**values) -> None:
-    """Tensors (or numbers) whose shapes broadcast together, for an elementwise formula."""
+    """Tensors (or numbers) whose shapes broadcast together, for an elementwise formula.
+    Dtypes: float32, float64."""
     shapes = {name: tuple(getattr(v, "shape", ())) for name, v in values.items()}
     try:
         torch.broadcast_shapes(*shapes.values())

@@ -45,7 +45,8 @@ def check_system(A: Tensor, B: Tensor, C: Tensor | None = None,
 
 
 def check_vectors(**vectors: Tensor) -> None:
-    """Vectors of one shape, (N,) or (H, N): a diagonal A = diag(Lambda) and its B, C, ..."""
+    """Vectors of one shape, (N,) or (H, N): a diagonal A = diag(Lambda) and its B, C, ...
+    Dtypes: float32, float64."""
     shapes = [tuple(v.shape) for v in vectors.values()]
     if len(set(shapes)) != 1 or len(shapes[0]) not in (1, 2):
         names = [f"{name} {shape}" for name, shape in zip(vectors, shapes)]
