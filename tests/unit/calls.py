@@ -121,6 +121,7 @@ add(attention,
     check_float=lambda i: call(attention.check_float, "x", i.r(2, 3), 2),
     check_size=case(lambda i: call(attention.check_size, "n", 3), **PURE),
     check_base=case(lambda i: call(attention.check_base, 10.0), **PURE),
+    check_batch=lambda i: call(attention.check_batch, "q and k", i.r(2, 3, 4), i.r(1, 5, 4)),
     check_mask=case(lambda i: call(attention.check_mask, attention.causal_mask(3, 4),
                                    torch.Size([2, 3, 4])), **PURE),
     attention_weights=lambda i: call(attention.attention_weights, i.r(2, 3, 4),
@@ -430,6 +431,7 @@ ACTIVATION = dict(bfloat16=ELEMENTWISE_BF16)
 add(mlp,
     check_float=lambda i: call(mlp.check_float, "x", i.r(3), 1),
     check_slope=case(lambda i: call(mlp.check_slope, "a", 0.1), **PURE),
+    check_shape=lambda i: call(mlp.check_shape, "dL_dy", i.r(2, 4), (2, 4), "y's"),
     **{name: case(lambda i, f=getattr(mlp, name): call(f, 2 * i.r(2, 3)), **ACTIVATION)
        for name in ("relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
                     "softplus", "softplus_grad", "gelu", "gelu_grad", "gelu_tanh",
@@ -525,6 +527,7 @@ RL = reading_list
 HALF = dict(s=lambda h: 0.5 * torch.tanh(h), t=lambda h: h * h)
 add(RL,
     check_float=lambda i: call(RL.check_float, "x", i.r(2, 3), 2),
+    check_square=lambda i: call(RL.check_square, "M", i.r(3, 3)),
     dropout=lambda i: call(RL.dropout, i.r(4, 3), 0.5, mask=i.r(4, 3, seed=1) > 0),
     all_masks=case(lambda i: call(RL.all_masks, 3, **i.factory), factory=True),
     expected_over_masks=case(lambda i: call(RL.expected_over_masks, lambda m: m * m.sum(), 3,
