@@ -276,6 +276,11 @@ def test_errors_name_the_problem():
         attention(q, torch.zeros(2, 5, 6), v)
     with pytest.raises(ValueError, match="k and v must have one row per key"):
         attention(q, k, torch.zeros(2, 4, 3))
+    with pytest.raises(ValueError, match=r"q and k must have batch dimensions \(all but the last "
+                                         r"two\) that broadcast, got \(3, 4, 8\) and \(2, 5, 8\)"):
+        attention_weights(torch.zeros(3, 4, 8), k)
+    with pytest.raises(ValueError, match="q, k and v must have batch dimensions"):
+        attention(q, k, torch.zeros(3, 5, 3))
     with pytest.raises(ValueError, match=r"mask of shape \(3, 5\) does not broadcast"):
         attention(q, k, v, torch.ones(3, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"mask of shape \(3, 4, 5\) does not broadcast"):
