@@ -8,7 +8,7 @@ rebuilt with one argument spoilt at a time:
 - a number (not a bool): 0, -1, nan and inf.
 
 The call must either return or raise ``ValueError`` whose message names the spoilt argument
-(its parameter name, or for a check helper with a ``name`` parameter the name it was given). Any other exception (a deep ``RuntimeError``/``IndexError`` from torch,
+(its parameter name, or for a check helper ``check_*(name, value, ...)`` the name it was given). Any other exception (a deep ``RuntimeError``/``IndexError`` from torch,
 a ``ZeroDivisionError``...) fails, and so does a call that changes its inputs in place, one that
 runs longer than ``LIMIT`` seconds (where the OS has ``SIGALRM``), or a non-contiguous input
 that gives a different answer from the contiguous one.
@@ -127,10 +127,13 @@ def outcome(c: Call) -> str | None:
 
 def names(c: Call, name: str) -> list[str]:
     """The names a clear message may give the spoilt argument ``name``: its own and, for a check
-    helper that is told what its caller calls the value (a ``name`` parameter, as in
-    ``check_positive("eps", value)``), that name: the message speaks to the caller."""
-    label = inspect.signature(c.fn).bind(*c.args, **c.kwargs).arguments.get("name")
-    return [name, label] if isinstance(label, str) else [name]
+    helper ``check_*(name, value, ...)`` told first what its caller calls the value (as in
+    ``check_positive("eps", value)``), that name: the message speaks to the caller. (A ``name``
+    elsewhere in a signature may label something else, such as the calling function.)"""
+    signature = inspect.signature(c.fn)
+    label = signature.bind(*c.args, **c.kwargs).arguments.get("name")
+    first = next(iter(signature.parameters), None)
+    return [name, label] if first == "name" and isinstance(label, str) else [name]
 
 
 def check(c: Call, name: str) -> str | None:
