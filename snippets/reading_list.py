@@ -221,12 +221,12 @@ def halves(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
     return x[..., :d], x[..., d:]
 
 
-def apply_half(net: Callable[[Tensor], Tensor], x1: Tensor, like: Tensor, name: str) -> Tensor:
-    """net(x1), which must have the shape of ``like`` (the other half)."""
+def apply_half(net: Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor, name: str) -> Tensor:
+    """net(x1), which must have the shape of x2 (the other half)."""
     out = net(x1)
-    if not isinstance(out, Tensor) or out.shape != like.shape:
-        raise ValueError(f"{name}(x1) must have the second half's shape {tuple(like.shape)}, "
-                         f"got {tuple(getattr(out, 'shape', ()))}")
+    if not isinstance(out, Tensor) or out.shape != x2.shape:
+        raise ValueError(f"{name}(x1) must have the second half's shape {tuple(x2.shape)}, that "
+                         f"of x2, got {tuple(getattr(out, 'shape', ()))}")
     return out
 
 
