@@ -43,6 +43,15 @@ def check_base(base: float) -> None:
         raise ValueError(f"base must be a finite number > 0, got {base!r}")
 
 
+def check_batch(names: str, *ts: Tensor) -> None:
+    """Leading (batch) dimensions, all but the last two, that broadcast together."""
+    try:
+        torch.broadcast_shapes(*(t.shape[:-2] for t in ts))
+    except RuntimeError:
+        raise ValueError(f"{names} must have batch dimensions (all but the last two) that "
+                         f"broadcast, got {' and '.join(str(tuple(t.shape)) for t in ts)}") from None
+
+
 def check_mask(mask: Tensor, shape: torch.Size) -> None:
     """A boolean mask that broadcasts to the scores' shape (..., T_q, T_k), and lets every
     query attend to at least one key."""
@@ -77,6 +86,7 @@ def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None = None) -> Tenso
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must have the same width d to be compared, got q "
                          f"{tuple(q.shape)} and k {tuple(k.shape)}")
+    check_batch("q and k", q, k)
     S = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
         check_mask(mask, S.shape)
@@ -89,10 +99,12 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Te
     weighted by how well the query matches each key. q (..., T_q, d), k (..., T_k, d),
     v (..., T_k, d_v) -> (..., T_q, d_v). mask as in ``attention_weights``.
     Dtypes: float32, float64."""
-    check_float("v", v, min_dim=2)
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_float(name, t, min_dim=2)
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"k and v must have one row per key, got k {tuple(k.shape)} and "
                          f"v {tuple(v.shape)}")
+    check_batch("q, k and v", q, k, v)
     return attention_weights(q, k, mask) @ v
 # --8<-- [end:attention]
 
@@ -137,14 +149,15 @@ def merge_heads(x: Tensor) -> Tensor:
 
 # --8<-- [start:multi_head_attention]
 def check_projection(name: str, W: Tensor, b: Tensor | None, C: int, dtype: torch.dtype) -> None:
-    """W (C, C) and b (C,) or None, of the input's dtype. Dtypes: float32, float64."""
+    """W (C, C) and b (C,) or None, of the input's dtype; W_q's bias is called b_q.
+    Dtypes: float32, float64."""
     check_float(name, W)
     if W.shape != (C, C) or W.dtype != dtype:
-        raise ValueError(f"{name} must be ({C}, {C}) of dtype {dtype} (x {name} with x of width "
-                         f"{C}), got {tuple(W.shape)} {W.dtype}")
+        raise ValueError(f"{name} must be (C, C) = ({C}, {C}) of dtype {dtype} (x {name} with x "
+                         f"of width C), got {tuple(W.shape)} {W.dtype}")
     if b is not None and (b.shape != (C,) or b.dtype != dtype):
-        raise ValueError(f"the bias of {name} must be ({C},) of dtype {dtype}, got "
-                         f"{tuple(b.shape)} {b.dtype}")
+        raise ValueError(f"{name.replace('W', 'b', 1)} must be (C,) = ({C},) of dtype {dtype}, "
+                         f"got {tuple(b.shape)} {b.dtype}")
 
 
 def multi_head_attention(x_q: Tensor, x_kv: Tensor, W_q: Tensor, W_k: Tensor, W_v: Tensor,

@@ -41,6 +41,13 @@ def check_slope(name: str, a: float) -> None:
     """A finite real number."""
     if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
         raise ValueError(f"{name} must be a finite number, got {a!r}")
+
+
+def check_shape(name: str, t: Tensor, shape: tuple[int, ...], why: str) -> None:
+    """A floating-point tensor of the shape the other arguments fix (``why`` says how)."""
+    check_float(name, t)
+    if t.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} ({why}), got {tuple(t.shape)}")
 # --8<-- [end:checks]
 
 
@@ -246,9 +253,9 @@ def _ffn_shapes(x: Tensor, W: Tensor, V: Tensor, W2: Tensor, variant: str):
         check_float(name, t, min_dim=k)
     if W.dim() != 2 or V.shape != W.shape or W.shape[1] != x.shape[-1] \
             or W2.dim() != 2 or W2.shape[1] != W.shape[0]:
-        raise ValueError(f"need W and V (hidden, c_in) with c_in = {x.shape[-1]} and "
-                         f"W2 (c_out, hidden); got W {tuple(W.shape)}, V {tuple(V.shape)}, "
-                         f"W2 {tuple(W2.shape)}")
+        raise ValueError(f"W and V must be (hidden, c_in) with c_in = {x.shape[-1]}, the last "
+                         f"dimension of x, and W2 (c_out, hidden); got W {tuple(W.shape)}, "
+                         f"V {tuple(V.shape)}, W2 {tuple(W2.shape)}")
     if variant not in GATES:
         raise ValueError(f"variant must be one of {sorted(GATES)}, got {variant!r}")
     return ACTIVATIONS[GATES[variant]]
@@ -269,8 +276,7 @@ def glu_ffn_backward(x: Tensor, W: Tensor, V: Tensor, W2: Tensor, variant: str,
     returns dL/dx = dL_dA W + dL_dB V, dL/dW = dL_dA^T x, dL/dV = dL_dB^T x, dL/dW2 = dL_dy^T H
     (leading dimensions flattened into one batch). Dtypes: float32, float64."""
     phi, phi_grad = _ffn_shapes(x, W, V, W2, variant)
-    if dL_dy.shape != (*x.shape[:-1], W2.shape[0]):
-        raise ValueError(f"dL_dy must have shape {(*x.shape[:-1], W2.shape[0])}, got {tuple(dL_dy.shape)}")
+    check_shape("dL_dy", dL_dy, (*x.shape[:-1], W2.shape[0]), "y's: x's leading dims, W2's c_out")
     x2, g2 = x.reshape(-1, x.shape[-1]), dL_dy.reshape(-1, W2.shape[0])
     A, B = x2 @ W.T, x2 @ V.T
     H = phi(A) * B
@@ -311,8 +317,7 @@ def linear_backward(x: Tensor, W: Tensor, dL_dy: Tensor) -> tuple[Tensor, Tensor
     dL/dW = g^T x (c_out, c_in) and dL/db = g summed over the leading dimensions (c_out,).
     Dtypes: float32, float64."""
     check_linear(x, W, None)
-    if dL_dy.shape != (*x.shape[:-1], W.shape[0]):
-        raise ValueError(f"dL_dy must have shape {(*x.shape[:-1], W.shape[0])}, got {tuple(dL_dy.shape)}")
+    check_shape("dL_dy", dL_dy, (*x.shape[:-1], W.shape[0]), "y's: x's leading dims, W's c_out")
     x2, g2 = x.reshape(-1, x.shape[-1]), dL_dy.reshape(-1, W.shape[0])
     return dL_dy @ W, g2.T @ x2, g2.sum(0)
 # --8<-- [end:linear]
@@ -332,8 +337,9 @@ def check_layers(x: Tensor, layers: Layers) -> None:
     for k, (W, b) in enumerate(layers, 1):
         check_float(f"layer {k}'s W", W)
         if W.dim() != 2 or W.shape[1] != width:
-            raise ValueError(f"layer {k}: W must have shape (c_out, {width}) to take its "
-                             f"{width} input features, got {tuple(W.shape)}")
+            raise ValueError(f"layer {k}: W must have shape (c_out, {width}) to take its {width} "
+                             f"input features (from {'x' if k == 1 else f'layer {k - 1}'}), "
+                             f"got {tuple(W.shape)}")
         if b is not None:
             check_float(f"layer {k}'s b", b)
             if b.shape != W.shape[:1]:
@@ -361,13 +367,12 @@ def mlp_input_grad(x: Tensor, layers: Layers, phi: Callable[[Tensor], Tensor],
     pre-activations, g = dL_dy W_L, then g = (g * phi'(z_l)) W_l for l = L-1, ..., 1.
     Each step multiplies by the layer's Jacobian diag(phi'(z_l)) W_l. Dtypes: float32, float64."""
     check_layers(x, layers)
+    check_shape("dL_dy", dL_dy, (*x.shape[:-1], layers[-1][0].shape[0]),
+                "y's: x's leading dims, the last W's c_out")
     z, h = [], x
     for W, b in layers[:-1]:
         z.append(linear(h, W, b))
         h = phi(z[-1])
-    if dL_dy.shape != (*x.shape[:-1], layers[-1][0].shape[0]):
-        raise ValueError(f"dL_dy must have the output's shape {(*x.shape[:-1], layers[-1][0].shape[0])}, "
-                         f"got {tuple(dL_dy.shape)}")
     g = dL_dy @ layers[-1][0]
     for (W, _), z_l in zip(reversed(layers[:-1]), reversed(z)):
         g = (g * phi_grad(z_l)) @ W

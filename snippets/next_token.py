@@ -22,13 +22,13 @@ __all__ = ["CharTokenizer", "one_hot", "embed", "embed_grad", "windows", "next_t
 INTEGER = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 
-def check_ids(ids: Tensor, V: int, name: str = "ids") -> None:
-    """An integer tensor of token ids in [0, V)."""
+def check_ids(ids: Tensor, V: int, name: str = "ids", V_name: str = "V") -> None:
+    """An integer tensor of token ids in [0, V); ``V_name`` says where V comes from."""
     if not isinstance(ids, Tensor) or ids.dtype not in INTEGER:
         raise ValueError(f"{name} must be an integer tensor of token ids, "
                          f"got {getattr(ids, 'dtype', type(ids).__name__)}")
     if ids.numel() and (ids.min() < 0 or ids.max() >= V):
-        raise ValueError(f"{name} must be token ids in [0, {V}), got values from "
+        raise ValueError(f"{name} must be token ids in [0, {V_name}) = [0, {V}), got values from "
                          f"{int(ids.min())} to {int(ids.max())}")
 
 
@@ -91,7 +91,7 @@ def embed(ids: Tensor, E: Tensor) -> Tensor:
     """Row lookup E[ids]: ids (...) and E (V, C) -> (..., C), equal to one_hot(ids, V) @ E.
     Dtypes: float32, float64."""
     check_float("E", E, dim=2)
-    check_ids(ids, E.shape[0])
+    check_ids(ids, E.shape[0], V_name="E.shape[0]")
     return E[ids.long()]
 
 
@@ -107,7 +107,7 @@ def embed_grad(ids: Tensor, dL_dX: Tensor, V: int) -> Tensor:
                          f"got {tuple(dL_dX.shape)}")
     C = dL_dX.shape[-1]
     dL_dE = dL_dX.new_zeros(V, C)
-    dL_dE.index_add_(0, ids.reshape(-1).long(), dL_dX.reshape(-1, C))  # repeated ids add up
+    dL_dE.index_add_(0, ids.reshape(-1).long(), dL_dX.reshape(ids.numel(), C))  # repeats add up
     return dL_dE
 # --8<-- [end:embed]
 
@@ -141,7 +141,7 @@ def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") ->
     if tuple(targets.shape) != (B, T):
         raise ValueError(f"targets must have shape (B, T) = ({B}, {T}) to match logits "
                          f"(B, T, V) = {tuple(logits.shape)}, got {tuple(targets.shape)}")
-    check_ids(targets, V, "targets")
+    check_ids(targets, V, "targets", "logits.shape[-1]")
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     log_q = logits.log_softmax(-1)  # logits - logsumexp: stable, never log(0) of a softmax

@@ -31,6 +31,13 @@ def check_float(name: str, t: Tensor, min_dim: int = 0) -> None:
         raise ValueError(f"{name} must have at least {min_dim} dimension(s), got shape {tuple(t.shape)}")
 
 
+def check_square(name: str, M: Tensor) -> None:
+    """A floating-point square matrix (c, c)."""
+    check_float(name, M, min_dim=2)
+    if M.dim() != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name} must be a square matrix (c, c), got shape {tuple(M.shape)}")
+
+
 # --8<-- [start:dropout]
 def dropout(x: Tensor, p: float, mask: Tensor | None = None,
             generator: torch.Generator | None = None) -> Tensor:
@@ -109,7 +116,8 @@ def check_affine(x: Tensor, dims: tuple[int, ...], weight: Tensor | None,
         if p is not None:
             check_float(name, p)
             if p.shape != shape:
-                raise ValueError(f"{name} {tuple(p.shape)} must have normalized_shape {tuple(shape)}")
+                raise ValueError(f"{name} {tuple(p.shape)} must have normalized_shape "
+                                 f"{tuple(shape)}, the trailing dimensions of x {tuple(x.shape)}")
 
 
 # --8<-- [start:layer_norm]
@@ -145,6 +153,7 @@ def layer_norm_backward(x: Tensor, dL_dy: Tensor, normalized_shape: Sequence[int
     dims = norm_dims(x, normalized_shape)
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
+    check_float("dL_dy", dL_dy)
     if dL_dy.shape != x.shape:
         raise ValueError(f"dL_dy {tuple(dL_dy.shape)} must have x's shape {tuple(x.shape)}")
     mean = x.mean(dims, keepdim=True)
@@ -214,12 +223,12 @@ def halves(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
     return x[..., :d], x[..., d:]
 
 
-def apply_half(net: Callable[[Tensor], Tensor], x1: Tensor, like: Tensor, name: str) -> Tensor:
-    """net(x1), which must have the shape of ``like`` (the other half). Dtypes: float32, float64."""
+def apply_half(net: Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor, name: str) -> Tensor:
+    """net(x1), which must have the shape of x2 (the other half). Dtypes: float32, float64."""
     out = net(x1)
-    if not isinstance(out, Tensor) or out.shape != like.shape:
-        raise ValueError(f"{name}(x1) must have the second half's shape {tuple(like.shape)}, "
-                         f"got {tuple(getattr(out, 'shape', ()))}")
+    if not isinstance(out, Tensor) or out.shape != x2.shape:
+        raise ValueError(f"{name}(x1) must have the second half's shape {tuple(x2.shape)}, that "
+                         f"of x2, got {tuple(getattr(out, 'shape', ()))}")
     return out
 
 
@@ -304,6 +313,7 @@ def unrolled_residual(x: Tensor, As: Sequence[Tensor]) -> Tensor:
 def flow(M: Tensor, h: float, substep: str) -> Tensor:
     """The map x(0) -> x(h) of dx/dt = M x: e^{hM} ("exact") or I + hM ("euler").
     Dtypes: float32, float64."""
+    check_square("M", M)
     if substep == "exact":
         return torch.linalg.matrix_exp(h * M)                 # the sub-problem solved exactly
     return torch.eye(M.shape[0], dtype=M.dtype, device=M.device) + h * M       # one Euler step
@@ -315,9 +325,9 @@ def split_step(A: Tensor, B: Tensor, h: float, scheme: str = "strang",
     Lie-Trotter: flow A for h, then B for h:            S = e^{hB} e^{hA}.
     Strang:      B for h/2, A for h, B for h/2:          S = e^{hB/2} e^{hA} e^{hB/2}.
     substep "euler" replaces each flow e^{hM} by one Euler step I + hM. Dtypes: float32, float64."""
-    check_float("A", A, min_dim=2)
-    check_float("B", B, min_dim=2)
-    if A.dim() != 2 or A.shape[0] != A.shape[1] or B.shape != A.shape:
+    check_square("A", A)
+    check_square("B", B)
+    if B.shape != A.shape:
         raise ValueError(f"A and B must be square and of one shape, got {tuple(A.shape)}, {tuple(B.shape)}")
     if scheme not in ("lie_trotter", "strang") or substep not in ("exact", "euler"):
         raise ValueError(f"scheme must be 'lie_trotter' or 'strang' and substep 'exact' or "

@@ -67,11 +67,13 @@ def check_mixture(weights: Tensor, means: Tensor, covs: Tensor) -> None:
         raise ValueError(f"covs[{int(torch.nonzero(info)[0])}] is not positive definite")
 
 
-def check_points(x: Tensor, d: int) -> None:
-    """x (n, d), floating and finite. Dtypes: float32, float64."""
+def check_points(x: Tensor, d: int, min_n: int = 0) -> None:
+    """Points x (n, d) in the mixture's dimension d, at least min_n of them.
+    Dtypes: float32, float64."""
     check_float("x", x, 2)
-    if x.shape[1] != d:
-        raise ValueError(f"x must have shape (n, {d}) to match the mixture, got {tuple(x.shape)}")
+    if x.shape[1] != d or x.shape[0] < min_n:
+        raise ValueError(f"x must have shape (n, d) = (n, {d}) with n >= {min_n} to match the "
+                         f"mixture, got {tuple(x.shape)}")
 
 
 def check_sigma(sigma, allow_zero: bool = False) -> None:
@@ -179,7 +181,7 @@ def mixture_sample(n: int, weights: Tensor, means: Tensor, covs: Tensor,
     z ~ N(0, I). Returns x (n, d) and k (n,). Dtypes: float32, float64. ``generator`` must
     be on the mixture's device (torch draws there)."""
     check_mixture(weights, means, covs)
-    check_count("n", n)
+    check_count("n", n, minimum=1)
     k = torch.multinomial(weights, n, replacement=True, generator=generator)
     z = torch.randn(n, means.shape[1], generator=generator, dtype=means.dtype,
                     device=means.device)
@@ -221,11 +223,12 @@ def moment_tolerances(weights: Tensor, means: Tensor, covs: Tensor, n: int, n_se
 
 def error_over_tolerance(x: Tensor, weights: Tensor, means: Tensor, covs: Tensor,
                          n_se: float = 4.0, weight_allowance: float = 0.0) -> float:
-    """The largest |error| / tolerance of samples x (n, d) against the mixture: their mean
+    """The largest |error| / tolerance of samples x (n, d), n >= 2, against the mixture: their mean
     responsibilities against w, their mean against m and covariance against S, with the
     tolerances of moment_tolerances (0 / 0, a weight of 1 matched exactly, counts as 0).
     At most 1: the samples pass. Dtypes: float32, float64."""
-    check_points(x, means.shape[1])
+    check_mixture(weights, means, covs)
+    check_points(x, means.shape[1], min_n=2)                      # a covariance needs 2 points
     x = x.to(means.dtype)
     m, S = mixture_moments(weights, means, covs)
     tols = moment_tolerances(weights, means, covs, len(x), n_se, weight_allowance)
@@ -246,7 +249,7 @@ def value_and_trace(f: Score, x: Tensor, create_graph: bool = False) -> tuple[Te
         f_x = f(x)
         J_ii = [torch.autograd.grad(f_x[:, i].sum(), x, create_graph=True)[0][:, i]
                 for i in range(x.shape[1])]
-    trace = torch.stack(J_ii, 1).sum(1)
+    trace = sum(J_ii, x.new_zeros(x.shape[0]))                    # 0 for d = 0
     return (f_x, trace) if create_graph else (f_x.detach(), trace.detach())
 # --8<-- [end:trace]
 

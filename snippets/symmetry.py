@@ -99,9 +99,10 @@ def equivariance_defect(f: Callable[[Tensor], Tensor], X: Tensor,
                         g_out: Callable[[Tensor], Tensor] = lambda Y: Y) -> float:
     """max |f(g_in(X)) - g_out(f(X))|: 0 when f is equivariant for this group element (g acting
     as g_in on inputs and g_out on outputs); with the default g_out, the identity, 0 when f
-    is invariant. Dtypes: float32, float64."""
+    is invariant; 0 when the outputs are empty (nothing violates). Dtypes: float32, float64."""
     check_float("X", X)
-    return (f(g_in(X)) - g_out(f(X))).abs().max().item()
+    defect = (f(g_in(X)) - g_out(f(X))).abs()
+    return defect.max().item() if defect.numel() else 0.0
 # --8<-- [end:equivariance_defect]
 
 

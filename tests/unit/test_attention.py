@@ -276,6 +276,11 @@ def test_errors_name_the_problem():
         attention(q, torch.zeros(2, 5, 6), v)
     with pytest.raises(ValueError, match="k and v must have one row per key"):
         attention(q, k, torch.zeros(2, 4, 3))
+    with pytest.raises(ValueError, match=r"q and k must have batch dimensions \(all but the last "
+                                         r"two\) that broadcast, got \(3, 4, 8\) and \(2, 5, 8\)"):
+        attention_weights(torch.zeros(3, 4, 8), k)
+    with pytest.raises(ValueError, match="q, k and v must have batch dimensions"):
+        attention(q, k, torch.zeros(3, 5, 3))
     with pytest.raises(ValueError, match=r"mask of shape \(3, 5\) does not broadcast"):
         attention(q, k, v, torch.ones(3, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"mask of shape \(3, 4, 5\) does not broadcast"):
@@ -300,9 +305,9 @@ def test_errors_name_the_problem():
         merge_heads(x[0])
     with pytest.raises(ValueError, match="x_q and x_kv must have the same width C"):
         multi_head_attention(x, torch.zeros(1, 4, 6), W, W, W, W, 3)
-    with pytest.raises(ValueError, match=r"W_k must be \(12, 12\)"):
+    with pytest.raises(ValueError, match=r"W_k must be \(C, C\) = \(12, 12\)"):
         multi_head_attention(x, x, W, torch.zeros(12, 6), W, W, 3)
-    with pytest.raises(ValueError, match=r"the bias of W_o must be \(12,\)"):
+    with pytest.raises(ValueError, match=r"b_o must be \(C,\) = \(12,\)"):
         multi_head_attention(x, x, W, W, W, W, 3, b_o=torch.zeros(6))
     with pytest.raises(ValueError, match="key_padding_mask must be boolean"):
         multi_head_attention(x, x, W, W, W, W, 3, key_padding_mask=torch.zeros(1, 5, dtype=torch.bool))

@@ -18,6 +18,7 @@ different answer from the contiguous one.
 
 import inspect
 import math
+import re
 import signal
 import time
 from contextlib import contextmanager
@@ -135,7 +136,7 @@ def check(c: Call, name: str) -> str | None:
     try:
         return outcome(c)
     except ValueError as e:
-        if name not in str(e):
+        if not re.search(rf"\b{re.escape(name)}\b", str(e)):   # the name as a word
             return f"ValueError that does not name {name!r}: {str(e)[:120]}"
         return None
 

@@ -92,6 +92,13 @@ def test_embed_grad_adds_a_token_repeated_many_times():
     torch.testing.assert_close(dL_dE[3], torch.zeros(2, dtype=F64))
 
 
+def test_embed_grad_without_channels_is_empty_as_autograds():
+    """C = 0: dL/dE is (V, 0), as autograd's through F.embedding (no reshape of an empty -1)."""
+    ids, E = torch.tensor([[0, 2], [1, 1]]), torch.zeros(3, 0, requires_grad=True)
+    (expected,) = torch.autograd.grad(F.embedding(ids, E), E, torch.zeros(2, 2, 0))
+    assert embed_grad(ids, torch.zeros(2, 2, 0), 3).shape == expected.shape == (3, 0)
+
+
 def test_embed_gradcheck():
     gen = torch.Generator().manual_seed(0)
     E = torch.randn(4, 3, generator=gen, dtype=F64, requires_grad=True)
@@ -270,20 +277,20 @@ BAD = [
     bad("encode-unknown", lambda: TOK.encode("abz!"),
         r"characters not in the vocabulary: \['!', 'z'\]"),
     bad("decode-too-large", lambda: TOK.decode(ints(0, 3)),
-        r"ids must be token ids in \[0, 3\), got values from 0 to 3"),
+        r"ids must be token ids in \[0, V\) = \[0, 3\), got values from 0 to 3"),
     bad("decode-negative", lambda: TOK.decode(ints(-1, 2)),
-        r"ids must be token ids in \[0, 3\), got values from -1"),
+        r"ids must be token ids in \[0, V\) = \[0, 3\), got values from -1"),
     bad("decode-float", lambda: TOK.decode(zeros(2)),
         "ids must be an integer tensor of token ids, got torch.float64"),
     bad("decode-2-d", lambda: TOK.decode(ints(0, 1)[None]),
         r"ids must have 1 dimension, got shape \(1, 2\)"),
     bad("one-hot-out-of-range", lambda: one_hot(ints(0, 4), 4),
-        r"ids must be token ids in \[0, 4\), got values from 0 to 4"),
+        r"ids must be token ids in \[0, V\) = \[0, 4\), got values from 0 to 4"),
     bad("one-hot-V-zero", lambda: one_hot(ints(0), 0), "V must be a positive integer, got 0"),
     bad("one-hot-bool-ids", lambda: one_hot(torch.tensor([True]), 2),
         "ids must be an integer tensor"),
     bad("embed-out-of-range", lambda: embed(ints(0, 5), zeros(5, 2)),
-        r"ids must be token ids in \[0, 5\), got values from 0 to 5"),
+        r"ids must be token ids in \[0, E.shape\[0\]\) = \[0, 5\), got values from 0 to 5"),
     bad("embed-E-1-d", lambda: embed(ints(0), zeros(5)),
         r"E must have 2 dimensions, got shape \(5,\)"),
     bad("embed-E-integer", lambda: embed(ints(0), zeros(5, 2, dtype=torch.int64)),
@@ -293,7 +300,7 @@ BAD = [
     bad("embed-grad-no-C", lambda: embed_grad(ints(0, 1), zeros(2), 2),
         r"dL_dX must have shape ids.shape \+ \(C,\)"),
     bad("embed-grad-out-of-range", lambda: embed_grad(ints(0, 2), zeros(2, 3), 2),
-        r"ids must be token ids in \[0, 2\)"),
+        r"ids must be token ids in \[0, V\) = \[0, 2\)"),
     bad("windows-too-long", lambda: windows(ints(0, 1, 2), 3),
         r"a window of T \+ 1 = 4 tokens is longer than the text of 3 tokens"),
     bad("windows-T-zero", lambda: windows(ints(0, 1, 2), 0), "T must be a positive integer, got 0"),
@@ -309,7 +316,7 @@ BAD = [
         lambda: next_token_loss(zeros(10, 3), zeros(10, dtype=torch.int64)),
         r"logits must have 3 dimensions, got shape \(10, 3\)"),
     bad("loss-target-out-of-range", lambda: next_token_loss(zeros(1, 2, 3), ints(0, 3)[None]),
-        r"targets must be token ids in \[0, 3\), got values from 0 to 3"),
+        r"targets must be token ids in \[0, logits.shape\[-1\]\) = \[0, 3\), got values from 0 to 3"),
     bad("loss-float-targets", lambda: next_token_loss(zeros(1, 2, 3), zeros(1, 2)),
         "targets must be an integer tensor"),
     bad("loss-reduction",
@@ -320,7 +327,7 @@ BAD = [
     bad("prefix-mean-integer", lambda: prefix_mean(zeros(2, 2, dtype=torch.int64)),
         "X must be a floating-point tensor"),
     bad("bigram-out-of-range", lambda: bigram_counts(ints(0, 1, 3), 3),
-        r"ids must be token ids in \[0, 3\)"),
+        r"ids must be token ids in \[0, V\) = \[0, 3\)"),
     bad("bigram-2-d", lambda: bigram_counts(ints(0, 1)[None], 3),
         r"ids must have 1 dimension, got shape \(1, 2\)"),
     bad("distribution-not-square", lambda: next_token_distribution(zeros(2, 3)),

@@ -17,7 +17,7 @@ from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.reading_list import (
     adanorm, additive_coupling, additive_coupling_inverse, affine_coupling,
     affine_coupling_inverse, all_masks, dropout, expected_over_masks, glu_backward, gtu,
-    gtu_backward, layer_norm, layer_norm_backward, max_norm, path_terms, residual_chain,
+    flow, gtu_backward, layer_norm, layer_norm_backward, max_norm, path_terms, residual_chain,
     split_solve, split_step, unrolled_residual)
 
 F64 = torch.float64
@@ -268,6 +268,9 @@ X = torch.zeros(2, 4)
     (lambda: layer_norm(X, (4,), eps=-1.0), "eps must be >= 0"),
     (lambda: layer_norm(X, (4,), torch.ones(3)), r"weight \(3,\) must have normalized_shape \(4,\)"),
     (lambda: layer_norm_backward(X, torch.zeros(4), (4,)), r"dL_dy \(4,\) must have x's shape"),
+    (lambda: layer_norm_backward(X, X.long(), (4,)), "dL_dy must be a floating-point tensor"),
+    (lambda: layer_norm(torch.zeros(2, 0), (0,), torch.ones(3)),
+     r"weight \(3,\) must have normalized_shape \(0,\), the trailing dimensions of x \(2, 0\)"),
     (lambda: adanorm(X, C=-1.0), "adanorm needs C > 0 and k >= 0"),
     (lambda: adanorm(X, k=-0.1), "adanorm needs C > 0 and k >= 0"),
     (lambda: gtu(X, torch.zeros(4)), "A, B .* must have one shape"),
@@ -278,6 +281,8 @@ X = torch.zeros(2, 4)
     (lambda: additive_coupling(X, lambda v: 0.0), r"m\(x1\) must have"),
     (lambda: path_terms(X, [torch.eye(3)]), r"As\[0\] must be \(4, 4\)"),
     (lambda: split_step(torch.eye(2), torch.eye(3), 0.1), "A and B must be square and of one shape"),
+    (lambda: split_step(torch.eye(2), torch.zeros(2, 0), 0.1), r"B must be a square matrix \(c, c\)"),
+    (lambda: flow(torch.zeros(0, 3), 0.1, "euler"), r"M must be a square matrix \(c, c\), got shape \(0, 3\)"),
     (lambda: split_step(torch.eye(2), torch.eye(2), 0.1, "strang", "rk4"), "substep 'exact' or 'euler'"),
     (lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(2), 1.0, 0), "n_steps must be an integer >= 1"),
     (lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(3), 1.0, 4), r"x0 must have shape \(2,\) to match A"),

@@ -158,6 +158,12 @@ def test_trace_and_implicit_loss_match_the_full_jacobian(model, n, seed):
                                (trace + 0.5 * (f(x) ** 2).sum(1)).mean())
 
 
+def test_trace_without_coordinates_is_the_empty_sum():
+    """d = 0: no Jacobian entries, trace 0 at every point (the empty sum is exactly 0)."""
+    value, trace = value_and_trace(torch.tanh, torch.zeros(3, 0, dtype=F64))
+    assert value.shape == (3, 0) and torch.equal(trace, torch.zeros(3, dtype=F64))
+
+
 @few
 @given(score_models(), st.integers(1, 6), st.integers(0, 2**16))
 def test_sliced_loss_is_the_implicit_loss_averaged_over_sign_vectors(model, n, seed):
@@ -411,13 +417,18 @@ BAD = [
     bad("cov-not-symmetric", lambda: mixture_score(X, *MIX[:2], MIX[2] + torch.tensor([[0.0, 0.1], [0.0, 0.0]], dtype=F64)),
         "covs must be symmetric"),
     bad("x-wrong-d", lambda: mixture_score(torch.zeros(5, 3, dtype=F64), *MIX),
-        r"x must have shape \(n, 2\) to match the mixture, got \(5, 3\)"),
+        r"x must have shape \(n, d\) = \(n, 2\) with n >= 0 to match the mixture, got \(5, 3\)"),
     bad("x-1-d", lambda: mixture_score(torch.zeros(2, dtype=F64), *MIX), r"x must have 2 dimensions, got shape \(2,\)"),
     bad("x-integer", lambda: mixture_score(torch.zeros(5, 2, dtype=torch.int64), *MIX), "x must be a floating-point tensor"),
     bad("x-nan", lambda: mixture_score(torch.full((5, 2), math.nan, dtype=F64), *MIX), r"x has non-finite values"),
     bad("mixture-shapes", lambda: mixture_score(X, MIX[0], MIX[1][:2], MIX[2]),
         r"weights \(3,\), means \(2, 2\) and covs \(3, 2, 2\) must be"),
-    bad("sample-n", lambda: mixture_sample(-1, *MIX, torch.Generator()), "n must be a non-negative integer, got -1"),
+    bad("sample-n", lambda: mixture_sample(-1, *MIX, torch.Generator()), "n must be a positive integer, got -1"),
+    bad("sample-n-zero", lambda: mixture_sample(0, *MIX, torch.Generator()), "n must be a positive integer, got 0"),
+    bad("tolerance-one-point", lambda: error_over_tolerance(X[:1], *MIX),
+        r"x must have shape \(n, d\) = \(n, 2\) with n >= 2 to match the mixture, got \(1, 2\)"),
+    bad("tolerance-means-1-d", lambda: error_over_tolerance(X, MIX[0], MIX[1][:, 0], MIX[2]),
+        r"means must have 2 dimensions, got shape \(3,\)"),
     bad("dsm-sigma-zero", lambda: dsm_loss(NET, X, X, 0.0), "sigma must be positive, got 0.0"),
     bad("dsm-z-shape", lambda: dsm_loss(NET, X, X[:3], 0.5), r"z \(3, 2\) must have the shape of x \(5, 2\)"),
     bad("sliced-v-shape", lambda: sliced_score_matching_loss(lambda x: x, X, X[:, :1]),

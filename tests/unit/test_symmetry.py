@@ -133,6 +133,7 @@ def test_equivariance_defect_is_the_largest_violation():
     assert equivariance_defect(lambda X: X, X, lambda X: X.flip(0), lambda Y: Y.flip(0)) == 0
     assert equivariance_defect(lambda X: X, X, lambda X: X + 1) == 1
     assert equivariance_defect(lambda X: 2 * X, X, lambda X: 3 * X, lambda Y: Y) == 2 * 2 * 5
+    assert equivariance_defect(lambda X: X, X[:0], lambda X: X + 1) == 0   # no points, no violation
 
 
 # The Gram matrix
