@@ -176,7 +176,7 @@ def jvp(f: Callable, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     """(f(x), J t) with J = df/dx at x: one forward pass on dual numbers, t shaped like x.
     Dtypes: float32, float64."""
     if t.shape != x.shape:
-        raise ValueError(f"the tangent {tuple(t.shape)} must have x's shape {tuple(x.shape)}")
+        raise ValueError(f"the tangent t {tuple(t.shape)} must have x's shape {tuple(x.shape)}")
     out = f(Dual(x, t))
     return out.primal, out.tangent
 # --8<-- [end:dual]

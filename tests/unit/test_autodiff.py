@@ -556,7 +556,7 @@ BAD = [
     bad("log-softmax-scalar", lambda: log_softmax(zeros()),
         r"log_softmax needs at least one axis"),
     bad("jvp-tangent-shape", lambda: jvp(lambda x: x, torch.zeros(1, 3), torch.zeros(3)),
-        r"the tangent \(3,\) must have x's shape \(1, 3\)"),
+        r"the tangent t \(3,\) must have x's shape \(1, 3\)"),
     bad("jacobian-column", lambda: jacobian_reverse(lambda x: x, torch.zeros(3, 1)),
         r"x must be a row of shape \(1, n\), got \(3, 1\)"),
     bad("jacobian-output-not-a-row", lambda: jacobian_reverse(lambda x: x.sum(), torch.zeros(1, 3)),

@@ -132,11 +132,21 @@ def outcome(c: Call) -> str | None:
     return None
 
 
+def names(c: Call, name: str) -> set[str]:
+    """What a clear message may call the spoilt argument ``name``: that name; for a check
+    helper (``check_*``), which callers give their own values and settings, any argument it
+    was called with, by parameter name or by the name it was told (``check_float("x", t)``)."""
+    if not c.fn.__name__.startswith("check_"):
+        return {name}
+    bound = inspect.signature(c.fn).bind(*c.args, **c.kwargs).arguments
+    return {name, *bound, *(v for v in bound.values() if isinstance(v, str))}
+
+
 def check(c: Call, name: str) -> str | None:
     try:
         return outcome(c)
     except ValueError as e:
-        if not re.search(rf"\b{re.escape(name)}\b", str(e)):   # the name as a word
+        if not any(re.search(rf"\b{re.escape(n)}\b", str(e)) for n in names(c, name)):
             return f"ValueError that does not name {name!r}: {str(e)[:120]}"
         return None
 
