@@ -250,6 +250,12 @@ def conv_rows_backward(i):
 
 
 add(conv,
+    check_float=lambda i: call(conv.check_float, "x", i.r(2, 3, 6), ("batch", 3, "width")),
+    check_int=case(lambda i: call(conv.check_int, "K", 2, 1), **PURE),
+    check_conv1d=lambda i: call(conv.check_conv1d, i.r(2, 3, 6), i.r(4, 3, 2, seed=1)),
+    check_conv1d_grad=lambda i: call(conv.check_conv1d_grad, i.r(2, 4, 5), i.r(4, 3, 2, seed=1)),
+    check_layout=lambda i: (lambda x, w, b, g: call(conv.check_layout, g, x, w, b))(
+        *geometry2(i)),
     windows=lambda i: call(conv.windows, i.r(2, 3, 6), 3, 2, 1),
     conv1d_minimal=lambda i: call(conv.conv1d_minimal, i.r(2, 3, 6), i.r(4, 3, 2, seed=1)),
     conv1d_im2col=lambda i: call(conv.conv1d_im2col, i.r(2, 3, 6), i.r(4, 3, 2, seed=1)),
@@ -276,7 +282,7 @@ add(conv,
                           stride=2, padding=1, dilation=2, groups=2),
     conv_rows_backward=conv_rows_backward,
     check_grad_output=lambda i: call(conv.check_grad_output, i.r(2, 4, 3), i.r(2, 3, 6),
-                                     (2, 4, 3), "conv1d_backward"),
+                                     (2, 4, 3)),
     conv2d_backward=lambda i: call(conv.conv2d_backward, i.r(2, 4, 3, 3), i.r(2, 3, 5, 5, seed=1),
                                    i.r(4, 3, 2, 2, seed=2), stride=2, padding=1),
     conv1d_backward=lambda i: call(conv.conv1d_backward, i.r(2, 4, 3), i.r(2, 3, 6, seed=1),
