@@ -171,6 +171,7 @@ def conv1d_input_grad_transposed(dL_dy: Tensor, w: Tensor, width: int, stride: i
 # --8<-- [start:geometry]
 def as_pair(value, name: str, n: int, height: int) -> tuple[int, int]:
     """An int or an n-tuple of ints as (height, width) values; conv1d's height value is given."""
+    check_int("n", n, 1, 2)
     values = (value,) * n if isinstance(value, int) else tuple(value)
     if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise ValueError(f"conv{n}d: {name} must be an int or a tuple of {n} ints, got {value!r}")
@@ -180,19 +181,20 @@ def as_pair(value, name: str, n: int, height: int) -> tuple[int, int]:
 def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int, n: int) -> dict:
     """Check the arguments of an n-d convolution (n = 1 or 2) and return its sizes, with
     conv1d read as conv2d of height 1. Raises ValueError naming the argument and the shapes."""
+    check_int("n", n, 1, 2)
     name = f"conv{n}d"
     axes = "width" if n == 1 else "height, width"
     if x.dim() != n + 2:
         raise ValueError(f"{name}: x must have shape (batch, c_in, {axes}), got {tuple(x.shape)}")
     if w.dim() != n + 2:
-        raise ValueError(f"{name}: weight must have shape (c_out, c_in / groups, "
+        raise ValueError(f"{name}: w must have shape (c_out, c_in / groups, "
                          f"{'K' if n == 1 else 'KH, KW'}), got {tuple(w.shape)}")
     if 0 in w.shape:                                 # as torch: only x's batch may be empty
-        raise ValueError(f"{name}: weight w has an empty dimension, got {tuple(w.shape)}")
+        raise ValueError(f"{name}: w has an empty dimension, got {tuple(w.shape)}")
     if 0 in x.shape[1:]:
         raise ValueError(f"{name}: x has an empty channel or spatial axis, got {tuple(x.shape)}")
     if x.dtype != w.dtype or not x.is_floating_point():
-        raise ValueError(f"{name}: x and weight must share a floating dtype, "
+        raise ValueError(f"{name}: x and w must share a floating dtype, "
                          f"got {x.dtype} and {w.dtype}")
     s, p, r = (as_pair(v, k, n, h) for v, k, h in ((stride, "stride", 1), (padding, "padding", 0),
                                                    (dilation, "dilation", 1)))
@@ -204,9 +206,9 @@ def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int,
     c_in, c_out = x.shape[1], w.shape[0]
     if type(groups) is not int or groups < 1 or c_in % groups or c_out % groups:
         raise ValueError(f"{name}: groups={groups!r} must divide c_in={c_in} (x {tuple(x.shape)})"
-                         f" and c_out={c_out} (weight {tuple(w.shape)})")
+                         f" and c_out={c_out} (w {tuple(w.shape)})")
     if w.shape[1] * groups != c_in:
-        raise ValueError(f"{name}: weight {tuple(w.shape)} has {w.shape[1]} input channels per "
+        raise ValueError(f"{name}: w {tuple(w.shape)} has {w.shape[1]} input channels per "
                          f"group; x {tuple(x.shape)} with groups={groups} needs {c_in // groups}")
     if bias is not None and (tuple(bias.shape) != (c_out,) or bias.dtype != x.dtype):
         raise ValueError(f"{name}: bias must have shape ({c_out},) and dtype {x.dtype}, "

@@ -181,7 +181,7 @@ def test_empty_and_size_1_axes_as_torch(name):
     try:
         ref = TORCH[n](x, w, bias, **kwargs)
     except RuntimeError:
-        with pytest.raises(ValueError, match=r"weight w has an empty|x has an empty"):
+        with pytest.raises(ValueError, match=r"w has an empty|x has an empty"):
             OURS[n][0](x, w, bias, **kwargs)
         return
     grad_output = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
@@ -353,9 +353,9 @@ BAD = {
                                                 zeros(3, 1, 2, 2), groups=2),
                         r"conv2d: groups=2 .*c_in=3 .*\(1, 3, 5, 5\)"),
     "weight-c_in": (lambda: conv1d(zeros(2, 4, 5), zeros(4, 3, 3), groups=2),
-                    r"weight \(4, 3, 3\) has 3 input channels.*x \(2, 4, 5\).*groups=2 needs 2"),
+                    r"w \(4, 3, 3\) has 3 input channels.*x \(2, 4, 5\).*groups=2 needs 2"),
     "weight-c_in-2d": (lambda: conv2d(zeros(1, 3, 5, 5), zeros(2, 2, 3, 3)),
-                       r"weight \(2, 2, 3, 3\) has 2 input.*x \(1, 3, 5, 5\).*groups=1 needs 3"),
+                       r"w \(2, 2, 3, 3\) has 2 input.*x \(1, 3, 5, 5\).*groups=1 needs 3"),
     "kernel-too-wide": (lambda: conv1d(zeros(1, 1, 3), zeros(1, 1, 5)),
                         r"conv1d: .*kernel spans 5 \(kernel \(5,\).*only 3 wide.*x \(1, 1, 3\)"),
     "kernel-too-wide-dilated": (lambda: conv1d(zeros(1, 1, 4), zeros(1, 1, 3), dilation=2),
@@ -375,11 +375,11 @@ BAD = {
     "conv1d-4d-x": (lambda: conv1d(zeros(1, 1, 3, 3), zeros(1, 1, 2)),
                     r"conv1d: x must have shape \(batch, c_in, width\), got \(1, 1, 3, 3\)"),
     "conv1d-2d-weight": (lambda: conv1d(zeros(1, 1, 3), zeros(1, 2)),
-                         r"conv1d: weight must have shape .*got \(1, 2\)"),
+                         r"conv1d: w must have shape .*got \(1, 2\)"),
     "conv2d-3d-x": (lambda: conv2d(zeros(1, 1, 3), zeros(1, 1, 2, 2)),
                     r"conv2d: x must have shape \(batch, c_in, height, width\), got \(1, 1, 3\)"),
     "conv2d-3d-weight": (lambda: conv2d(zeros(1, 1, 3, 3), zeros(1, 1, 2)),
-                         r"conv2d: weight must have shape .*KH, KW.*got \(1, 1, 2\)"),
+                         r"conv2d: w must have shape .*KH, KW.*got \(1, 1, 2\)"),
     "conv2d-stride-3-tuple": (lambda: conv2d(zeros(1, 1, 5, 5), zeros(1, 1, 2, 2),
                                              stride=(1, 2, 3)),
                               r"stride must be an int or a tuple of 2 ints, got \(1, 2, 3\)"),
@@ -402,10 +402,10 @@ BAD = {
     "bool-stride": (lambda: conv1d(zeros(1, 1, 5), zeros(1, 1, 2), stride=True),
                     r"conv1d: stride must be an int or a tuple of 1 ints, got True"),
     "dtypes": (lambda: conv1d(zeros(1, 1, 5), zeros(1, 1, 2, dtype=torch.float64)),
-               r"conv1d: x and weight .*dtype, got torch.float32 and torch.float64"),
+               r"conv1d: x and w .*dtype, got torch.float32 and torch.float64"),
     "dtypes-backward": (lambda: conv2d_backward(zeros(1, 1, 4, 4), zeros(1, 1, 5, 5),
                                                 zeros(1, 1, 2, 2, dtype=torch.float64)),
-                        r"conv2d: x and weight .*got torch.float32 and torch.float64"),
+                        r"conv2d: x and w .*got torch.float32 and torch.float64"),
     "integer-dtype": (lambda: conv1d(zeros(1, 1, 5, dtype=torch.int64),
                                      zeros(1, 1, 2, dtype=torch.int64)),
                       r"floating dtype, got torch.int64 and torch.int64"),
@@ -413,7 +413,7 @@ BAD = {
                      r"x must have shape \(batch, c_in, width\), got \(2, 3\)"),
     # torch returns a (2, 0, 7) tensor here, with no channels instead of c_out = 6 of them.
     "empty-c_in": (lambda: conv1d(zeros(2, 0, 9), zeros(6, 0, 3)),
-                   r"conv1d: weight w has an empty dimension, got \(6, 0, 3\)"),
+                   r"conv1d: w has an empty dimension, got \(6, 0, 3\)"),
     "windows-zero-dilation": (lambda: windows(zeros(2, 4, 9), 3, dilation=0),
                               r"dilation >= 1, got kernel_width=3, stride=1, dilation=0"),
     "windows-zero-stride": (lambda: windows(zeros(2, 4, 9), 3, stride=0),
