@@ -137,14 +137,11 @@ def _parse(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Equation:
 # --8<-- [start:checks]
 def check_labels(name: str, x: Tensor, labels: tuple) -> None:
     """x is a tensor with one dimension per label, of one size for a repeated label."""
-    if not isinstance(x, Tensor) or x.dim() != len(labels):
+    if (not isinstance(x, Tensor) or x.dim() != len(labels) or len(set(labels)) != len(labels)
+            and len(set(zip(labels, x.shape))) != len(set(labels))):  # a label with two sizes
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{name} must have one dimension per label of {labels}, got {got}")
-    size = {}
-    for l, n in zip(labels, x.shape):
-        if size.setdefault(l, n) != n:
-            raise ValueError(f"{name} {tuple(x.shape)} has sizes {size[l]} and {n} for the "
-                             f"repeated label {l!r} of {labels}")
+        raise ValueError(f"{name} must have one dimension per label of {labels}, one size for "
+                         f"a repeated label, got {got}")
 
 
 def check_pair(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple) -> None:
@@ -153,11 +150,11 @@ def check_pair(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple) -> None:
     check_labels("b", b, b_labels)
     if a.dtype != b.dtype:
         raise ValueError(f"a and b must share one dtype, got {a.dtype} and {b.dtype}")
-    for l in set(a_labels) & set(b_labels):
-        m, n = a.shape[a_labels.index(l)], b.shape[b_labels.index(l)]
-        if m != n and 1 not in (m, n):
-            raise ValueError(f"label {l!r} has size {m} in a {tuple(a.shape)} and {n} in b "
-                             f"{tuple(b.shape)}, which do not broadcast")
+    size_a, size_b = dict(zip(a_labels, a.shape)), dict(zip(b_labels, b.shape))
+    for l in size_a.keys() & size_b.keys():
+        if size_a[l] != size_b[l] and 1 not in (size_a[l], size_b[l]):
+            raise ValueError(f"label {l!r} has size {size_a[l]} in a {tuple(a.shape)} and "
+                             f"{size_b[l]} in b {tuple(b.shape)}, which do not broadcast")
 
 
 def check_gradient(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> None:
@@ -166,7 +163,7 @@ def check_gradient(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> N
     check_labels("g", g, g_labels)
     size = dict(zip(labels, shape))
     for l, n in zip(g_labels, g.shape):
-        if l not in size or n not in (size[l], 1) and size[l] != 1:
+        if l not in size or n != size[l] and 1 not in (n, size[l]):
             raise ValueError(f"g {tuple(g.shape)} over {g_labels} does not fit an operand of "
                              f"shape {tuple(shape)} over {labels} (label {l!r})")
 # --8<-- [end:checks]
@@ -205,10 +202,9 @@ def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tu
 
 def permute(x: Tensor, dims: list) -> Tensor:
     """``x.permute(dims)``, skipped when ``dims`` is the identity."""
-    order = sorted(dims)
-    if order != list(range(x.dim())):
+    if len(dims) != x.dim():
         raise ValueError(f"dims {dims} must order the {x.dim()} dimensions of x {tuple(x.shape)}")
-    return x if dims == order else x.permute(dims)
+    return x if dims == sorted(dims) else x.permute(dims)
 
 
 def sum_out(x: Tensor, labels: tuple, keep) -> tuple:
