@@ -22,9 +22,49 @@ from torch import Tensor
 import torch.nn.functional as F
 # --8<-- [end:imports]
 
+
 __all__ = ["windows", "conv1d_minimal", "conv1d_im2col", "conv1d_weight_grad",
            "conv1d_input_grad_fold", "conv1d_input_grad_transposed",
            "conv1d", "conv2d", "conv1d_backward", "conv2d_backward", "ConvFunction"]
+
+
+# --8<-- [start:checks]
+def check_float(name: str, t: Tensor, shape: tuple, like: Tensor | None = None,
+                fits: str = "") -> None:
+    """t is a floating tensor (of like's dtype, when given) of ``shape``, in which an int is a
+    required size and a str names a free axis; ``fits`` says what the required sizes fit."""
+    dtype = "floating-point" if like is None else str(like.dtype)
+    if (not isinstance(t, Tensor) or not t.is_floating_point() or t.dim() != len(shape)
+            or like is not None and t.dtype != like.dtype
+            or any(type(n) is int and n != m for n, m in zip(shape, t.shape))):
+        got = f"{t.dtype} {tuple(t.shape)}" if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"{name} must be a {dtype} tensor of shape ({', '.join(map(str, shape))})"
+                         f"{' to fit ' + fits if fits else ''}, got {got}")
+
+
+def check_int(name: str, n: int, low: int, high: int | None = None, fits: str = "") -> None:
+    """An int (not a bool) with low <= n (<= high, when given)."""
+    if type(n) is not int or n < low or high is not None and n > high:
+        span = f">= {low}" if high is None else f"= {low}" if low == high else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an int {span}{' to fit ' + fits if fits else ''}, "
+                         f"got {n!r}")
+
+
+def check_conv1d(x: Tensor, w: Tensor) -> None:
+    """x (batch, c_in, width) and w (c_out, c_in, K) of one floating dtype, 1 <= K <= width."""
+    check_float("x", x, ("batch", "c_in", "width"))
+    check_float("w", w, ("c_out", x.shape[1], "K"), x, "x")
+    check_int("the kernel width K of w", w.shape[2], 1, x.shape[2], "x")
+
+
+def check_conv1d_grad(dL_dy: Tensor, w: Tensor) -> None:
+    """dL_dy (batch, c_out, out_width) and w (c_out, c_in, K) of one floating dtype, with
+    out_width and K at least 1."""
+    check_float("dL_dy", dL_dy, ("batch", "c_out", "out_width"))
+    check_float("w", w, (dL_dy.shape[1], "c_in", "K"), dL_dy, "dL_dy")
+    check_int("the width out_width of dL_dy", dL_dy.shape[2], 1)
+    check_int("the kernel width K of w", w.shape[2], 1)
+# --8<-- [end:checks]
 
 
 # --8<-- [start:windows]
@@ -42,7 +82,7 @@ def windows(x: Tensor, kernel_width: int, stride: int = 1, dilation: int = 1) ->
                          f"kernel_width={kernel_width}, stride={stride}, dilation={dilation}")
     extent = dilation * (kernel_width - 1) + 1
     if extent > x.shape[2]:
-        raise ValueError(f"kernel extent {extent} is larger than the input width {x.shape[2]}")
+        raise ValueError(f"kernel extent {extent} is larger than the width {x.shape[2]} of x")
     out_width = (x.shape[2] - extent) // stride + 1
     s_b, s_c, s_w = x.stride()  # torch counts strides in elements, numpy in bytes
     return x.as_strided((x.shape[0], x.shape[1], out_width, kernel_width),
@@ -55,6 +95,7 @@ def conv1d_minimal(x: Tensor, w: Tensor) -> Tensor:
     """y[b, d, o] = sum_{c, k} X[b, c, o, k] w[d, c, k]: torch's conv1d without bias, stride
     or padding. x: (batch, c_in, width), w: (c_out, c_in, K) -> y: (batch, c_out, out_width).
     Dtypes: float32, float64."""
+    check_conv1d(x, w)
     X = windows(x, w.shape[2])                      # batch c_in out_width K, a view
     return torch.einsum("bcok,dck->bdo", X, w)
 # --8<-- [end:minimal]
@@ -64,6 +105,7 @@ def conv1d_minimal(x: Tensor, w: Tensor) -> Tensor:
 def conv1d_im2col(x: Tensor, w: Tensor) -> Tensor:
     """The same y as one matrix product: cols (batch out_width, c_in K) @ w (c_in K, c_out).
     Dtypes: float32, float64."""
+    check_conv1d(x, w)
     (batch, c_in, _), (c_out, _, K) = x.shape, w.shape
     X = windows(x, K)                                # batch c_in out_width K, a view
     out_width = X.shape[2]
@@ -78,6 +120,9 @@ def conv1d_weight_grad(x: Tensor, dL_dy: Tensor, K: int) -> Tensor:
     """dL_dw[d, c, k] = sum_{b, o} X[b, c, o, k] dL_dy[b, d, o]; stride 1, no padding.
     x: (batch, c_in, width), dL_dy: (batch, c_out, out_width) -> (c_out, c_in, K).
     Dtypes: float32, float64."""
+    check_float("x", x, ("batch", "c_in", "width"))
+    check_int("K", K, 1, x.shape[2], "x")
+    check_float("dL_dy", dL_dy, (x.shape[0], "c_out", x.shape[2] - K + 1), x, "x and K")
     return torch.einsum("bcok,bdo->dck", windows(x, K), dL_dy)
 # --8<-- [end:weight_grad]
 
@@ -88,7 +133,9 @@ def conv1d_input_grad_fold(dL_dy: Tensor, w: Tensor, width: int) -> Tensor:
     dL_dX[b, c, o, k] = sum_d w[d, c, k] dL_dy[b, d, o] is the gradient of the window view.
     Stride 1, no padding. dL_dy: (batch, c_out, out_width), w: (c_out, c_in, K).
     Dtypes: float32, float64."""
+    check_conv1d_grad(dL_dy, w)
     K = w.shape[2]
+    check_int("width", width, dL_dy.shape[2] + K - 1, dL_dy.shape[2] + K - 1, "dL_dy and w")
     dL_dX = torch.einsum("dck,bdo->bcok", w, dL_dy).contiguous()  # batch c_in out_width K
     batch, c_in, out_width, _ = dL_dX.shape
     dL_dx = dL_dy.new_zeros(batch, c_in, width)
@@ -114,8 +161,11 @@ def conv1d_input_grad_transposed(dL_dy: Tensor, w: Tensor, width: int, stride: i
     stride - 1 zeros between its elements and K - 1 zeros on each side. No padding.
     dL_dy: (batch, c_out, out_width), w: (c_out, c_in, K) -> (batch, c_in, width).
     Dtypes: float32, float64."""
+    check_conv1d_grad(dL_dy, w)
+    check_int("stride", stride, 1)
     (batch, c_out, out_width), K = dL_dy.shape, w.shape[2]
     spread = (out_width - 1) * stride + 1
+    check_int("width", width, spread + K - 1, spread + K + stride - 2, "dL_dy, w and stride")
     G = dL_dy.new_zeros(batch, c_out, spread + 2 * (K - 1))
     G[:, :, K - 1:K - 1 + spread:stride] = dL_dy     # dilate, then pad
     w_flip = w.flip(2).transpose(0, 1)               # (c_in, c_out, K)
@@ -128,6 +178,7 @@ def conv1d_input_grad_transposed(dL_dy: Tensor, w: Tensor, width: int, stride: i
 def as_pair(value, name: str, n: int, height: int) -> tuple[int, int]:
     """An int or an n-tuple of ints as (height, width) values; conv1d's height value is given.
     Dtypes: none (Python ints, no tensor)."""
+    check_int("n", n, 1, 2)
     values = (value,) * n if isinstance(value, int) else tuple(value)
     if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise ValueError(f"conv{n}d: {name} must be an int or a tuple of {n} ints, got {value!r}")
@@ -138,19 +189,20 @@ def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int,
     """Check the arguments of an n-d convolution (n = 1 or 2) and return its sizes, with
     conv1d read as conv2d of height 1. Raises ValueError naming the argument and the shapes.
     Dtypes: float32, float64."""
+    check_int("n", n, 1, 2)
     name = f"conv{n}d"
     axes = "width" if n == 1 else "height, width"
     if x.dim() != n + 2:
         raise ValueError(f"{name}: x must have shape (batch, c_in, {axes}), got {tuple(x.shape)}")
     if w.dim() != n + 2:
-        raise ValueError(f"{name}: weight must have shape (c_out, c_in / groups, "
+        raise ValueError(f"{name}: w must have shape (c_out, c_in / groups, "
                          f"{'K' if n == 1 else 'KH, KW'}), got {tuple(w.shape)}")
     if 0 in w.shape:                                 # as torch: only x's batch may be empty
-        raise ValueError(f"{name}: weight w has an empty dimension, got {tuple(w.shape)}")
+        raise ValueError(f"{name}: w has an empty dimension, got {tuple(w.shape)}")
     if 0 in x.shape[1:]:
         raise ValueError(f"{name}: x has an empty channel or spatial axis, got {tuple(x.shape)}")
     if x.dtype != w.dtype or not x.is_floating_point():
-        raise ValueError(f"{name}: x and weight must share a floating dtype, "
+        raise ValueError(f"{name}: x and w must share a floating dtype, "
                          f"got {x.dtype} and {w.dtype}")
     s, p, r = (as_pair(v, k, n, h) for v, k, h in ((stride, "stride", 1), (padding, "padding", 0),
                                                    (dilation, "dilation", 1)))
@@ -162,9 +214,9 @@ def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int,
     c_in, c_out = x.shape[1], w.shape[0]
     if type(groups) is not int or groups < 1 or c_in % groups or c_out % groups:
         raise ValueError(f"{name}: groups={groups!r} must divide c_in={c_in} (x {tuple(x.shape)})"
-                         f" and c_out={c_out} (weight {tuple(w.shape)})")
+                         f" and c_out={c_out} (w {tuple(w.shape)})")
     if w.shape[1] * groups != c_in:
-        raise ValueError(f"{name}: weight {tuple(w.shape)} has {w.shape[1]} input channels per "
+        raise ValueError(f"{name}: w {tuple(w.shape)} has {w.shape[1]} input channels per "
                          f"group; x {tuple(x.shape)} with groups={groups} needs {c_in // groups}")
     if bias is not None and (tuple(bias.shape) != (c_out,) or bias.dtype != x.dtype):
         raise ValueError(f"{name}: bias must have shape ({c_out},) and dtype {x.dtype}, "
@@ -189,6 +241,19 @@ def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int,
 
 
 # --8<-- [start:layout]
+def check_layout(g: dict, x: Tensor, w: Tensor | None = None, bias: Tensor | None = None,
+                 dL_dy: Tensor | None = None) -> None:
+    """x, w, bias and dL_dy (those given) have the shapes that the sizes g of ``geometry``
+    give them (conv1d's as conv2d's of height 1), and x's floating dtype."""
+    check_float("x", x, (g["batch"], g["c_in"], *g["size"]), fits="g")
+    if w is not None:
+        check_float("w", w, (g["c_out"], g["c_in"] // g["groups"], *g["kernel"]), x, "x and g")
+    if bias is not None:
+        check_float("bias", bias, (g["c_out"],), x, "x and g")
+    if dL_dy is not None:
+        check_float("dL_dy", dL_dy, (g["batch"], g["c_out"], *g["out"]), x, "x and g")
+
+
 def copy_channels_last(dst: Tensor, src: Tensor, block: int = 8) -> None:
     """dst[b, i, j, c] = src[b, c, i, j], a few channels at a time.
 
@@ -203,6 +268,7 @@ def to_phases(x: Tensor, g: dict) -> Tensor:
     """x (batch, c_in, H, W), zero-padded, in channels-last rows split by stride phase:
     P[p, q, (b grid_h + i) grid_w + j, c] = x_pad[b, c, i stride_h + p, j stride_w + q].
     Dtypes: float32, float64."""
+    check_layout(g, x)
     (sh, sw), (ph, pw), (gh, gw) = g["stride"], g["padding"], g["grid"]
     P = x.new_zeros(sh, sw, g["batch"], gh, gw, g["c_in"])
     for i0 in range(min(sh, g["size"][0])):      # first input row of each phase
@@ -218,6 +284,7 @@ def from_phases(P: Tensor, g: dict) -> Tensor:
     """The inverse of ``to_phases`` without the padding: (batch, c_in, H, W).
     Dtypes: float32, float64."""
     (sh, sw), (ph, pw), (gh, gw), (H, W) = g["stride"], g["padding"], g["grid"], g["size"]
+    check_float("P", P, (sh, sw, g["batch"] * gh * gw, g["c_in"]), fits="g")
     P = P.view(sh, sw, g["batch"], gh, gw, g["c_in"])
     if sh == sw == 1:  # no phases: a view of the channels-last rows, no copy
         return P[0, 0, :, ph:ph + H, pw:pw + W].permute(0, 3, 1, 2)
@@ -248,6 +315,7 @@ def conv_rows(x: Tensor, w: Tensor, bias, g: dict) -> Tensor:
     the output (other rows are junk). One matrix product per kernel position and group:
     Y[:, group] += P[p, q][offset : offset + rows, group] @ w[group, :, kh, kw]^T.
     Dtypes: float32, float64."""
+    check_layout(g, x, w, bias)
     R, G = g["rows"], g["groups"]
     ci, co = g["c_in"] // G, g["c_out"] // G
     P = to_phases(x, g)
@@ -267,9 +335,10 @@ def conv_rows(x: Tensor, w: Tensor, bias, g: dict) -> Tensor:
 def rows_to_output(Y: Tensor, g: dict) -> Tensor:
     """(batch, c_out, out_h, out_w): a strided view of the valid rows of Y.
     Dtypes: float32, float64."""
-    gh, gw = g["grid"]
-    co = g["c_out"]
-    return Y.as_strided((g["batch"], co, *g["out"]), (gh * gw * co, 1, gw * co, co))
+    (gh, gw), co = g["grid"], g["c_out"]
+    check_float("Y", Y, (g["rows"], co), fits="g")
+    s_r, s_d = Y.stride()                            # (gh gw co, co, 1) when contiguous
+    return Y.as_strided((g["batch"], co, *g["out"]), (gh * gw * s_r, s_d, gw * s_r, s_r))
 
 
 def conv2d(x: Tensor, w: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
@@ -298,6 +367,7 @@ def conv_rows_backward(dL_dy: Tensor, x: Tensor, w: Tensor, g: dict, mask=(True,
     dL_dP[p, q][slice, group] += dY[:, group] @ w[group, :, kh, kw].
     ``mask`` says which of (dL_dx, dL_dw, dL_dbias) to compute; the others are None.
     Dtypes: float32, float64."""
+    check_layout(g, x, w, dL_dy=dL_dy)
     R, G = g["rows"], g["groups"]
     ci, co = g["c_in"] // G, g["c_out"] // G
     (gh, gw), (oh, ow) = g["grid"], g["out"]
@@ -322,11 +392,10 @@ def conv_rows_backward(dL_dy: Tensor, x: Tensor, w: Tensor, g: dict, mask=(True,
             dL_dy.sum((0, 2, 3)) if mask[2] else None)
 
 
-def check_grad_output(dL_dy: Tensor, x: Tensor, shape: tuple, name: str) -> None:
-    """dL_dy of the output's shape and x's dtype. Dtypes: float32, float64."""
-    if tuple(dL_dy.shape) != shape or dL_dy.dtype != x.dtype:
-        raise ValueError(f"{name}: grad_output must have the output's shape {shape} and dtype "
-                         f"{x.dtype}, got {tuple(dL_dy.shape)} and {dL_dy.dtype}")
+def check_grad_output(dL_dy: Tensor, x: Tensor, shape: tuple) -> None:
+    """dL_dy has x's dtype and the shape of the output, which x, w and the options fix.
+    Dtypes: float32, float64."""
+    check_float("dL_dy", dL_dy, shape, x, "the output of x, w, stride, padding, dilation, groups")
 
 
 def conv2d_backward(dL_dy: Tensor, x: Tensor, w: Tensor, stride=1, padding=0, dilation=1,
@@ -335,7 +404,7 @@ def conv2d_backward(dL_dy: Tensor, x: Tensor, w: Tensor, stride=1, padding=0, di
     those that ``output_mask`` leaves out are None.
     Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     g = geometry(x, w, None, stride, padding, dilation, groups, n=2)
-    check_grad_output(dL_dy, x, (g["batch"], g["c_out"], *g["out"]), "conv2d_backward")
+    check_grad_output(dL_dy, x, (g["batch"], g["c_out"], *g["out"]))
     return conv_rows_backward(dL_dy, x, w, g, output_mask)
 
 
@@ -345,7 +414,7 @@ def conv1d_backward(dL_dy: Tensor, x: Tensor, w: Tensor, stride=1, padding=0, di
     those that ``output_mask`` leaves out are None.
     Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     g = geometry(x, w, None, stride, padding, dilation, groups, n=1)
-    check_grad_output(dL_dy, x, (g["batch"], g["c_out"], g["out"][1]), "conv1d_backward")
+    check_grad_output(dL_dy, x, (g["batch"], g["c_out"], g["out"][1]))
     grads = conv_rows_backward(dL_dy[:, :, None], x[:, :, None], w[:, :, None], g, output_mask)
     return tuple(None if t is None else t.squeeze(2) if t.dim() == 4 else t for t in grads)
 # --8<-- [end:backward]

@@ -134,6 +134,41 @@ def _parse(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Equation:
 # --8<-- [end:parse]
 
 
+# --8<-- [start:checks]
+def check_labels(name: str, x: Tensor, labels: tuple) -> None:
+    """x is a tensor with one dimension per label, of one size for a repeated label."""
+    if (not isinstance(x, Tensor) or x.dim() != len(labels) or len(set(labels)) != len(labels)
+            and len(set(zip(labels, x.shape))) != len(set(labels))):  # a label with two sizes
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{name} must have one dimension per label of {labels}, one size for "
+                         f"a repeated label, got {got}")
+
+
+def check_pair(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple) -> None:
+    """a and b fit their labels, share one dtype and broadcast along the labels they share."""
+    check_labels("a", a, a_labels)
+    check_labels("b", b, b_labels)
+    if a.dtype != b.dtype:
+        raise ValueError(f"a and b must share one dtype, got {a.dtype} and {b.dtype}")
+    size_a, size_b = dict(zip(a_labels, a.shape)), dict(zip(b_labels, b.shape))
+    for l in size_a.keys() & size_b.keys():
+        if size_a[l] != size_b[l] and 1 not in (size_a[l], size_b[l]):
+            raise ValueError(f"label {l!r} has size {size_a[l]} in a {tuple(a.shape)} and "
+                             f"{size_b[l]} in b {tuple(b.shape)}, which do not broadcast")
+
+
+def check_gradient(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> None:
+    """g fits g_labels, each a label of the operand, with the operand's size or 1 (either way
+    when the operand's size is 1: the operand was broadcast)."""
+    check_labels("g", g, g_labels)
+    size = dict(zip(labels, shape))
+    for l, n in zip(g_labels, g.shape):
+        if l not in size or n != size[l] and 1 not in (n, size[l]):
+            raise ValueError(f"g {tuple(g.shape)} over {g_labels} does not fit an operand of "
+                             f"shape {tuple(shape)} over {labels} (label {l!r})")
+# --8<-- [end:checks]
+
+
 # --8<-- [start:contract]
 def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tuple:
     """Two-operand einsum as one batched matrix product, keeping the labels in ``keep``.
@@ -144,6 +179,7 @@ def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tu
     carries it. The result's labels follow ``keep`` when it is a tuple, else ``b`` then ``a``.
     Dtypes: float32, float64.
     """
+    check_pair(a, a_labels, b, b_labels)
     a, a_labels = sum_out(a, a_labels, set(b_labels).union(keep))
     b, b_labels = sum_out(b, b_labels, set(a_labels).union(keep))
     (a, a_labels), (b, b_labels) = match_sizes(a, a_labels, b, b_labels, keep)
@@ -167,11 +203,14 @@ def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tu
 
 def permute(x: Tensor, dims: list) -> Tensor:
     """``x.permute(dims)``, skipped when ``dims`` is the identity. Dtypes: float32, float64."""
+    if len(dims) != x.dim():
+        raise ValueError(f"dims {dims} must order the {x.dim()} dimensions of x {tuple(x.shape)}")
     return x if dims == sorted(dims) else x.permute(dims)
 
 
 def sum_out(x: Tensor, labels: tuple, keep) -> tuple:
     """Sum ``x`` over the dimensions whose label is not in ``keep``. Dtypes: float32, float64."""
+    check_labels("x", x, labels)
     dims = [d for d, l in enumerate(labels) if l not in keep]
     if not dims:
         return x, labels
@@ -185,6 +224,7 @@ def match_sizes(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) ->
     Summed: ``sum_l a[0] b[l] = a[0] sum_l b[l]``; sum ``b`` down to size 1.
     Dtypes: float32, float64.
     """
+    check_pair(a, a_labels, b, b_labels)
     for l in set(a_labels) & set(b_labels):
         i, j = a_labels.index(l), b_labels.index(l)
         if a.shape[i] == b.shape[j]:
@@ -202,6 +242,7 @@ def as_matrices(x: Tensor, labels: tuple, batch: list, rows: list, cols: list) -
     """``x`` as a (batch, rows, cols) stack of matrices (rows, cols without a batch): a view
     when the strides allow, reading a transposed layout as a transposed matrix.
     Dtypes: float32, float64."""
+    check_labels("x", x, labels)
     size = dict(zip(labels, x.shape))
     b, r, c = [prod([size[l] for l in group]) for group in (batch, rows, cols)]
     lead = [b] if batch else []
@@ -224,6 +265,7 @@ def diagonal(x: Tensor, labels: tuple) -> tuple:
     of the dimensions that share the label.
     Dtypes: float32, float64.
     """
+    check_labels("x", x, labels)
     unique = tuple(dict.fromkeys(labels))
     if len(unique) == len(labels):
         return x, labels
@@ -245,6 +287,7 @@ def unbroadcast(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> Tens
     Repeated labels: write the gradient onto the diagonal of a zero tensor.
     Dtypes: float32, float64.
     """
+    check_gradient(g, g_labels, shape, labels)
     unique = tuple(dict.fromkeys(labels))
     size = dict(zip(labels, shape))
     present = [l for l in unique if l in g_labels]
@@ -291,10 +334,12 @@ def einsum_vjp(equation: str, operands, grad_output: Tensor) -> tuple[Tensor, ..
     operands = check_operands(equation, operands)
     eq = parse_equation(equation, [tuple(x.shape) for x in operands])
     out_shape = tuple(eq.sizes[l] for l in eq.output)
-    if not isinstance(grad_output, Tensor) or tuple(grad_output.shape) != out_shape:
-        got = tuple(grad_output.shape) if isinstance(grad_output, Tensor) else type(grad_output)
-        raise ValueError(f"einsum {equation!r}: grad_output has shape {got}, "
-                         f"but the output has shape {out_shape}")
+    if (not isinstance(grad_output, Tensor) or tuple(grad_output.shape) != out_shape
+            or grad_output.dtype != operands[0].dtype):
+        got = (f"{tuple(grad_output.shape)} and {grad_output.dtype}"
+               if isinstance(grad_output, Tensor) else type(grad_output).__name__)
+        raise ValueError(f"einsum {equation!r}: grad_output must have the output's shape "
+                         f"{out_shape} and dtype {operands[0].dtype}, got {got}")
     terms = [diagonal(x, labels) for x, labels in zip(operands, eq.inputs)]
     n = len(terms)
     labels_of = [set(labels) for _, labels in terms]

@@ -41,10 +41,10 @@ def as_vector(y: Tensor, name: str = "f") -> Tensor:
     """A function's output as a 1-D tensor (m,); a scalar output is m = 1.
     Dtypes: float32, float64."""
     if not isinstance(y, Tensor) or not y.is_floating_point():
-        raise ValueError(f"{name} must return a floating-point tensor, got "
+        raise ValueError(f"{name} must return a floating-point tensor y, got "
                          f"{y.dtype if isinstance(y, Tensor) else type(y).__name__}")
     if y.dim() > 1:
-        raise ValueError(f"{name} must return a scalar or a 1-D tensor, "
+        raise ValueError(f"{name} must return a scalar or a 1-D tensor y, "
                          f"got shape {tuple(y.shape)}")
     return y.reshape(-1)
 

@@ -169,8 +169,10 @@ def test_bad_input_names_the_problem(equation, shapes, message):
 
 def test_bad_grad_output_and_operands():
     X, W = torch.randn(2, 3), torch.randn(3, 4)
-    with pytest.raises(ValueError, match=r"grad_output has shape \(4, 2\), but the output has shape \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"grad_output must have the output's shape \(2, 4\) .*got \(4, 2\)"):
         einsum_vjp("ij,jk->ik", (X, W), torch.randn(4, 2))
+    with pytest.raises(ValueError, match=r"grad_output .* dtype torch.float32, got \(2, 4\) and torch.int64"):
+        einsum_vjp("ij,jk->ik", (X, W), torch.ones(2, 4, dtype=torch.int64))
     with pytest.raises(ValueError, match="operand 1 is a list"):
         einsum("ij,jk->ik", X, [[1.0]])
     with pytest.raises(ValueError, match="one dtype and device"):

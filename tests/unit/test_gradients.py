@@ -272,9 +272,9 @@ def test_bad_points_raise_value_error_naming_them(name, bad_point):
 
 
 BAD_OUTPUTS = {
-    "matrix": (lambda x: torch.outer(x, x), r"f must return a scalar or a 1-D tensor, got shape \(3, 3\)"),
-    "integer": (lambda x: torch.ones(2, dtype=torch.int64), r"f must return a floating-point tensor, got torch.int64"),
-    "float": (lambda x: 1.0, r"f must return a floating-point tensor, got float"),
+    "matrix": (lambda x: torch.outer(x, x), r"f must return a scalar or a 1-D tensor y, got shape \(3, 3\)"),
+    "integer": (lambda x: torch.ones(2, dtype=torch.int64), r"f must return a floating-point tensor y, got torch.int64"),
+    "float": (lambda x: 1.0, r"f must return a floating-point tensor y, got float"),
 }
 
 
@@ -301,9 +301,9 @@ BAD = [
     bad("dx-2-d", lambda: linearize(torch.sin, X)(torch.zeros(3, 1, dtype=F64)),
         r"dx must be a non-empty 1-D tensor, got shape \(3, 1\)"),
     bad("chain-inner-output", lambda: chain_rule(torch.sin, lambda x: torch.outer(x, x), X),
-        r"g must return a scalar or a 1-D tensor, got shape \(3, 3\)"),
+        r"g must return a scalar or a 1-D tensor y, got shape \(3, 3\)"),
     bad("chain-outer-output", lambda: chain_rule(lambda u: torch.outer(u, u), torch.sin, X),
-        r"f must return a scalar or a 1-D tensor, got shape \(3, 3\)"),
+        r"f must return a scalar or a 1-D tensor y, got shape \(3, 3\)"),
 ]
 
 
