@@ -44,7 +44,8 @@ def check_base(base: float) -> None:
 
 
 def check_batch(names: str, *ts: Tensor) -> None:
-    """Leading (batch) dimensions, all but the last two, that broadcast together."""
+    """Leading (batch) dimensions, all but the last two, that broadcast together.
+    Dtypes: float32, float64."""
     try:
         torch.broadcast_shapes(*(t.shape[:-2] for t in ts))
     except RuntimeError:

@@ -32,7 +32,8 @@ __all__ = ["windows", "conv1d_minimal", "conv1d_im2col", "conv1d_weight_grad",
 def check_float(name: str, t: Tensor, shape: tuple, like: Tensor | None = None,
                 fits: str = "") -> None:
     """t is a floating tensor (of like's dtype, when given) of ``shape``, in which an int is a
-    required size and a str names a free axis; ``fits`` says what the required sizes fit."""
+    required size and a str names a free axis; ``fits`` says what the required sizes fit.
+    Dtypes: float32, float64."""
     dtype = "floating-point" if like is None else str(like.dtype)
     if (not isinstance(t, Tensor) or not t.is_floating_point() or t.dim() != len(shape)
             or like is not None and t.dtype != like.dtype
@@ -51,7 +52,8 @@ def check_int(name: str, n: int, low: int, high: int | None = None, fits: str = 
 
 
 def check_conv1d(x: Tensor, w: Tensor) -> None:
-    """x (batch, c_in, width) and w (c_out, c_in, K) of one floating dtype, 1 <= K <= width."""
+    """x (batch, c_in, width) and w (c_out, c_in, K) of one floating dtype, 1 <= K <= width.
+    Dtypes: float32, float64."""
     check_float("x", x, ("batch", "c_in", "width"))
     check_float("w", w, ("c_out", x.shape[1], "K"), x, "x")
     check_int("the kernel width K of w", w.shape[2], 1, x.shape[2], "x")
@@ -59,7 +61,7 @@ def check_conv1d(x: Tensor, w: Tensor) -> None:
 
 def check_conv1d_grad(dL_dy: Tensor, w: Tensor) -> None:
     """dL_dy (batch, c_out, out_width) and w (c_out, c_in, K) of one floating dtype, with
-    out_width and K at least 1."""
+    out_width and K at least 1. Dtypes: float32, float64."""
     check_float("dL_dy", dL_dy, ("batch", "c_out", "out_width"))
     check_float("w", w, (dL_dy.shape[1], "c_in", "K"), dL_dy, "dL_dy")
     check_int("the width out_width of dL_dy", dL_dy.shape[2], 1)
@@ -244,7 +246,8 @@ def geometry(x: Tensor, w: Tensor, bias, stride, padding, dilation, groups: int,
 def check_layout(g: dict, x: Tensor, w: Tensor | None = None, bias: Tensor | None = None,
                  dL_dy: Tensor | None = None) -> None:
     """x, w, bias and dL_dy (those given) have the shapes that the sizes g of ``geometry``
-    give them (conv1d's as conv2d's of height 1), and x's floating dtype."""
+    give them (conv1d's as conv2d's of height 1), and x's floating dtype.
+    Dtypes: float32, float64."""
     check_float("x", x, (g["batch"], g["c_in"], *g["size"]), fits="g")
     if w is not None:
         check_float("w", w, (g["c_out"], g["c_in"] // g["groups"], *g["kernel"]), x, "x and g")

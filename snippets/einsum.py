@@ -136,7 +136,8 @@ def _parse(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Equation:
 
 # --8<-- [start:checks]
 def check_labels(name: str, x: Tensor, labels: tuple) -> None:
-    """x is a tensor with one dimension per label, of one size for a repeated label."""
+    """x is a tensor with one dimension per label, of one size for a repeated label.
+    Dtypes: float32, float64."""
     if (not isinstance(x, Tensor) or x.dim() != len(labels) or len(set(labels)) != len(labels)
             and len(set(zip(labels, x.shape))) != len(set(labels))):  # a label with two sizes
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -145,7 +146,8 @@ def check_labels(name: str, x: Tensor, labels: tuple) -> None:
 
 
 def check_pair(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple) -> None:
-    """a and b fit their labels, share one dtype and broadcast along the labels they share."""
+    """a and b fit their labels, share one dtype and broadcast along the labels they share.
+    Dtypes: float32, float64."""
     check_labels("a", a, a_labels)
     check_labels("b", b, b_labels)
     if a.dtype != b.dtype:
@@ -159,7 +161,7 @@ def check_pair(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple) -> None:
 
 def check_gradient(g: Tensor, g_labels: tuple, shape: tuple, labels: tuple) -> None:
     """g fits g_labels, each a label of the operand, with the operand's size or 1 (either way
-    when the operand's size is 1: the operand was broadcast)."""
+    when the operand's size is 1: the operand was broadcast). Dtypes: float32, float64."""
     check_labels("g", g, g_labels)
     size = dict(zip(labels, shape))
     for l, n in zip(g_labels, g.shape):

@@ -44,7 +44,8 @@ def check_slope(name: str, a: float) -> None:
 
 
 def check_shape(name: str, t: Tensor, shape: tuple[int, ...], why: str) -> None:
-    """A floating-point tensor of the shape the other arguments fix (``why`` says how)."""
+    """A floating-point tensor of the shape the other arguments fix (``why`` says how).
+    Dtypes: float32, float64."""
     check_float(name, t)
     if t.shape != shape:
         raise ValueError(f"{name} must have shape {shape} ({why}), got {tuple(t.shape)}")

@@ -32,7 +32,7 @@ def check_float(name: str, t: Tensor, min_dim: int = 0) -> None:
 
 
 def check_square(name: str, M: Tensor) -> None:
-    """A floating-point square matrix (c, c)."""
+    """A floating-point square matrix (c, c). Dtypes: float32, float64."""
     check_float(name, M, min_dim=2)
     if M.dim() != 2 or M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be a square matrix (c, c), got shape {tuple(M.shape)}")
