@@ -4,9 +4,15 @@ training it relies on.
 - ``log_softmax``, ``softmax``, and ``cross_entropy`` + ``cross_entropy_grad`` (the loss and
   its hand-written gradient in the logits) against ``F.log_softmax``, ``F.softmax``, and
   ``F.cross_entropy`` with autograd's backward, float32, on many rows with few classes (the
-  shape of the chapter's problems) and on many classes. The snippet composes them from
-  elementwise operations and checks its input on every call; torch runs fused kernels. No
-  goal: the chapter writes them to be read, and these rows say what that costs.
+  shape of the chapter's problems) and on many classes. torch runs one fused kernel that reads
+  each row a few times while it is in cache; the snippet composes whole-tensor operations and
+  checks its input on every call. Goal 1.5 (issue 16, item 5), met by making few passes over
+  the logits: the row maxima, z - c, its exponential in place (as 2^((z - c) log2 e):
+  ``torch.exp2`` is about 4x faster than ``torch.exp`` on the AMD EPYC these ran on, whose
+  ``exp`` does not use ATen's vectorised kernels), the row sums, and one pass for the result;
+  the input check reads the row maxima, not every entry again; the loss is the mean of
+  logsumexp - the target's logit (a gather), not a log_softmax tensor. Before (isfinite over
+  the input, ``torch.exp``, a log_softmax for the loss) the ratios were 1.8x to 5.7x.
 - ``fit`` (full-batch gradient descent, gradient written out) against the same loop with the
   gradient from autograd, same step and steps, same iterates: at the chapter's size (float64,
   3000 x 16, 5 classes) and at an MNIST-like size where the matrix products dominate
@@ -39,6 +45,7 @@ LARGE = {"n": 20000, "c": 784, "m": 10, "l2": 1e-3, "dtype": torch.float32}
 STEPS = {"chapter": 100, "large": 10}        # gradient steps per timed call
 TOLERANCE = 1e-8                              # relative objective gap, as the chapter asserts
 FIT_GOAL = 1.0
+SOFTMAX_GOAL = 1.5                            # issue 16, item 5: within 1.5x of torch's kernels
 
 
 def sci(x: float) -> str:
@@ -175,12 +182,12 @@ def logit_cases(n: int, m: int) -> list[dict]:
 
     shape = f"({n},{m})"
     return [
-        {"name": f"log_softmax {shape} vs F.log_softmax", "goal": None,
+        {"name": f"log_softmax {shape} vs F.log_softmax", "goal": SOFTMAX_GOAL,
          "ours": lambda: log_softmax(Z), "torch": lambda: F.log_softmax(Z, -1)},
-        {"name": f"softmax {shape} vs F.softmax", "goal": None,
+        {"name": f"softmax {shape} vs F.softmax", "goal": SOFTMAX_GOAL,
          "ours": lambda: softmax(Z), "torch": lambda: F.softmax(Z, -1)},
         {"name": f"cross_entropy + cross_entropy_grad {shape} vs F.cross_entropy + autograd",
-         "goal": None, "ours": lambda: (cross_entropy(Z, y), cross_entropy_grad(Z, y)),
+         "goal": SOFTMAX_GOAL, "ours": lambda: (cross_entropy(Z, y), cross_entropy_grad(Z, y)),
          "torch": torch_loss_and_grad},
     ]
 

@@ -48,7 +48,7 @@ def check_row_max(name: str, row_max: Tensor) -> None:
     """Each row's max is finite: its row holds no nan (the max propagates it), no +inf, and
     not only -inf. One check per row, where check_finite reads every entry once more.
     Dtypes: float32, float64."""
-    if not torch.compiler.is_compiling() and not torch.isfinite(row_max).all():
+    if not torch.compiler.is_compiling() and not (row_max.abs() < math.inf).all():  # nan: False
         raise ValueError(f"{name} has a row with a nan or +inf, or with only -inf")
 
 
@@ -61,7 +61,8 @@ def check_number(name: str, value, low: float = 0, above: bool = False, kind=(in
         raise ValueError(f"{name} must be {what} {'>' if above else '>='} {low}, got {value!r}")
 
 
-def check_classes(logits: Tensor, targets: Tensor, name: str = "logits", finite: bool = True) -> None:
+def check_classes(logits: Tensor, targets: Tensor, name: str = "logits",
+                  finite: bool = True) -> None:
     """logits (n, m) floating, finite unless ``finite=False`` (softmax's check_row_max then
     checks each row), and targets (n,) integer classes in [0, m). Dtypes: float32, float64."""
     (check_finite if finite else check_float)(name, logits, dim=2)
@@ -143,7 +144,7 @@ def huber(e: Tensor, delta: float = 1.0) -> Tensor:
 
 
 # --8<-- [start:softmax]
-LOG2_E = 1 / math.log(2)  # exp(x) = 2^(x log2 e): torch.exp2 is the faster kernel on CPU
+LOG2_E = 1 / math.log(2)  # exp(x) = 2^(x log2 e): torch.exp2 is the faster CPU kernel
 
 
 def exp_shifted(logits: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
@@ -166,13 +167,15 @@ def logsumexp(logits: Tensor, dim: int = -1) -> Tensor:
 
 
 def log_softmax(logits: Tensor, dim: int = -1) -> Tensor:
-    """log softmax(z)_i = z_i - logsumexp(z).
+    """log softmax(z)_i = z_i - logsumexp(z), along dim; the shape of logits, which may hold
+    -inf (log-probability -inf) but no nan or +inf, and no row of only -inf (exp_shifted).
     Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     return logits - logsumexp(logits, dim)
 
 
 def softmax(logits: Tensor, dim: int = -1) -> Tensor:
-    """softmax(z)_i = exp(z_i - c) / sum_j exp(z_j - c) for any c; c = max_j z_j.
+    """softmax(z)_i = exp(z_i - c) / sum_j exp(z_j - c) for any c; c = max_j z_j. Along dim,
+    the shape of logits; the logits it takes are those of exp_shifted.
     Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     e = exp_shifted(logits, dim)[1]
     return e / e.sum(dim, keepdim=True)
@@ -182,7 +185,8 @@ def softmax(logits: Tensor, dim: int = -1) -> Tensor:
 # --8<-- [start:cross_entropy]
 def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """(1/n) sum_i [logsumexp(Z_i) - Z_{i, y_i}] = (1/n) sum_i -log softmax(Z_i)_{y_i} for
-    logits Z (n, m) and classes y (n,); nan for n = 0, the mean of nothing, as in torch.
+    logits Z (n, m) and classes y (n,); nan for n = 0, the mean of nothing, and inf where a
+    target's logit is -inf, as in torch (the logits exp_shifted takes).
     Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     check_classes(logits, targets, finite=False)
     return (logsumexp(logits, 1) - logits.gather(1, targets[:, None].long())).mean()
@@ -192,9 +196,9 @@ def cross_entropy_grad(logits: Tensor, targets: Tensor) -> Tensor:
     """d cross_entropy / dZ = (softmax(Z) - Y) / n, Y the one-hot targets; (n, m).
     Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
     check_classes(logits, targets, finite=False)
-    G = softmax(logits, 1)
-    G[torch.arange(len(targets), device=G.device), targets.long()] -= 1
-    return G.div_(logits.shape[0])                   # in place: G is a new tensor
+    G = softmax(logits, 1)                                             # P, a new tensor
+    G.scatter_add_(1, targets[:, None].long(), G.new_full((len(targets), 1), -1.0))  # P - Y
+    return G.div_(logits.shape[0])                                     # (P - Y) / n, in place
 # --8<-- [end:cross_entropy]
 
 
