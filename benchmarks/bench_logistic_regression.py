@@ -13,6 +13,11 @@ training it relies on.
   the input check reads the row maxima, not every entry again; the loss is the mean of
   logsumexp - the target's logit (a gather), not a log_softmax tensor. Before (isfinite over
   the input, ``torch.exp``, a log_softmax for the loss) the ratios were 1.8x to 5.7x.
+  With 10 classes torch's AVX-512 kernel is slow (a row is shorter than a vector register)
+  and the snippet is faster; on a CPU without AVX-512 it is not: with
+  ``ATEN_CPU_CAPABILITY=avx2``, one thread, the same AMD EPYC measured log_softmax and the loss
+  with its gradient at about 1.8x at (16384, 10) (softmax 1.1x; about 1.0-1.2x at (1024, 1000)).
+- torch.exp against torch.exp2 on the (1024, 1000) logits: why the snippet computes 2^x.
 - ``fit`` (full-batch gradient descent, gradient written out) against the same loop with the
   gradient from autograd, same step and steps, same iterates: at the chapter's size (float64,
   3000 x 16, 5 classes) and at an MNIST-like size where the matrix products dominate
@@ -247,13 +252,32 @@ def fit_in_seconds(repeats: int = 5) -> dict:
             "relative_gap": abs(ours - best) / best, "gap_limit": 1e-4}
 
 
+def exp_against_exp2(rounds: int = 15) -> dict:
+    """torch.exp and torch.exp2 on the (1024, 1000) float32 logits, 2 threads: the fastest of
+    ``rounds`` interleaved rounds of 20 calls each, in ms (the fastest: another process's load
+    only slows a round). Why the snippet computes 2^x."""
+    import time
+
+    n, m = LOGIT_SHAPES[-1]
+    Z = 3 * torch.randn(n, m, generator=torch.Generator().manual_seed(0))
+    times = {"exp": [], "exp2": []}
+    for _ in range(rounds):
+        for name, f in (("exp", torch.exp), ("exp2", torch.exp2)):
+            start = time.perf_counter()
+            for _ in range(20):
+                f(Z)
+            times[name].append((time.perf_counter() - start) / 20 * 1e3)
+    return {"shape": [n, m], **{f"{k}_ms": min(v) for k, v in times.items()}}
+
+
 def main() -> None:
     torch.set_num_threads(2)
     check_same_iterates()
     conv = convergence()
     timed = fit_in_seconds()
     results = run_suite("logistic_regression", cases(conv),
-                        extra={"convergence": conv, "fit_seconds": timed})
+                        extra={"convergence": conv, "fit_seconds": timed,
+                               "exp": exp_against_exp2()})
     (RESULTS / "logistic_regression.md").write_text(results_markdown(results))
 
 
@@ -265,7 +289,16 @@ def results_markdown(results: dict) -> str:
             f"optimum, fit took {conv['fit']['to_tolerance']} gradient steps of size 1/L and "
             f"L-BFGS {conv['lbfgs']['to_tolerance']} iterations "
             f"({conv['lbfgs']['function_evaluations']} loss and gradient evaluations).\n"
-            + fit_seconds_markdown(results.get("fit_seconds")))
+            + fit_seconds_markdown(results.get("fit_seconds"))
+            + exp_markdown(results.get("exp")))
+
+
+def exp_markdown(exp: dict | None) -> str:
+    if exp is None:
+        return ""
+    n, m = exp["shape"]
+    return (f"\nOn the ({n},{m}) logits, torch.exp took {exp['exp_ms']:.2f} ms and torch.exp2 "
+            f"{exp['exp2_ms']:.2f} ms (fastest of interleaved rounds, 2 threads).\n")
 
 
 def fit_seconds_markdown(timed: dict | None) -> str:
