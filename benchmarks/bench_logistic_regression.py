@@ -15,8 +15,9 @@ training it relies on.
   the input, ``torch.exp``, a log_softmax for the loss) the ratios were 1.8x to 5.7x.
   With 10 classes torch's AVX-512 kernel is slow (a row is shorter than a vector register)
   and the snippet is faster; on a CPU without AVX-512 it is not: with
-  ``ATEN_CPU_CAPABILITY=avx2``, one thread, the same AMD EPYC measured log_softmax and the loss
-  with its gradient at about 1.8x at (16384, 10) (softmax 1.1x; about 1.0-1.2x at (1024, 1000)).
+  ``ATEN_CPU_CAPABILITY=avx2`` (torch's AVX2 kernels, and exp2's), 2 threads, the same AMD EPYC
+  measured log_softmax and the loss with its gradient at 2.0x and 1.9x at (16384, 10), over
+  the goal (softmax 1.16x; 1.0-1.1x at (1024, 1000); before: 3.3x, 2.0x, 4.3x and 4.0-6.8x).
 - torch.exp against torch.exp2 on the (1024, 1000) logits: why the snippet computes 2^x.
 - ``fit`` (full-batch gradient descent, gradient written out) against the same loop with the
   gradient from autograd, same step and steps, same iterates: at the chapter's size (float64,
