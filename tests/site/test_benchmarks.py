@@ -91,8 +91,10 @@ def test_logistic_regression_table_and_claims():
     chapter_fit = next(r for r in fits if "X(3000,16) float64" in r["name"])
     to_tolerance = next(r for r in rows if r["name"].startswith("fit vs torch.optim.LBFGS"))
     assert len(elementwise) == 3 * len(LOGIT_SHAPES) and len(fits) == 2
-    # "softmax, log_softmax and the loss with its gradient ... are slower" than torch's
-    assert all(r["ratio"] > 1 for r in elementwise), elementwise
+    # "softmax, log_softmax and the loss with its gradient ... stay within 1.5x of torch's time"
+    assert all(r["goal"] == 1.5 and r["meets_goal"] for r in elementwise), elementwise
+    # "torch.exp2 is several times faster than torch.exp" (docs/logistic_regression.md, Softmax)
+    assert results["exp"]["exp_ms"] >= 2 * results["exp"]["exp2_ms"], results["exp"]
     # "at this chapter's size its loop is faster than the same loop with autograd's gradient"
     assert chapter_fit["ratio"] < 1, chapter_fit
     conv = results["convergence"]

@@ -395,7 +395,9 @@ def probs(i, n=8):
 
 
 add(LR,
+    check_float=lambda i: call(LR.check_float, "x", i.r(2, 3), 2),
     check_finite=lambda i: call(LR.check_finite, "x", i.r(2, 3), 2),
+    check_row_max=lambda i: call(LR.check_row_max, "x", i.r(4, 1)),
     check_number=case(lambda i: call(LR.check_number, "lr", 0.5), **PURE),
     check_classes=lambda i: call(LR.check_classes, i.r(4, 3), T([0, 2, 1, 1])),
     check_targets=case(lambda i: call(LR.check_targets, T([0, 2, 1]), 3, 3), **PURE),
@@ -404,6 +406,8 @@ add(LR,
     least_squares_gd=lambda i: call(LR.least_squares_gd, i.r(6, 2), i.r(6, seed=1), 5),
     ridge=lambda i: call(LR.ridge, i.r(6, 2), i.r(6), 0.1),
     huber=case(lambda i: call(LR.huber, 2 * i.r(6), 1.0), bfloat16=ELEMENTWISE_BF16),
+    exp_shifted=case(lambda i: call(LR.exp_shifted, i.r(4, 3)), bfloat16=SMALL_SUM_BF16),
+    logsumexp=case(lambda i: call(LR.logsumexp, i.r(4, 3), 0), bfloat16=SMALL_SUM_BF16),
     log_softmax=case(lambda i: call(LR.log_softmax, i.r(4, 3)), bfloat16=SMALL_SUM_BF16),
     softmax=case(lambda i: call(LR.softmax, i.r(4, 3)), bfloat16=SMALL_SUM_BF16),
     cross_entropy=case(lambda i: call(LR.cross_entropy, i.r(4, 3), T([0, 2, 1, 1])),

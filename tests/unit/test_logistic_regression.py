@@ -16,8 +16,8 @@ from tests.unit.strategies import DTYPES, seeded
 from snippets.logistic_regression import (
     bayes_decision, binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_grad,
     conformal_threshold, cross_entropy, cross_entropy_grad, expected_calibration_error, fit,
-    fit_temperature, huber, least_squares, least_squares_gd, log_softmax, predict_proba,
-    prediction_sets, reliability, ridge, smoothness, softmax)
+    fit_temperature, huber, least_squares, least_squares_gd, log_softmax, logsumexp,
+    predict_proba, prediction_sets, reliability, ridge, smoothness, softmax)
 
 SCALES = (1e-3, 1.0, 30.0, 1e2, 1e3, 1e4)
 F64 = torch.float64
@@ -549,11 +549,8 @@ def test_bad_targets_raise_value_error_naming_them(name, bad):
 
 
 # The functions that take a logits or probability tensor, with the name their message uses.
+# (The softmax family checks each row's max instead: see SOFTMAX_FAMILY below.)
 WITH_LOGITS = {
-    "log_softmax": (lambda z: log_softmax(z), "logits"),
-    "softmax": (lambda z: softmax(z, 0), "logits"),
-    "cross_entropy": (lambda z: cross_entropy(z, TARGETS), "logits"),
-    "cross_entropy_grad": (lambda z: cross_entropy_grad(z, TARGETS), "logits"),
     "fit_temperature": (lambda z: fit_temperature(z, TARGETS), "logits"),
     "reliability": (lambda z: reliability(z, TARGETS), "probs"),
     "expected_calibration_error": (lambda z: expected_calibration_error(z, TARGETS), "probs"),
@@ -576,6 +573,58 @@ def test_non_finite_input_raises_value_error_naming_it(name, value):
     call, argument = WITH_LOGITS[name]
     with pytest.raises(ValueError, match=rf"{argument} has non-finite values \(inf or nan\)"):
         call(with_value(PROBS, value))
+
+
+# The softmax family reads each row's max, not every entry: a -inf logit is a probability of
+# 0, as in torch, and a row with a nan or +inf, or with only -inf, is an error. Each takes
+# logits (4, 3) whose rows are the slices its softmax runs along (dim 0 of the transpose).
+SOFTMAX_FAMILY = {
+    "logsumexp": lambda z: logsumexp(z.T, 0),
+    "log_softmax": lambda z: log_softmax(z),
+    "softmax": lambda z: softmax(z.T, 0),
+    "cross_entropy": lambda z: cross_entropy(z, TARGETS),
+    "cross_entropy_grad": lambda z: cross_entropy_grad(z, TARGETS),
+}
+ROW_MESSAGE = r"logits has a row with a nan or \+inf, or with only -inf"
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan])
+@pytest.mark.parametrize("entry", [0, 7, 11])   # first, middle and last: the row's max sees all
+@pytest.mark.parametrize("name", SOFTMAX_FAMILY)
+def test_softmax_family_rejects_nan_and_inf(name, entry, value):
+    z = PROBS.clone()
+    z.view(-1)[entry] = value
+    with pytest.raises(ValueError, match=ROW_MESSAGE):
+        SOFTMAX_FAMILY[name](z)
+
+
+@pytest.mark.parametrize("row", [0, 3])
+@pytest.mark.parametrize("name", SOFTMAX_FAMILY)
+def test_softmax_family_rejects_a_row_of_only_minus_inf(name, row):
+    """No class has a positive probability: torch returns nan."""
+    z = PROBS.clone()
+    z[row] = -math.inf
+    with pytest.raises(ValueError, match=ROW_MESSAGE):
+        SOFTMAX_FAMILY[name](z)
+
+
+def test_minus_inf_logits_are_zero_probabilities_as_in_torch():
+    """-inf in some entries of a row: probability 0 and log-probability -inf, the loss +inf
+    where the target's logit is -inf, and the gradient finite, all as torch computes them."""
+    z = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    z[0, 1] = z[2, 0] = z[2, 1] = -math.inf       # row 2 keeps one class: its target, 2
+    z[3, TARGETS[3]] = -math.inf
+    leaf = z.clone().requires_grad_()
+    for y in (TARGETS, labels(0, 1, 2, 1)):        # the target's logit -inf in row 3, or not
+        expected = F.cross_entropy(leaf, y)
+        (expected_grad,) = torch.autograd.grad(expected, leaf)
+        torch.testing.assert_close(cross_entropy(z, y), expected.detach())
+        torch.testing.assert_close(cross_entropy_grad(z, y), expected_grad)
+    assert cross_entropy(z, TARGETS) == math.inf   # -log 0: inf, exactly
+    torch.testing.assert_close(log_softmax(z), F.log_softmax(z, 1))
+    torch.testing.assert_close(softmax(z.T, 0), F.softmax(z.T, 0))
+    torch.testing.assert_close(logsumexp(z, 1), torch.logsumexp(z, 1, keepdim=True))
+    assert (softmax(z)[z == -math.inf] == 0).all()  # exp(-inf) = 0, exactly
 
 
 def bad(name: str, call, message: str):
