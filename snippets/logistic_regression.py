@@ -65,6 +65,7 @@ def check_classes(logits: Tensor, targets: Tensor, name: str = "logits",
                   finite: bool = True) -> None:
     """logits (n, m) floating, finite unless ``finite=False`` (softmax's check_row_max then
     checks each row), and targets (n,) integer classes in [0, m). Dtypes: float32, float64."""
+    (check_finite if finite else check_float)(name, logits, dim=2)
     check_targets(targets, *logits.shape, of=f"{name} {tuple(logits.shape)}")
 
 
