@@ -22,6 +22,9 @@ Environment:
                              HYPOTHESIS_SEED=<seed> replays a run
     UPGRADE="torch numpy"    the newest releases of these instead of the pins (the weekly
                              drift run, .github/workflows/drift.yml)
+    REPO_URL=<url>           the repository the site links (source, edit, commit, notebook
+                             install cells); by default from GITHUB_REPOSITORY or a GitHub
+                             `origin` remote, and none without either
 
 Needs only Python 3.11+ (and, for the browser tests, Chromium: `apt-get install chromium`).
 """

@@ -4,9 +4,14 @@
   ``<chapter>.ipynb``: snippet includes expanded, prose as Markdown cells, each block that the
   doc tests run as a code cell, in page order; the page gets a "Download notebook" button
   (``overrides/main.html``). ``tests/site/test_site.py`` runs each one and compares it with
-  the page.
+  the page. Each lab (a jupytext file) is written as ``notebooks/<lab>.ipynb`` too, the file
+  its page's download button gives. Where the build knows the repository (``repo_url``), a
+  notebook's first code cell installs the package from it when it is missing.
+* **Chapter numbers** in the nav's reading order, in the nav (so in the previous/next footer)
+  and in each chapter's heading.
 * **A verified-with stamp** at the bottom of each such page and of each lab notebook: the Python, torch and numpy
-  versions and the commit of this build, and the command that re-runs the page's blocks.
+  versions and the commit of this build (a link to it in the repository, when known), and the
+  command that re-runs the page's blocks.
   CI publishes a build only after every test passed with that environment and commit.
 * **The chapter map** on the landing page, from the nav and each snippet module's docstring
   and ``__all__`` (read with ``ast``, nothing imported).
