@@ -391,6 +391,14 @@ def notebook_math(html: str) -> str:
 
 # --- MkDocs events -----------------------------------------------------------------------
 
+def on_config(config):
+    """Without a repository (``repo_url`` unset: see mkdocs.yml) no edit links either: MkDocs
+    would make them relative paths and warn on every page, which fails the strict build."""
+    if not config["repo_url"]:
+        config["edit_uri"] = None
+    return config
+
+
 def on_files(files, config):
     """Add each chapter's and each lab's notebook and the performance figures to the site."""
     for file in list(files):

@@ -491,10 +491,20 @@ def test_repository_comes_from_ci_or_the_origin_remote(monkeypatch, tmp_path):
     assert "REPO_URL" not in tasks.site_env()  # the one set in the environment stays
 
 
-def test_without_a_repository_the_build_links_none():
-    """With no repository known, the stamp's commit is plain text and the notebooks have no
-    install cell (their header says how to install instead)."""
-    from hooks.site import commit_link, install_cell, provenance
+def test_without_a_repository_the_build_links_none(monkeypatch):
+    """With no repository known, no edit links (MkDocs would warn on every page and fail the
+    strict build), the stamp's commit is plain text and the notebooks have no install cell
+    (their header says how to install instead)."""
+    from mkdocs.config import load_config
+
+    from hooks.site import commit_link, install_cell, on_config, provenance
+
+    monkeypatch.delenv("REPO_URL", raising=False)
+    config = on_config(load_config(str(ROOT / "mkdocs.yml")))
+    assert config["repo_url"] is None and config["edit_uri"] is None
+    monkeypatch.setenv("REPO_URL", "https://github.com/o/r")
+    config = on_config(load_config(str(ROOT / "mkdocs.yml")))
+    assert config["edit_uri"] == "edit/main/docs/"
 
     assert commit_link(None) == f"`{provenance()['commit']}`"
     assert install_cell(None) is None
