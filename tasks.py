@@ -22,6 +22,9 @@ Environment:
                              HYPOTHESIS_SEED=<seed> replays a run
     UPGRADE="torch numpy"    the newest releases of these instead of the pins (the weekly
                              drift run, .github/workflows/drift.yml)
+    REPO_URL=<url>           the repository the site links (source, edit, commit, notebook
+                             install cells); by default from GITHUB_REPOSITORY or a GitHub
+                             `origin` remote, and none without either
 
 Needs only Python 3.11+ (and, for the browser tests, Chromium: `apt-get install chromium`).
 """
@@ -81,12 +84,35 @@ def mkdocs(verb: str, *args: str) -> list[str]:
     return [str(PY), "-m", "mkdocs", verb, "--strict", *args]
 
 
+GITHUB_REMOTE = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                           r"([\w.-]+/[\w.-]+?)(?:\.git)?/?$")
+
+
+def github_repository() -> str:
+    """``owner/name`` of the repository on GitHub: CI's GITHUB_REPOSITORY, else the `origin`
+    remote when that is a GitHub URL, else ""."""
+    if "/" in (repo := os.environ.get("GITHUB_REPOSITORY", "")):
+        return repo
+    try:
+        remote = subprocess.run(["git", "remote", "get-url", "origin"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:  # no git
+        return ""
+    match = GITHUB_REMOTE.match(remote)
+    return match.group(1) if match else ""
+
+
 def site_env() -> dict:
-    """On GitHub Actions, the published address (canonical links, the sitemap and instant
-    navigation need it), from the repository's name; elsewhere mkdocs.yml's local default."""
+    """The repository's address (REPO_URL: mkdocs.yml's source, edit, commit and Colab links)
+    from `github_repository`, unless REPO_URL is set; with no repository known, none (and the
+    site has no repository links). On GitHub Actions also the published address (canonical
+    links, the sitemap and instant navigation need it), from the repository's name; elsewhere
+    mkdocs.yml's local default."""
     # The labs' kernels run torch on one thread: their tensors are small, and a second thread
     # only spins (on two busy cores it took the build from 38 s to 63 s of CPU).
     env = {**ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    if (repo := github_repository()) and "REPO_URL" not in os.environ:
+        env["REPO_URL"] = f"https://github.com/{repo}"
     repo = os.environ.get("GITHUB_REPOSITORY", "")
     if "/" in repo and "SITE_URL" not in os.environ:
         owner, name = repo.split("/", 1)

@@ -4,9 +4,14 @@
   ``<chapter>.ipynb``: snippet includes expanded, prose as Markdown cells, each block that the
   doc tests run as a code cell, in page order; the page gets a "Download notebook" button
   (``overrides/main.html``). ``tests/site/test_site.py`` runs each one and compares it with
-  the page.
+  the page. Each lab (a jupytext file) is written as ``notebooks/<lab>.ipynb`` too, the file
+  its page's download button gives. Where the build knows the repository (``repo_url``), a
+  notebook's first code cell installs the package from it when it is missing.
+* **Chapter numbers** in the nav's reading order, in the nav (so in the previous/next footer)
+  and in each chapter's heading.
 * **A verified-with stamp** at the bottom of each such page and of each lab notebook: the Python, torch and numpy
-  versions and the commit of this build, and the command that re-runs the page's blocks.
+  versions and the commit of this build (a link to it in the repository, when known), and the
+  command that re-runs the page's blocks.
   CI publishes a build only after every test passed with that environment and commit.
 * **The chapter map** on the landing page, from the nav and each snippet module's docstring
   and ``__all__`` (read with ``ast``, nothing imported).
@@ -78,23 +83,33 @@ def provenance() -> dict:
     for dist in ("torch", "numpy"):
         versions[dist] = importlib.metadata.version(dist)
     try:
-        commit, date = git("log", "-1", "--format=%h %cs").split()
+        commit, sha, date = git("log", "-1", "--format=%h %H %cs").split()
         if git("status", "--porcelain", "--untracked-files=no", "--", "docs", "snippets",
                "mkdocs.yml", "hooks"):
             commit += " + uncommitted changes"
     except (OSError, subprocess.CalledProcessError, ValueError):
-        commit, date = "unknown (not a git checkout)", ""
-    return {"versions": versions, "commit": commit, "date": date}
+        commit, sha, date = "unknown (not a git checkout)", "", ""
+    return {"versions": versions, "commit": commit, "sha": sha, "date": date}
 
 
-def stamp(src_uri: str, parts: str = "block") -> str:
+def commit_link(repo_url: str | None) -> str:
+    """This build's commit as Markdown: a link to it in the repository when the build knows the
+    repository (``repo_url``, see tasks.py's ``site_env``), else the bare hash."""
+    p = provenance()
+    short, _, rest = p["commit"].partition(" ")
+    if not (repo_url and p["sha"]):
+        return f"`{p['commit']}`"
+    return f"[`{short}`]({repo_url.rstrip('/')}/commit/{p['sha']})" + (f" {rest}" if rest else "")
+
+
+def stamp(src_uri: str, repo_url: str | None, parts: str = "block") -> str:
     """The verified-with stamp of a chapter (its blocks) or a lab (its code cells), as
     Markdown."""
     p = provenance()
     versions = ", ".join(f"{name} {v}" for name, v in p["versions"].items())
     when = f" ({p['date']})" if p["date"] else ""
     return (f'<div class="verified-stamp" markdown>\n\n'
-            f"**Verified with** {versions} at commit `{p['commit']}`{when}: every {parts} on "
+            f"**Verified with** {versions} at commit {commit_link(repo_url)}{when}: every {parts} on "
             f"this page ran and passed its checks before the site was published. Re-run them "
             f"on your machine with `pytest docs/{src_uri}`.\n\n</div>\n")
 
@@ -171,13 +186,42 @@ def chapter_notebook(text: str, src_uri: str, config) -> str:
 
     p = provenance()
     page_url = site_url + src_uri.removesuffix(".md").removesuffix("index") + "/"
+    install = install_cell(config["repo_url"])
     header = (f"*Executable ML Notes*: this notebook is [the page]({page_url}) as a notebook, "
               f"verified with {', '.join(f'{k} {v}' for k, v in p['versions'].items())} at "
-              f"commit `{p['commit']}`. It needs the book's `snippets` package with what its "
-              "blocks import (torch, numpy, pytest, einops): in a clone of the repository, "
-              "`pip install '.[book]'` (or `python3 tasks.py test`, which sets up `.venv` "
-              "with all of them).")
-    cells.insert(0, ("markdown", header))
+              f"commit {commit_link(config['repo_url'])}. It needs the book's `snippets` "
+              "package with what its blocks import (torch, numpy, pytest, einops): "
+              + ("its first code cell installs them where the package is missing (Colab, a "
+                 "fresh kernel)." if install else
+                 "in a clone of the repository, `pip install '.[book]'` (or `python3 tasks.py "
+                 "test`, which sets up `.venv` with all of them)."))
+    cells[:0] = [("markdown", header)] + ([("code", install)] if install else [])
+    return notebook_json(cells)
+
+
+def install_cell(repo_url: str | None) -> str | None:
+    """A notebook's first code cell: where the book's package is not importable, it installs
+    it with its ``book`` extra from the repository, at this build's commit (the one the
+    notebook was verified at); where it is (a clone's .venv, the tests), it does nothing. Plain
+    Python, not ``%pip``, so that the tests run it as they run the other cells. None when the
+    build knows no repository."""
+    sha = provenance()["sha"]
+    if not (repo_url and sha):
+        return None
+    return ("# Where the book's package is missing (Colab, a fresh kernel): install it from the\n"
+            "# repository, at the commit this notebook was verified at.\n"
+            "import importlib.util\nimport subprocess\nimport sys\n\n"
+            'requirement = ("executable-ml-notes[book] @ "\n'
+            f'               "git+{repo_url.rstrip("/")}"\n'
+            f'               "@{sha}")\n'
+            'if importlib.util.find_spec("snippets") is None:\n'
+            '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement],\n'
+            "                   check=True)\n"
+            "    importlib.invalidate_caches()")
+
+
+def notebook_json(cells: list[tuple[str, str]]) -> str:
+    """An nbformat-4 notebook (JSON) of ("markdown" | "code", source) cells, not executed."""
     notebook = {
         "cells": [{"cell_type": kind, "id": f"cell-{k}", "metadata": {}, "source": source,
                    **({"execution_count": None, "outputs": []} if kind == "code" else {})}
@@ -190,8 +234,27 @@ def chapter_notebook(text: str, src_uri: str, config) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
+def lab_notebook(text: str, config) -> str:
+    """A lab (a jupytext percent file) as the notebook its download button gives: its cells,
+    the install cell after its title."""
+    import jupytext
+
+    cells = [(c.cell_type, c.source) for c in jupytext.reads(text, fmt="py:percent").cells
+             if c.cell_type in ("markdown", "code")]
+    if install := install_cell(config["repo_url"]):
+        at = 1 if cells and cells[0][0] == "markdown" else 0
+        cells.insert(at, ("code", install))
+    return notebook_json(cells)
+
+
+def is_lab(src_uri: str) -> bool:
+    return src_uri.startswith("notebooks/") and src_uri.endswith(".py")
+
+
 def notebook_uri(src_uri: str) -> str:
-    return src_uri.removesuffix(".md") + ".ipynb"
+    """The notebook the build writes for a chapter (``conv.md``) or a lab
+    (``notebooks/s4_lab.py``)."""
+    return src_uri.removesuffix(".md").removesuffix(".py") + ".ipynb"
 
 
 # --- every copy runs ----------------------------------------------------------------------
@@ -261,25 +324,35 @@ def module_summary(path: pathlib.Path) -> tuple[str, list[str]]:
     return doc, names
 
 
+def nav_entries(nav):
+    """(title, uri) of every page of the nav, in reading order."""
+    for item in nav:
+        for title, value in (item.items() if isinstance(item, dict) else [(None, item)]):
+            yield from nav_entries(value) if isinstance(value, list) else [(title, value)]
+
+
+def chapter_numbers(config) -> dict[str, int]:
+    """The chapters' numbers, in the nav's reading order: every page with Python blocks but the
+    landing page (the labs, the performance page and the other pages without code stay
+    unnumbered). The nav, the chapter titles and the landing page's map all use these."""
+    numbers = {}
+    for _, uri in nav_entries(config["nav"]):
+        if uri.endswith(".md") and uri != "index.md" and is_chapter(
+                (ROOT / "docs" / uri).read_text("utf8")):
+            numbers[uri] = len(numbers) + 1
+    return numbers
+
+
 def chapter_map(config, files) -> str:
     """A table of the chapters in reading order (the nav's), with each one's snippet module."""
     rows = ["| | chapter | its module in `snippets/` | lab |", "|---|---|---|---|"]
-    number = 0
     labs = {f.src_uri.removeprefix("notebooks/").removesuffix("_lab.py"): f.src_uri
             for f in files if f.src_uri.startswith("notebooks/") and f.src_uri.endswith(".py")}
-
-    def entries(items):
-        for item in items:
-            for title, value in (item.items() if isinstance(item, dict) else [(None, item)]):
-                yield from entries(value) if isinstance(value, list) else [(title, value)]
-
-    for title, uri in entries(config["nav"]):
-        if not uri.endswith(".md") or uri == "index.md":
+    numbers = chapter_numbers(config)
+    for title, uri in nav_entries(config["nav"]):
+        if uri not in numbers:
             continue
         source = ROOT / "docs" / uri
-        if not is_chapter(source.read_text("utf8")):
-            continue
-        number += 1
         module = ROOT / "snippets" / pathlib.Path(uri).with_suffix(".py").name
         if module.exists():
             doc, names = module_summary(module)
@@ -291,7 +364,7 @@ def chapter_map(config, files) -> str:
                 f"`snippets.{name}`" for name in used)
         stem = uri.removesuffix(".md")
         lab = f"[lab]({labs[stem]})" if stem in labs else ""
-        rows.append(f"| {number} | [{title}]({uri}) | {provides} | {lab} |")
+        rows.append(f"| {numbers[uri]} | [{title}]({uri}) | {provides} | {lab} |")
     return "\n".join(rows)
 
 
@@ -318,8 +391,21 @@ def notebook_math(html: str) -> str:
 
 # --- MkDocs events -----------------------------------------------------------------------
 
+def on_config(config):
+    """Without a repository (``repo_url`` unset: see mkdocs.yml) no edit links either: MkDocs
+    would make them relative paths and warn on every page, which fails the strict build."""
+    if not config["repo_url"]:
+        config["edit_uri"] = None
+    return config
+
+
 def on_files(files, config):
-    """Add each chapter's notebook and the performance figures to the site."""
+    """Add each chapter's and each lab's notebook and the performance figures to the site."""
+    for file in list(files):
+        if is_lab(file.src_uri):
+            text = pathlib.Path(file.abs_src_path).read_text("utf8")
+            files.append(File.generated(config, notebook_uri(file.src_uri),
+                                        content=lab_notebook(text, config)))
     for file in list(files.documentation_pages()):
         text = pathlib.Path(file.abs_src_path).read_text("utf8")
         if is_chapter(text):
@@ -332,13 +418,25 @@ def on_files(files, config):
     return files
 
 
+def on_nav(nav, config, files):
+    """Each chapter's number before its title in the nav (and so in the previous/next footer
+    and the window's title)."""
+    numbers = chapter_numbers(config)
+    for page in nav.pages:
+        if number := numbers.get(page.file.src_uri):
+            page.title = f"{number}. {page.title}"
+    return nav
+
+
 def on_page_markdown(text, page, config, files):
     """The stamp and the notebook link on chapters; the chapter map on the landing page."""
     if page.file.src_uri == "index.md" and CHAPTER_MAP in text:
         return text.replace(CHAPTER_MAP, chapter_map(config, files))
     if page.file.src_uri.endswith(".md") and is_chapter(text):
         page.meta[NOTEBOOK] = notebook_uri(page.file.src_uri)
-        return text.rstrip("\n") + "\n\n" + stamp(page.file.src_uri)
+        if number := chapter_numbers(config).get(page.file.src_uri):  # "# 3. Optimisation"
+            text = re.sub(r"\A(\s*)# ", rf"\g<1># {number}. ", text)
+        return text.rstrip("\n") + "\n\n" + stamp(page.file.src_uri, config["repo_url"])
     return text
 
 
@@ -346,8 +444,8 @@ def on_page_content(html, page, config, files):
     """Chapters: each continuation block copies its chain. Lab notebooks: their Markdown
     cells' math in arithmatex's elements, the stamp, and JupyterLab's stylesheet as one shared
     file."""
-    if page.file.src_uri.startswith("notebooks/") and page.file.src_uri.endswith(".py"):
-        lab_stamp = markdown.markdown(stamp(page.file.src_uri, "code cell"),
+    if is_lab(page.file.src_uri):
+        lab_stamp = markdown.markdown(stamp(page.file.src_uri, config["repo_url"], "code cell"),
                                       extensions=["md_in_html"])
         return shared_styles(notebook_math(html), page.url) + "\n" + lab_stamp
     if page.file.src_uri.endswith(".md"):

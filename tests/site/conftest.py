@@ -4,7 +4,9 @@ browser they check it with.
 ``$SITE_DIR`` names a site that is already built (CI: the workflow's build step, which ran
 just before); otherwise the fixture runs that build step itself, exactly as the workflow
 writes it (``.github/workflows/site.yml``, step "Build the site"), so the command tested is
-the command that publishes.
+the command that publishes. Where that command finds no repository (no GITHUB_REPOSITORY, no
+GitHub `origin`: tasks.py's ``site_env``), the fixture names ``EXAMPLE_REPO`` in REPO_URL, so
+that the repository links are built and tested here too; on CI they are the real ones.
 
 ``origin`` serves that site on a local port and ``browser`` is a headless Chromium (Debian's
 ``chromium``, or the one named by $CHROMIUM), driven by Playwright; no Playwright-downloaded
@@ -36,6 +38,7 @@ if TYPE_CHECKING:  # imported where a browser is launched, not by every test of 
     from playwright.sync_api import Browser
 
 WORKFLOW = ROOT / ".github" / "workflows" / "site.yml"
+EXAMPLE_REPO = "https://github.com/example-owner/executable-ml-notes"
 BUILD_STEP = "Build the site"
 
 
@@ -56,6 +59,10 @@ def built_site() -> pathlib.Path:
         return site
     step = build_step()
     env = {**os.environ, **{k: str(v) for k, v in step.get("env", {}).items()}}
+    from tasks import github_repository
+
+    if not github_repository():
+        env.setdefault("REPO_URL", EXAMPLE_REPO)
     proc = subprocess.run(step["run"], shell=True, cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, (
@@ -123,6 +130,12 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 def site_url_of(site: pathlib.Path) -> str:
     """`site_url` as the build used it: the home page's canonical link."""
     match = re.search(r'<link rel="canonical" href="([^"]+)"', (site / "index.html").read_text())
+    return match.group(1) if match else ""
+
+
+def repo_url_of(site: pathlib.Path) -> str:
+    """`repo_url` as the build used it: the header's repository link ("" when none)."""
+    match = re.search(r'<a href="([^"]+)"[^>]*class="md-source"', (site / "index.html").read_text())
     return match.group(1) if match else ""
 
 

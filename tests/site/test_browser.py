@@ -151,6 +151,13 @@ def test_page_renders_math_offline_without_errors(session: Session, path: str) -
     assert math["unrendered"] == 0, f"{path}: math left unrendered: {math}"
     if math["arithmatex"]:
         assert math["katex"] > 0, math
+    if path.startswith("/notebooks/"):  # a lab downloads as a notebook, the lab's cells
+        with session.page.expect_download() as info:
+            session.page.locator('a[title="Download the notebook"]').click()
+        assert info.value.suggested_filename == path.split("/")[-2] + ".ipynb"
+        notebook = json.loads(pathlib.Path(info.value.path()).read_text("utf8"))
+        assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
+        assert "find_spec" in notebook["cells"][1]["source"]  # the install cell, then the lab
     if path == "/s4/":  # inline and display math: the check is not vacuous
         assert math["katex"] > math["display"] > 0, math
         # KaTeX's fonts come from the vendored woff2 files, not a fallback.
@@ -219,8 +226,9 @@ def test_landing_page_maps_the_chapters(session: Session) -> None:
         "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText.trim()))")
     nav = session.page.eval_on_selector_all(
         ".md-nav--primary .md-nav__link", "links => links.map(a => a.innerText.trim())")
-    chapters = [row[1] for row in rows]
+    chapters = [f"{row[0]}. {row[1]}" for row in rows]  # numbered as in the nav
     assert chapters and chapters == [t for t in nav if t in chapters], (chapters, nav)
+    assert [int(row[0]) for row in rows] == list(range(1, len(rows) + 1)), rows
     # A chapter's own module, or (a page of checks built on other chapters) the modules it uses.
     assert all(row[2].startswith("snippets.") or re.match(
         r"no module of its own; its blocks use snippets\.\w+", row[2]) for row in rows), rows
@@ -228,13 +236,32 @@ def test_landing_page_maps_the_chapters(session: Session) -> None:
 
 
 def test_chapter_shows_its_stamp_and_downloads_its_notebook(session: Session) -> None:
-    """The verified-with stamp is on the page, and the download button gives the notebook."""
+    """The verified-with stamp is on the page with its commit linked to the repository, the
+    header links the repository and the page's edit button its source, the footer the chapters
+    before and after it, and the download button gives the notebook."""
     session.goto("/conv/")
     page = session.page
     stamp = page.locator(".verified-stamp")
     assert stamp.is_visible()
     text = stamp.inner_text()
     assert "Verified with Python" in text and "pytest docs/conv.md" in text, text
+    header = page.locator(".md-header a.md-source")
+    assert header.is_visible()
+    repo = header.get_attribute("href")
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo or ""), repo
+    commit = stamp.locator("a").filter(has=page.locator("code"))
+    assert commit.is_visible() and re.fullmatch(
+        re.escape(repo) + r"/commit/[0-9a-f]{40}", commit.get_attribute("href")), repo
+    edit = page.locator('a[rel="edit"]')
+    assert edit.is_visible() and edit.get_attribute("href") == repo + "/edit/main/docs/conv.md"
+    heading = page.locator("article h1").inner_text()
+    number = int(re.match(r"(\d+)\. ", heading).group(1))
+    previous, following = (page.locator(f".md-footer__link--{d}") for d in ("prev", "next"))
+    assert previous.is_visible() and following.is_visible()
+    assert re.search(rf"^Previous\s+{number - 1}\. ", previous.inner_text(), re.M), (
+        previous.inner_text())
+    assert re.search(rf"^Next\s+{number + 1}\. ", following.inner_text(), re.M), (
+        following.inner_text())
     button = page.locator('a[title="Download this chapter as a notebook"]')
     assert button.is_visible()
     with page.expect_download() as info:

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 from tests.docblocks import DOCS, ROOT
+from tests.site.conftest import repo_url_of
 
 LINKS = ROOT / "includes" / "links.md"
 THEME_LINKS = {"https://squidfunk.github.io/mkdocs-material/"}  # the footer's "Made with"
@@ -77,14 +78,16 @@ def listed_links() -> set[str]:
     return set(re.findall(r"^\[[^\]]+\]:\s*(\S+)", LINKS.read_text("utf8"), re.M))
 
 
-def test_external_links_are_listed_in_one_place(pages):
+def test_external_links_are_listed_in_one_place(built_site, pages):
     """Pages link outside the site only through includes/links.md, so the whole list of
     external links is one file to review (and to check online, which the tests never do)."""
     listed = listed_links()
+    repo = repo_url_of(built_site)  # the header's, edit and commit links: the build's own
+    own = ("http://127.0.0.1:8000/",) + ((repo + "/",) if repo else ())
     for page, links in pages.items():
         for target in links.targets:
-            if re.match(r"https?:", target) and not target.startswith(
-                    ("http://127.0.0.1:8000/",)):  # the site's own address, when local
+            if re.match(r"https?:", target) and target != repo and not target.startswith(
+                    own):  # the site's own address when local, and its repository
                 assert target in listed | THEME_LINKS, (
                     f"{page}: {target} is not in {LINKS.relative_to(ROOT)}")
     inline = [f"{p.relative_to(ROOT)}: {m}" for p in sorted(DOCS.rglob("*.md"))

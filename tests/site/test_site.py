@@ -1,15 +1,18 @@
 """The built site shows exactly the Python blocks the doc tests run, and nothing else."""
 
 import html
+import json
 import pathlib
 import re
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import pytest
 from markdown_it import MarkdownIt
 
 from tests.docblocks import (DOCS, NOTEBOOKS, PYTHON, ROOT, chapter_blocks, chapter_notebook,
                              fence_lang, notebook_cells)
+from tests.site.conftest import repo_url_of
 
 CHAPTERS = sorted(DOCS.rglob("*.md"))
 WITH_CODE = [p for p in CHAPTERS if chapter_blocks(p)]  # pages that get a notebook and a stamp
@@ -126,7 +129,8 @@ def test_site_shows_what_ran(built_site, chapter):
 def test_notebook_page_shows_what_ran(built_site, notebook):
     """A notebook's page shows (and copies) its code cells, same code, same order, as the
     notebook test runs them; the build executed each once, in order; the download button
-    gives the file that ran; and no Python appears outside the code cells."""
+    gives the lab as a notebook (.ipynb) of the cells that ran; and no Python appears outside
+    the code cells."""
     import jupytext
 
     name = notebook.relative_to(ROOT)
@@ -147,9 +151,18 @@ def test_notebook_page_shows_what_ran(built_site, notebook):
         f"{name}: the build did not execute every code cell once, in order: {executed}")
 
     link = re.search(r'<a href="([^"]+)"[^>]*title="Download the notebook"', page)
-    target = f"{notebook.relative_to(DOCS).with_suffix('')}/{notebook.name}"
-    assert link and link.group(1).endswith("/" + target), f"{name}: no download button"
-    assert built_site.joinpath(target).read_bytes() == notebook.read_bytes()
+    target = notebook.relative_to(DOCS).with_suffix(".ipynb").as_posix()
+    assert link and link.group(1) == "../" + notebook.with_suffix(".ipynb").name, (
+        f"{name}: no download button for {target}")
+    published = json.loads(built_site.joinpath(target).read_text("utf8"))
+    assert published["nbformat"] == 4
+    code = [c["source"] for c in published["cells"] if c["cell_type"] == "code"]
+    check_install_cell(built_site, code[0], name)
+    assert code[1:] == [c.code.rstrip("\n") for c in cells], (
+        f"{target}: its code cells after the install cell are not the lab's")
+    source = jupytext.read(notebook)
+    assert [c["source"] for c in published["cells"] if c["cell_type"] == "markdown"] == [
+        c.source for c in source.cells if c.cell_type == "markdown"], f"{target}: prose differs"
 
     blocks = CodeBlocks()
     blocks.feed(page)
@@ -196,7 +209,8 @@ def test_chapter_notebook_is_the_page(built_site, chapter):
     shown.feed(page)
     ran = [b["code"].rstrip("\n") for b in shown.blocks if not b["title"].startswith("Not run")]
     notebook = chapter_notebook(built_site, chapter)
-    code = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    install, *code = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    check_install_cell(built_site, install, name)
     assert code == ran, f"{name}: the notebook's code cells are not the page's blocks"
     assert len(code) == sum(b.runs for b in chapter_blocks(chapter))
     prose = "\n".join(c["source"] for c in notebook["cells"] if c["cell_type"] == "markdown")
@@ -205,6 +219,25 @@ def test_chapter_notebook_is_the_page(built_site, chapter):
     link = re.search(r'<a href="([^"]+)"[^>]*title="Download this chapter as a notebook"', page)
     target = chapter.relative_to(DOCS).with_suffix(".ipynb").as_posix()
     assert link and link.group(1) == "../" + target, f"{name}: no notebook download button"
+
+
+def head_sha() -> str:
+    import subprocess
+
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def check_install_cell(built_site, cell: str, name) -> None:
+    """A published notebook's first code cell installs the package from the build's repository
+    at this commit where `snippets` is missing (tests/site/test_copy.py runs it where it is
+    installed, where it must do nothing)."""
+    repo = repo_url_of(built_site)
+    assert repo, "the site was built without a repository (see tests/site/conftest.py)"
+    compact = re.sub(r'"\s+"', "", cell)  # the requirement's string, its pieces joined
+    assert 'if importlib.util.find_spec("snippets") is None:' in cell, f"{name}: {cell}"
+    assert f'"executable-ml-notes[book] @ git+{repo}@{head_sha()}"' in compact, (
+        f"{name}: the first code cell does not install this commit's package:\n{cell}")
 
 
 @pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
@@ -235,6 +268,13 @@ def check_stamp(built_site, chapter):
                      f"numpy {numpy.__version__}", f"commit {commit}",
                      f"pytest docs/{chapter.relative_to(DOCS).as_posix()}"):
         assert expected in text, f"{chapter.relative_to(ROOT)}: the stamp lacks {expected!r}"
+    # The commit links to itself in the repository; the page's edit button to its source.
+    repo = repo_url_of(built_site)
+    assert f'<a href="{repo}/commit/{head_sha()}"><code>{commit}</code></a>' in stamp.group(1)
+    edit = re.search(r'<a href="([^"]+)"[^>]*rel="edit"', page)
+    source = chapter.relative_to(DOCS).as_posix()
+    assert edit and edit.group(1) == f"{repo}/edit/main/docs/{source}", (
+        f"{chapter.relative_to(ROOT)}: edit link {edit and edit.group(1)}")
 
 
 DEPRECATED = """
@@ -362,3 +402,111 @@ def test_chapter_notebooks_hold_no_control_characters(built_site):
              for i, cell in enumerate(chapter_notebook(built_site, chapter)["cells"])
              for line in "".join(cell["source"]).split("\n") if CONTROL_CHARACTERS.search(line)]
     assert not found, "control characters:\n" + "\n".join(found)
+
+
+def nav_pages() -> list[tuple[str, str]]:
+    """(title, source path) of every page of mkdocs.yml's nav, in reading order."""
+    from mkdocs.config import load_config
+
+    from hooks.site import nav_entries
+
+    return list(nav_entries(load_config(str(ROOT / "mkdocs.yml"))["nav"]))
+
+
+def test_chapters_are_numbered_in_reading_order(built_site):
+    """Every page with Python blocks but the landing page is a numbered chapter, 1, 2, ... in
+    the nav's order: "3. Optimisation" in the nav, the page's heading and its window title;
+    the landing page, the labs and the pages without code (performance) are not numbered."""
+    pages = nav_pages()
+    chapters = [uri for _, uri in pages if uri.endswith(".md") and uri != "index.md"
+                and chapter_blocks(DOCS / uri)]
+    assert len(chapters) >= 10, chapters
+    nav = [html.unescape(re.sub(r"<[^>]+>|\s+", " ", m).strip()) for m in re.findall(
+        r'<a href="[^"]*"\s+class="md-nav__link[^"]*">(.*?)</a>',
+        (built_site / "index.html").read_text("utf8"), re.S)]
+    for title, uri in pages:
+        number = chapters.index(uri) + 1 if uri in chapters else None
+        expected = f"{number}. {title}" if number else title
+        assert expected in nav, (uri, expected, nav)
+        page = page_html(built_site, DOCS / uri)
+        if uri != "index.md":  # the landing page's window title is the site's name
+            assert re.search(rf"<title>{re.escape(html.escape(expected, quote=False))} - ",
+                             page), uri
+        if uri.endswith(".md") and number:
+            h1 = re.search(r"<h1[^>]*>(.*?)<", page).group(1)
+            assert h1.startswith(f"{number}. "), (uri, h1)
+    assert not [t for t in nav if re.match(r"\d+\. ", t) and t.endswith("lab")], nav
+
+
+def url(uri: str) -> str:
+    """A page's address in the site (MkDocs' directory URLs): ``conv.md`` -> ``/conv/``."""
+    return "/" + re.sub(r"(^|/)index$", "", uri.rsplit(".", 1)[0]) + ("/" if uri != "index.md"
+                                                                      else "")
+
+
+def test_footer_links_previous_and_next_in_reading_order(built_site):
+    """Material's previous/next footer: each page links the pages before and after it in the
+    nav (the first has no previous, the last no next)."""
+    pages = nav_pages()
+    for k, (_, uri) in enumerate(pages):
+        page = page_html(built_site, DOCS / uri)
+        for direction, neighbour in (("prev", pages[k - 1] if k else None),
+                                     ("next", pages[k + 1] if k + 1 < len(pages) else None)):
+            link = re.search(rf'<a href="([^"]*)" class="md-footer__link '
+                             rf'md-footer__link--{direction}"', page)
+            if neighbour is None:
+                assert link is None, (uri, direction)
+                continue
+            assert link, f"{uri}: no {direction} link in the footer"
+            assert urljoin(url(uri), link.group(1)) == url(neighbour[1]), (uri, direction)
+
+
+def test_repository_comes_from_ci_or_the_origin_remote(monkeypatch, tmp_path):
+    """tasks.py's site_env: REPO_URL from CI's GITHUB_REPOSITORY, else from a GitHub `origin`
+    remote (https or ssh), else none; a REPO_URL already set wins."""
+    import subprocess
+
+    import tasks
+
+    monkeypatch.setattr(tasks, "ROOT", tmp_path)
+    for name in ("GITHUB_REPOSITORY", "REPO_URL", "SITE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert "REPO_URL" not in tasks.site_env()  # no remote: no repository links
+    for remote in ("https://github.com/Owner/notes.git", "git@github.com:Owner/notes.git",
+                   "https://github.com/Owner/notes", "ssh://git@github.com/Owner/notes.git"):
+        subprocess.run(["git", "-C", str(tmp_path), "remote", "remove", "origin"],
+                       capture_output=True)
+        subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote],
+                       check=True)
+        assert tasks.site_env()["REPO_URL"] == "https://github.com/Owner/notes", remote
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "set-url", "origin",
+                    "https://gitlab.com/Owner/notes.git"], check=True)
+    assert "REPO_URL" not in tasks.site_env()  # not GitHub: no Colab, no GitHub-style links
+    monkeypatch.setenv("GITHUB_REPOSITORY", "ci-owner/ci-notes")
+    env = tasks.site_env()
+    assert env["REPO_URL"] == "https://github.com/ci-owner/ci-notes"
+    assert env["SITE_URL"] == "https://ci-owner.github.io/ci-notes/"
+    monkeypatch.setenv("REPO_URL", "https://github.com/mine/fork")
+    assert "REPO_URL" not in tasks.site_env()  # the one set in the environment stays
+
+
+def test_without_a_repository_the_build_links_none(monkeypatch):
+    """With no repository known, no edit links (MkDocs would warn on every page and fail the
+    strict build), the stamp's commit is plain text and the notebooks have no install cell
+    (their header says how to install instead)."""
+    from mkdocs.config import load_config
+
+    from hooks.site import commit_link, install_cell, on_config, provenance
+
+    monkeypatch.delenv("REPO_URL", raising=False)
+    config = on_config(load_config(str(ROOT / "mkdocs.yml")))
+    assert config["repo_url"] is None and config["edit_uri"] is None
+    monkeypatch.setenv("REPO_URL", "https://github.com/o/r")
+    config = on_config(load_config(str(ROOT / "mkdocs.yml")))
+    assert config["edit_uri"] == "edit/main/docs/"
+
+    assert commit_link(None) == f"`{provenance()['commit']}`"
+    assert install_cell(None) is None
+    assert "/commit/" in commit_link("https://github.com/o/r") and install_cell(
+        "https://github.com/o/r")
