@@ -448,3 +448,13 @@ def test_print_page_is_the_book_in_reading_order(built_site):
     ran = [b.code.rstrip("\n") for uri in uris if uri.endswith(".md")
            for b in chapter_blocks(DOCS / uri)]
     assert [b["code"].rstrip("\n") for b in shown.blocks] == ran
+
+
+def test_readme_example_is_a_block_of_the_einsum_chapter():
+    """The README's example is one of the einsum chapter's blocks that run, word for word: the
+    book's code in one place, quoted, never a variant that only the README has."""
+    blocks = [t.content for t in MarkdownIt("commonmark").parse(
+        (ROOT / "README.md").read_text("utf8"))
+        if t.type == "fence" and fence_lang(t.info) in PYTHON]
+    ran = {b.code for b in chapter_blocks(DOCS / "einsum.md") if b.runs}
+    assert blocks and all(code in ran for code in blocks), blocks
