@@ -476,10 +476,13 @@ def print_page_ids(page_html: str, page_key: str) -> str:
 
 
 def fix_print_page(site_dir: pathlib.Path) -> None:
-    """The labs' stylesheet link, relative to a lab page, made relative to the print page."""
+    """The labs' stylesheet link, relative to a lab page, made relative to the print page; the
+    landing page's link to the print page (print-site makes it ``#print_page``, a page that is
+    not on it) to the print page's top."""
     path = site_dir / PRINT_PAGE
     if path.is_file():
         html = re.sub(r'href="(?:\.\./)+' + STYLES, 'href="../' + STYLES, path.read_text("utf8"))
+        html = html.replace('href="#print_page"', 'href="#print-site-page"')
         path.write_text(html, "utf8")
 
 
