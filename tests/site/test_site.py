@@ -439,7 +439,7 @@ def test_print_page_is_the_book_in_reading_order(built_site):
     sections = re.split(r'<section class="print-page" id="([^"]+)"', page)
     keys, bodies = sections[1::2], sections[2::2]
     uris = nav_pages()
-    assert keys == [re.sub(r"\.(md|py)$", "", uri).replace("/", "-") for uri in uris], keys
+    assert keys == [re.sub(r"\.\w+$", "", uri).replace("/", "-") for uri in uris], keys
     for uri, body in zip(uris, bodies):
         heading = headings(page_html(built_site, DOCS / uri))[:1]
         assert heading and headings(body)[:1] == heading, (uri, heading, headings(body)[:1])
