@@ -9,7 +9,8 @@
 The test parts, each a pytest run of its own (CI runs each as a job; here they run side by
 side, the others at a lower priority than the site part, and a summary follows):
 
-    docs     the chapters' blocks (`pytest docs`), against the source tree
+    docs     the chapters' blocks and the README's (`pytest docs README.md`), against the
+             source tree
     unit     the unit tests and the lab notebooks, against the package as a user installs it:
              a wheel built from this tree, in a fresh virtualenv, run from outside the tree
     site     the site that `tasks.py build` writes: what it shows, its links, a browser
@@ -189,7 +190,7 @@ def part_command(part: str, tmp: pathlib.Path, extra: list[str]):
     """The command of one part and the folder it runs in."""
     pytest = [str(PY), "-m", "pytest"]
     if part == "docs":  # the labs run in the unit part, against the wheel
-        return pytest + ["docs", "--ignore=docs/notebooks", *extra], ROOT
+        return pytest + ["docs", "README.md", "--ignore=docs/notebooks", *extra], ROOT
     if part == "unit":
         return unit_part(tmp, extra)
     if part == "site":

@@ -27,6 +27,12 @@
   block says so in a caption above it that links to the first block of its chain. A block
   that runs on its own keeps Material's copy of its visible code. ``tests/site/test_copy.py``
   clicks every copy button and runs what it copied.
+* **Search previews without TeX.** Material's search index keeps each formula's source,
+  which the result previews would show as ``\\(u(s)\\)``; outside code, each one becomes
+  text there (``u(s)``, ``\\frac{\\partial L}{\\partial \\theta}`` as ``(∂ L)/(∂ θ)``).
+* **The print page** (mkdocs-print-site-plugin, ``print_page/``): the chapters as this hook
+  leaves them (the copy chains, the labs' math), with each block's id made unique on the page
+  (``print_page_ids``) and the labs' shared stylesheet linked from where the page is.
 """
 
 import ast
@@ -43,6 +49,7 @@ import subprocess
 
 import markdown
 from markdown_it import MarkdownIt
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
@@ -393,9 +400,14 @@ def notebook_math(html: str) -> str:
 
 def on_config(config):
     """Without a repository (``repo_url`` unset: see mkdocs.yml) no edit links either: MkDocs
-    would make them relative paths and warn on every page, which fails the strict build."""
+    would make them relative paths and warn on every page, which fails the strict build.
+    With mkdocs-print-site-plugin: its anchor rewriting replaced by one pass (print_page_ids)."""
     if not config["repo_url"]:
         config["edit_uri"] = None
+    if "print-site" in config["plugins"]:
+        import mkdocs_print_site_plugin.urls
+
+        mkdocs_print_site_plugin.urls.update_anchor_ids = print_page_ids
     return config
 
 
@@ -440,6 +452,7 @@ def on_page_markdown(text, page, config, files):
     return text
 
 
+@event_priority(50)  # before print-site keeps each page's HTML for the print page
 def on_page_content(html, page, config, files):
     """Chapters: each continuation block copies its chain. Lab notebooks: their Markdown
     cells' math in arithmatex's elements, the stamp, and JupyterLab's stylesheet as one shared
@@ -476,8 +489,104 @@ def shared_styles(html: str, page_url: str) -> str:
     return STYLE.sub(link, html)
 
 
+# --- search previews and the print page --------------------------------------------------
+
+SEARCH_INDEX = "search/search_index.json"
+PRINT_PAGE = "print_page/index.html"
+CODE = re.compile(r"(<pre>.*?</pre>|<code>.*?</code>)", re.S)  # as the search index keeps it
+MATH = re.compile(r"\\\((.*?)\\\)|\\\[(.*?)\\\]", re.S)
+GREEK = dict(zip("alpha beta gamma delta epsilon varepsilon zeta eta theta iota kappa lambda mu "
+                 "nu xi pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta "
+                 "Lambda Xi Pi Sigma Phi Psi Omega".split(), "αβγδεεζηθικλμνξπρστυφφχψωΓΔΘΛΞΠΣΦΨΩ"))
+SYMBOLS = {**GREEK, "partial": "∂", "nabla": "∇", "sum": "∑", "prod": "∏", "int": "∫",
+           "sqrt": "√", "cdot": "·", "times": "×", "le": "≤", "ge": "≥", "ne": "≠",
+           "approx": "≈", "sim": "~", "to": "→", "mapsto": "↦", "leftarrow": "←",
+           "Longrightarrow": "⟹", "in": "∈", "subset": "⊂", "infty": "∞", "odot": "⊙",
+           "otimes": "⊗", "circ": "∘", "pm": "±", "propto": "∝", "mid": "|", "ell": "ℓ",
+           "lVert": "‖", "rVert": "‖", "lvert": "|", "rvert": "|", "langle": "⟨", "rangle": "⟩",
+           "lceil": "⌈", "rceil": "⌉", "lfloor": "⌊", "rfloor": "⌋", "top": "ᵀ", "dots": "…",
+           "cdots": "⋯", "vdots": "⋮", "ddots": "⋱", "bmod": "mod", ",": " ", ";": " ",
+           "quad": " ", "qquad": " ", "\\": "; ", "_": "_", "{": "\x00", "}": "\x01", "!": ""}
+DROPPED = {"left", "right", "big", "Big", "bigl", "bigr", "textstyle", "displaystyle", "text",
+           "mathbb", "mathcal", "mathbf", "mathrm", "operatorname", "hat", "widehat", "bar",
+           "overline", "tilde", "dot", "underbrace"}  # the argument stays, as plain letters
+
+
+def braced(tex: str, i: int) -> tuple[str, int]:
+    """The argument of a TeX command that starts at ``tex[i]`` (a ``{...}`` group or one
+    character), and where it ends."""
+    while i < len(tex) and tex[i].isspace():
+        i += 1
+    if tex[i:i + 1] != "{":
+        return tex[i:i + 1], i + 1
+    depth, j = 0, i
+    while j < len(tex):
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        if depth == 0:
+            return tex[i + 1:j], j + 1
+        j += 2 if tex[j] == "\\" else 1
+    return tex[i + 1:], len(tex)
+
+
+def plain_math(tex: str) -> str:
+    """A formula as text for a search preview: ``\\frac{a}{b}`` as ``a/b``, symbols as Unicode,
+    other commands as their names (``\\log`` as ``log``), braces gone."""
+    tex = re.sub(r"\\(?:begin|end)\{\w+\*?\}|&amp;", " ", tex)
+    while fraction := re.search(r"\\t?frac(?![A-Za-z])", tex):
+        numerator, i = braced(tex, fraction.end())
+        denominator, i = braced(tex, i)
+        tex = tex[:fraction.start()] + "/".join(
+            p if re.fullmatch(r"\\?\w+", p) else f"({p})"
+            for p in (numerator.strip(), denominator.strip())) + tex[i:]
+    tex = re.sub(r"\\([A-Za-z]+|.)", lambda m: "" if m[1] in DROPPED else
+                 SYMBOLS.get(m[1], m[1]), tex)
+    tex = tex.replace("^ᵀ", "ᵀ").replace("{", "").replace("}", "")
+    return " ".join(tex.replace("\x00", "{").replace("\x01", "}").split())
+
+
+def plain_search_math(text: str) -> str:
+    """An entry of the search index (HTML text) with each formula outside code as text."""
+    return "".join(part if k % 2 else MATH.sub(lambda m: plain_math(m[1] or m[2] or ""), part)
+                   for k, part in enumerate(CODE.split(text)))
+
+
+def search_index_without_tex(site_dir: pathlib.Path) -> None:
+    path = site_dir / SEARCH_INDEX
+    if not path.is_file():
+        return
+    index = json.loads(path.read_text("utf8"))
+    for entry in index["docs"]:
+        entry["title"] = plain_search_math(entry["title"])
+        entry["text"] = plain_search_math(entry["text"])
+    path.write_text(json.dumps(index, separators=(",", ":"), ensure_ascii=False), "utf8")
+
+
+def print_page_ids(page_html: str, page_key: str) -> str:
+    """mkdocs-print-site-plugin's ``update_anchor_ids``, which it calls on each page it puts on
+    the print page: the ids of headings, list items and footnote marks get the page's key, as
+    every link within the page already has. Here in one pass, where the plugin's pattern
+    searches to the end of the line from every ``<`` (4 s of this build); and the Python
+    blocks' ids too (``py-block-3``), which the captions above continuation blocks link to."""
+    return re.sub(r'(<(?:h[1-6]|sup|li|div)\b[^>]*?\sid=")', rf"\g<1>{page_key}-", page_html,
+                  flags=re.I)
+
+
+def fix_print_page(site_dir: pathlib.Path) -> None:
+    """The labs' stylesheet link, relative to a lab page, made relative to the print page; the
+    landing page's link to the print page (print-site makes it ``#print_page``, a page that is
+    not on it) to the print page's top."""
+    path = site_dir / PRINT_PAGE
+    if path.is_file():
+        html = re.sub(r'href="(?:\.\./)+' + STYLES, 'href="../' + STYLES, path.read_text("utf8"))
+        html = html.replace('href="#print_page"', 'href="#print-site-page"')
+        path.write_text(html, "utf8")
+
+
+@event_priority(-100)  # after search and print-site have written their files
 def on_post_build(config):
     for name, css in _styles.items():
         path = pathlib.Path(config["site_dir"], STYLES, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(css, "utf8")
+    search_index_without_tex(pathlib.Path(config["site_dir"]))
+    fix_print_page(pathlib.Path(config["site_dir"]))

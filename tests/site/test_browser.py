@@ -29,10 +29,14 @@ TIMEOUT_MS = 10_000
 # page drawing frames, on a core the other tests need, for as long as it waits.
 POLL_MS = 50
 # A sample of page kinds (every formula of every page is rendered by the test below): the
-# chapter with the most display math, the performance page's figures, and a notebook page
-# (nbconvert markup). The landing page and a chapter with tabs and admonitions (/einsum/, swapped
-# in by instant navigation) get the same checks in the tests that open them below.
-PAGES = ["/s4/", "/performance/", "/notebooks/score_models_lab/"]
+# chapter with the most display math, the performance page's figures, a notebook page
+# (nbconvert markup), and the whole book on one page (mkdocs-print-site-plugin), every formula
+# of it. The landing page and a chapter with tabs and admonitions (/einsum/, swapped in by
+# instant navigation) get the same checks in the tests that open them below.
+PAGES = ["/s4/", "/performance/", "/notebooks/score_models_lab/", "/print_page/"]
+# The print page is every page at once (~210,000 elements, ~2,300 formulas): about 7 s to load
+# and render on a quiet machine, so it gets more than the other pages' 10 s.
+PRINT_PAGE_TIMEOUT_MS = 40_000
 
 # katex-init.js marks each `.arithmatex` element it has handled (rendered or not).
 MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]
@@ -145,6 +149,8 @@ def wait_for_math(page: Page) -> None:
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_renders_math_offline_without_errors(session: Session, path: str) -> None:
+    if path == "/print_page/":
+        session.page.set_default_timeout(PRINT_PAGE_TIMEOUT_MS)
     session.goto(path)
     math = math_state(session.page)
     assert math["errors"] == 0, f"{path}: {math['errors']} KaTeX errors"
@@ -158,7 +164,7 @@ def test_page_renders_math_offline_without_errors(session: Session, path: str) -
         notebook = json.loads(pathlib.Path(info.value.path()).read_text("utf8"))
         assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
         assert "find_spec" in notebook["cells"][1]["source"]  # the install cell, then the lab
-    if path == "/s4/":  # inline and display math: the check is not vacuous
+    if path in ("/s4/", "/print_page/"):  # inline and display math: not vacuous
         assert math["katex"] > math["display"] > 0, math
         # KaTeX's fonts come from the vendored woff2 files, not a fallback.
         loaded = session.page.evaluate(
@@ -201,20 +207,39 @@ def test_instant_navigation_rerenders_math(session: Session) -> None:
     session.assert_clean()
 
 
+def search(page: Page, query: str) -> list[dict]:
+    """The results of searching for ``query``: each one's page and its preview's text.
+
+    Material searches the box's value on each keyup: the box is emptied (the results go) and
+    filled with the whole query at once, so the results that appear are this query's, not a
+    previous one's or a prefix's."""
+    box = page.locator('input[data-md-component="search-query"]')
+    for value in ("", query):
+        box.fill(value)
+        box.press("End")  # the keyup Material listens to
+        if not value:
+            page.wait_for_function(
+                "() => !document.querySelector('.md-search-result__item')", polling=POLL_MS)
+    page.wait_for_selector(".md-search-result__item")
+    return page.eval_on_selector_all(".md-search-result__item a", """links => links.map(a => ({
+        path: new URL(a.href).pathname, text: a.innerText}))""")
+
+
 @pytest.mark.search
-def test_search_finds_the_einsum_chapter(session: Session) -> None:
+def test_search_finds_chapters_and_names_used_in_code(session: Session) -> None:
+    """Search finds a chapter by its subject, and a page by a name its code uses as a method
+    (``x.unfold(...)``), whose previews show text, not TeX (``u(s)``, not ``\\(u(s)\\)``)."""
     session.goto("/")
     page = session.page
     page.keyboard.press("s")  # Material's shortcut: focus the search box
     page.wait_for_function(
         "() => document.activeElement?.matches('input[data-md-component=\"search-query\"]')"
     )
-    page.keyboard.type("einsum")
-    page.wait_for_selector(".md-search-result__item")
-    hrefs = page.eval_on_selector_all(
-        ".md-search-result__item a", "links => links.map(a => new URL(a.href).pathname)"
-    )
-    assert any(h.startswith("/einsum/") for h in hrefs), hrefs
+    for query, path in [("einsum", "/einsum/"), ("unfold", "/conv/"), ("hippo", "/s4/")]:
+        results = search(page, query)
+        assert any(r["path"].startswith(path) for r in results), (query, results)
+        tex = [r["text"] for r in results if "\\(" in r["text"] or "\\[" in r["text"]]
+        assert not tex, (query, tex)
     session.assert_clean()
 
 
@@ -304,6 +329,8 @@ def test_every_formula_on_the_site_renders(session: Session, built_site: pathlib
     do not open."""
     formulas = []
     for page in sorted(built_site.rglob("*.html")):
+        if page.parent.name == "print_page":  # every page's formulas again, rendered above
+            continue
         parser = Formulas()
         parser.feed(page.read_text("utf8"))
         formulas += [(str(page.relative_to(built_site)), f.strip()) for f in parser.formulas]

@@ -1,5 +1,6 @@
 """The built site shows exactly the Python blocks the doc tests run, and nothing else."""
 
+import functools
 import html
 import json
 import pathlib
@@ -173,20 +174,24 @@ def test_notebook_page_shows_what_ran(built_site, notebook):
         f"{name}: Python outside the code cells is shown but never run")
 
 
-def test_every_chapter_is_in_the_nav():
-    """A chapter or notebook outside the nav is built but unreachable, and then nobody reads its
-    checks."""
+@functools.cache
+def nav_pages() -> tuple[str, ...]:
+    """The pages of mkdocs.yml's nav, in reading order (``conv.md``, ``notebooks/s4_lab.py``)."""
     from mkdocs.config import load_config
-
-    nav = load_config(str(ROOT / "mkdocs.yml"))["nav"]
 
     def pages(items):
         for item in items:
             for value in (item.values() if isinstance(item, dict) else [item]):
                 yield from pages(value) if isinstance(value, list) else [value]
 
-    assert sorted(pages(nav)) == sorted(str(p.relative_to(DOCS))
-                                        for p in CHAPTERS + NOTEBOOK_FILES)
+    return tuple(pages(load_config(str(ROOT / "mkdocs.yml"))["nav"]))
+
+
+def test_every_chapter_is_in_the_nav():
+    """A chapter or notebook outside the nav is built but unreachable, and then nobody reads its
+    checks."""
+    assert sorted(nav_pages()) == sorted(str(p.relative_to(DOCS))
+                                         for p in CHAPTERS + NOTEBOOK_FILES)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -510,3 +515,94 @@ def test_without_a_repository_the_build_links_none(monkeypatch):
     assert install_cell(None) is None
     assert "/commit/" in commit_link("https://github.com/o/r") and install_cell(
         "https://github.com/o/r")
+
+
+# --- search and the print page --------------------------------------------------------------
+
+def search_index(site: pathlib.Path) -> dict:
+    import json
+
+    return json.loads((site / "search" / "search_index.json").read_text("utf8"))
+
+
+def pages_where_search_finds(index: dict, word: str, separator: str) -> set[str]:
+    """The pages with an entry that has ``word`` among its words, split by ``separator`` as
+    Material's search splits the text it indexes and the query (in the browser, a JavaScript
+    regex; this one reads the same in Python)."""
+    return {entry["location"].split("#")[0] for entry in index["docs"]
+            if word in re.split(separator, html.unescape(entry["title"] + " " + entry["text"]))}
+
+
+def test_search_finds_names_used_in_code(built_site):
+    """A name that a page uses as a method (``x.unfold(2, K, 1)``, ``x.as_strided(...)``) is a
+    word of the search index, so searching for it finds the page; with Material's default
+    separator (spaces and hyphens) it is part of ``x.unfold(2,`` and found nowhere."""
+    index = search_index(built_site)
+    separator = index["config"]["separator"]
+    assert "conv/" in pages_where_search_finds(index, "unfold", separator)
+    assert "einsum/" in pages_where_search_finds(index, "as_strided", separator)
+    assert "conv/" not in pages_where_search_finds(index, "unfold", r"[\s\-]+")
+
+
+def test_search_previews_show_no_tex(built_site):
+    """The search index holds each formula as text (``u(s)``), not its TeX source
+    (``\\(u(s)\\)``), which the result previews would show; code keeps its backslashes
+    (``match=r"size \\[41, 12\\]"`` is code, not math)."""
+    from hooks.site import CODE
+
+    index = search_index(built_site)
+    tex = [f"{entry['location']}: {part[max(0, part.find(delim) - 40):][:100]!r}"
+           for entry in index["docs"]
+           for k, part in enumerate(CODE.split(entry["title"] + "\n" + entry["text"]))
+           for delim in ("\\(", "\\[", "\\)", "\\]") if k % 2 == 0 and delim in part]
+    assert not tex, "TeX in the search index:\n" + "\n".join(tex[:10])
+    hippo = [e["text"] for e in index["docs"] if e["location"].startswith("s4/#hippo")]
+    assert hippo and "u(s)" in hippo[0], hippo[:1]  # the page's \\(u(s)\\), as text
+
+
+def test_search_previews_turn_tex_into_text():
+    """What the build hook makes of the formulas it finds in the search index."""
+    from hooks.site import plain_math, plain_search_math
+
+    assert plain_math(r"\frac{\partial L}{\partial \theta_{i}}") == "(∂ L)/(∂ θ_i)"
+    assert plain_math(r"S = QK^\top,\ \lVert x \rVert_2 \le \tfrac12") == "S = QKᵀ, ‖ x ‖_2 ≤ 1/2"
+    assert plain_math(r"\mathbb{E}\big[\log \sigma(z)\big] \in \{0, 1\}") == (
+        "E[log σ(z)] ∈ {0, 1}")
+    assert plain_search_math(r"<p>the path \(u(s)\) and \[\sum_i w_i\]</p>"
+                             r'<pre><code>match=r"\(x\)"</code></pre>') == (
+        r'<p>the path u(s) and ∑_i w_i</p><pre><code>match=r"\(x\)"</code></pre>')
+
+
+def headings(page: str) -> list[str]:
+    """The text of a page's ``h1`` headings."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", h)).strip("¶ \n")
+            for h in re.findall(r"<h1\b[^>]*>(.*?)</h1>", page, re.S)]
+
+
+def test_print_page_is_the_book_in_reading_order(built_site):
+    """print_page/ (mkdocs-print-site-plugin) holds every page of the nav, in the nav's order,
+    each with its heading and its Python blocks as the doc tests run them; so printed or
+    saved, it is the book that was checked."""
+    page = (built_site / "print_page" / "index.html").read_text("utf8")
+    sections = re.split(r'<section class="print-page" id="([^"]+)"', page)
+    keys, bodies = sections[1::2], sections[2::2]
+    uris = nav_pages()
+    assert keys == [re.sub(r"\.\w+$", "", uri).replace("/", "-") for uri in uris], keys
+    for uri, body in zip(uris, bodies):
+        heading = headings(page_html(built_site, DOCS / uri))[:1]
+        assert heading and headings(body)[:1] == heading, (uri, heading, headings(body)[:1])
+    shown = CodeBlocks()
+    shown.feed(page)
+    ran = [b.code.rstrip("\n") for uri in uris if uri.endswith(".md")
+           for b in chapter_blocks(DOCS / uri)]
+    assert [b["code"].rstrip("\n") for b in shown.blocks] == ran
+
+
+def test_readme_example_is_a_block_of_the_einsum_chapter():
+    """The README's example is one of the einsum chapter's blocks that run, word for word: the
+    book's code in one place, quoted, never a variant that only the README has."""
+    blocks = [t.content for t in MarkdownIt("commonmark").parse(
+        (ROOT / "README.md").read_text("utf8"))
+        if t.type == "fence" and fence_lang(t.info) in PYTHON]
+    ran = {b.code for b in chapter_blocks(DOCS / "einsum.md") if b.runs}
+    assert blocks and all(code in ran for code in blocks), blocks
