@@ -409,7 +409,7 @@ def test_chapter_notebooks_hold_no_control_characters(built_site):
     assert not found, "control characters:\n" + "\n".join(found)
 
 
-def nav_pages() -> list[tuple[str, str]]:
+def titled_nav_pages() -> list[tuple[str, str]]:
     """(title, source path) of every page of mkdocs.yml's nav, in reading order."""
     from mkdocs.config import load_config
 
@@ -422,7 +422,7 @@ def test_chapters_are_numbered_in_reading_order(built_site):
     """Every page with Python blocks but the landing page is a numbered chapter, 1, 2, ... in
     the nav's order: "3. Optimisation" in the nav, the page's heading and its window title;
     the landing page, the labs and the pages without code (performance) are not numbered."""
-    pages = nav_pages()
+    pages = titled_nav_pages()
     chapters = [uri for _, uri in pages if uri.endswith(".md") and uri != "index.md"
                 and chapter_blocks(DOCS / uri)]
     assert len(chapters) >= 10, chapters
@@ -452,7 +452,7 @@ def url(uri: str) -> str:
 def test_footer_links_previous_and_next_in_reading_order(built_site):
     """Material's previous/next footer: each page links the pages before and after it in the
     nav (the first has no previous, the last no next)."""
-    pages = nav_pages()
+    pages = titled_nav_pages()
     for k, (_, uri) in enumerate(pages):
         page = page_html(built_site, DOCS / uri)
         for direction, neighbour in (("prev", pages[k - 1] if k else None),
