@@ -398,6 +398,7 @@ def notebook_math(html: str) -> str:
 
 # --- MkDocs events -----------------------------------------------------------------------
 
+@event_priority(100)  # before print-site's on_config makes its page (and that page's edit link)
 def on_config(config):
     """Without a repository (``repo_url`` unset: see mkdocs.yml) no edit links either: MkDocs
     would make them relative paths and warn on every page, which fails the strict build.

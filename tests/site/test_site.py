@@ -496,16 +496,21 @@ def test_repository_comes_from_ci_or_the_origin_remote(monkeypatch, tmp_path):
     assert "REPO_URL" not in tasks.site_env()  # the one set in the environment stays
 
 
-def test_without_a_repository_the_build_links_none(monkeypatch):
+def test_without_a_repository_the_build_links_none(monkeypatch, caplog):
     """With no repository known, no edit links (MkDocs would warn on every page and fail the
     strict build), the stamp's commit is plain text and the notebooks have no install cell
-    (their header says how to install instead)."""
+    (their header says how to install instead). Every plugin's on_config runs, in MkDocs'
+    order: print-site makes its page there, and warned when the hook dropped edit_uri after it
+    (the site tests build with a repository, so only this catches it)."""
     from mkdocs.config import load_config
 
     from hooks.site import commit_link, install_cell, on_config, provenance
 
     monkeypatch.delenv("REPO_URL", raising=False)
-    config = on_config(load_config(str(ROOT / "mkdocs.yml")))
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    with caplog.at_level("WARNING", logger="mkdocs"):
+        config = config.plugins.on_config(config)
+    assert not [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert config["repo_url"] is None and config["edit_uri"] is None
     monkeypatch.setenv("REPO_URL", "https://github.com/o/r")
     config = on_config(load_config(str(ROOT / "mkdocs.yml")))
