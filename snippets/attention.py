@@ -157,8 +157,8 @@ def check_projection(name: str, W: Tensor, b: Tensor | None, C: int, dtype: torc
         raise ValueError(f"{name} must be (C, C) = ({C}, {C}) of dtype {dtype} (x {name} with x "
                          f"of width C), got {tuple(W.shape)} {W.dtype}")
     if b is not None and (b.shape != (C,) or b.dtype != dtype):
-        raise ValueError(f"{name.replace('W', 'b', 1)} must be (C,) = ({C},) of dtype {dtype}, "
-                         f"got {tuple(b.shape)} {b.dtype}")
+        raise ValueError(f"{name.replace('W', 'b', 1)} (b of {name}) must be (C,) = ({C},) of "
+                         f"dtype {dtype}, got {tuple(b.shape)} {b.dtype}")
 
 
 def multi_head_attention(x_q: Tensor, x_kv: Tensor, W_q: Tensor, W_k: Tensor, W_v: Tensor,

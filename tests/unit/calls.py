@@ -4,7 +4,7 @@
 CPU, in ``dtype``, and returns a function of no arguments that makes the call. Functions that
 take no tensor (``hippo_legs(N)``, ``causal_mask(T)``, ...) get ``device=`` and ``dtype=``
 from ``In.factory``. tests/unit/test_device.py runs every case under a "meta" default device
-and in float32 against float64; a later fuzz test feeds the same functions malformed input.
+and in float32 against float64; tests/unit/test_fuzz.py feeds the same functions malformed input.
 ``test_every_public_callable_has_a_case`` (in test_device.py) fails when a public callable has
 no case here and is not in ``EXEMPT``.
 

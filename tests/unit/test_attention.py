@@ -307,7 +307,7 @@ def test_errors_name_the_problem():
         multi_head_attention(x, torch.zeros(1, 4, 6), W, W, W, W, 3)
     with pytest.raises(ValueError, match=r"W_k must be \(C, C\) = \(12, 12\)"):
         multi_head_attention(x, x, W, torch.zeros(12, 6), W, W, 3)
-    with pytest.raises(ValueError, match=r"b_o must be \(C,\) = \(12,\)"):
+    with pytest.raises(ValueError, match=r"b_o \(b of W_o\) must be \(C,\) = \(12,\)"):
         multi_head_attention(x, x, W, W, W, W, 3, b_o=torch.zeros(6))
     with pytest.raises(ValueError, match="key_padding_mask must be boolean"):
         multi_head_attention(x, x, W, W, W, W, 3, key_padding_mask=torch.zeros(1, 5, dtype=torch.bool))

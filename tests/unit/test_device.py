@@ -137,7 +137,7 @@ def test_bfloat16_matches_float64_within_its_tolerance(name):
     """On the same bfloat16 numbers: only the arithmetic differs."""
     got = leaves(run(name, torch.bfloat16))
     expected = leaves(CASES[name].build(In(F64, grain=torch.bfloat16))())
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         assert g.dtype == torch.bfloat16
         same(g, e, CASES[name].bfloat16)
 
