@@ -354,7 +354,7 @@ def chapter_map(config, files) -> str:
     """A table of the chapters in reading order (the nav's), with each one's snippet module."""
     rows = ["| | chapter | its module in `snippets/` | lab |", "|---|---|---|---|"]
     labs = {f.src_uri.removeprefix("notebooks/").removesuffix("_lab.py"): f.src_uri
-            for f in files if f.src_uri.startswith("notebooks/") and f.src_uri.endswith(".py")}
+            for f in files if is_lab(f.src_uri)}
     numbers = chapter_numbers(config)
     for title, uri in nav_entries(config["nav"]):
         if uri not in numbers:

@@ -250,8 +250,7 @@ def fit(X: Tensor, y: Tensor, num_classes: int, *, steps: int, lr: float | None 
     penalised), from zero, with the gradient written out. X (n, c), y (n,) -> W (m, c), b (m,).
     The default step is 1 / smoothness(X, l2). Dtypes: float32, float64."""
     check_finite("X", X, dim=2)
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    check_number("num_classes", num_classes, low=1, kind=int)
     check_targets(y, X.shape[0], num_classes, name="y",
                   of=f"X {tuple(X.shape)} and num_classes={num_classes}")
     check_number("steps", steps, kind=int)
@@ -287,8 +286,7 @@ def reliability(probs: Tensor, targets: Tensor, n_bins: int = 15):
     the count, mean confidence and accuracy (argmax correct). Empty bins have count 0.
     Dtypes: float32, float64."""
     check_classes(probs, targets, "probs")
-    if type(n_bins) is not int or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    check_number("n_bins", n_bins, low=1, kind=int)
     conf, pred = probs.max(1)
     correct = (pred == targets).to(probs.dtype)
     k = (conf * n_bins).ceil().long().clamp(1, n_bins) - 1   # bin k holds (k/n, (k+1)/n]
