@@ -12,7 +12,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import RESULTS, markdown_table, run_suite, stable_allocation, time_pair
+from benchmarks.harness import compiled, markdown_table, run_suite, stable_allocation, time_pair
 from snippets.conv import (conv1d, conv1d_backward, conv1d_im2col, conv2d, conv2d_backward,
                            copy_channels_last)
 
@@ -25,7 +25,8 @@ CONFIGS = [  # x shape, w shape, stride, padding
 
 
 def cases(x_shape, w_shape, stride, padding) -> list[dict]:
-    """Forward, input gradient and weight gradient of one configuration, ours against torch."""
+    """Forward, input gradient and weight gradient of one configuration, ours against torch,
+    and ours under torch.compile."""
     gen = torch.Generator().manual_seed(0)
     x, w = torch.randn(x_shape, generator=gen), torch.randn(w_shape, generator=gen)
     n = x.dim() - 2
@@ -39,19 +40,24 @@ def cases(x_shape, w_shape, stride, padding) -> list[dict]:
         return lambda: torch.ops.aten.convolution_backward(
             dy, x, w, None, [stride] * n, [padding] * n, [1] * n, False, [0] * n, 1, mask)
 
-    def ours(mask):
+    def ours(mask, backward=backward):
         return lambda: backward(dy, x, w, stride, padding, output_mask=mask)
+
+    conv_c, backward_c = compiled(conv), compiled(backward)
 
     shapes = f"x{tuple(x_shape)} w{tuple(w_shape)}".replace(", ", ",")
     label = f"conv{n}d {shapes} stride {stride} padding {padding}"
     return [
         {"name": f"{label} forward", "flops": flops, "goal": GOAL,
          "ours": lambda: conv(x, w, None, stride, padding),
-         "torch": lambda: ref(x, w, None, stride, padding)},
+         "torch": lambda: ref(x, w, None, stride, padding),
+         "compiled": lambda: conv_c(x, w, None, stride, padding)},
         {"name": f"{label} input grad", "flops": flops, "goal": GOAL,
-         "ours": ours((True, False, False)), "torch": native([True, False, False])},
+         "ours": ours((True, False, False)), "torch": native([True, False, False]),
+         "compiled": ours((True, False, False), backward_c)},
         {"name": f"{label} weight grad", "flops": flops, "goal": GOAL,
-         "ours": ours((False, True, False)), "torch": native([False, True, False])},
+         "ours": ours((False, True, False)), "torch": native([False, True, False]),
+         "compiled": ours((False, True, False), backward_c)},
     ]
 
 
@@ -121,9 +127,8 @@ def main() -> None:
     stable_allocation()
     torch.set_num_threads(2)
     extra = {"gemm_gflops": gemm_gflops(), "memory": memory()}
-    results = run_suite("conv", [*(case for config in CONFIGS for case in cases(*config)),
-                                 copy_case()], extra=extra)
-    (RESULTS / "conv.md").write_text(results_markdown(results))
+    run_suite("conv", [*(case for config in CONFIGS for case in cases(*config)), copy_case()],
+              extra=extra)
 
 
 def results_markdown(results: dict) -> str:

@@ -2,7 +2,7 @@
 
 import torch
 
-from benchmarks.harness import run_suite
+from benchmarks.harness import compiled, markdown_table, run_suite
 from snippets.einsum import einsum_vjp
 
 
@@ -13,9 +13,11 @@ def backward_case(equation: str, shapes: list[tuple[int, ...]], goal: float) -> 
     leaves = [x.clone().requires_grad_() for x in ops]
     y = torch.einsum(equation, *leaves)
     g = torch.randn(y.shape, generator=gen)
+    vjp = compiled(lambda ops, g: einsum_vjp(equation, ops, g))
     return {
         "name": f"backward {equation} {' '.join('x'.join(map(str, s)) for s in shapes)}",
         "ours": lambda: einsum_vjp(equation, ops, g),
+        "compiled": lambda: vjp(ops, g),
         "torch": lambda: torch.autograd.grad(y, leaves, g, retain_graph=True),
         "goal": goal,
     }
@@ -28,9 +30,11 @@ def forward_backward_case(equation: str, shapes: list[tuple[int, ...]], goal: fl
     ops = [torch.randn(s, generator=gen) for s in shapes]
     leaves = [x.clone().requires_grad_() for x in ops]
     g = torch.randn(torch.einsum(equation, *ops).shape, generator=gen)
+    vjp = compiled(lambda ops, g: einsum_vjp(equation, ops, g))
     return {
         "name": f"fwd+bwd {equation} {' '.join('x'.join(map(str, s)) for s in shapes)}",
         "ours": lambda: einsum_vjp(equation, ops, g),
+        "compiled": lambda: vjp(ops, g),
         "torch": lambda: torch.autograd.grad(torch.einsum(equation, *leaves), leaves, g),
         "goal": goal,
     }
@@ -44,6 +48,7 @@ CASES = [
     backward_case("...ij,...jk->...ik", [(16, 1, 64, 64), (8, 64, 64)], goal=1.5),
 ]
 
+results_markdown = markdown_table  # the page's table
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import RESULTS, markdown_table, run_suite
+from benchmarks.harness import compiled, markdown_table, run_suite
 from snippets.logistic_regression import (cross_entropy, cross_entropy_grad, fit, log_softmax,
                                           smoothness, softmax)
 
@@ -176,7 +176,8 @@ def convergence() -> dict:
 # --- the cases ---------------------------------------------------------------------------------
 
 def logit_cases(n: int, m: int) -> list[dict]:
-    """log_softmax, softmax, and the loss with its gradient, on (n, m) float32 logits."""
+    """log_softmax, softmax, and the loss with its gradient, on (n, m) float32 logits; each
+    also under torch.compile."""
     gen = torch.Generator().manual_seed(0)
     Z = 3 * torch.randn(n, m, generator=gen)
     y = torch.randint(0, m, (n,), generator=gen)
@@ -186,15 +187,19 @@ def logit_cases(n: int, m: int) -> list[dict]:
         loss = F.cross_entropy(Zr, y)
         return loss, torch.autograd.grad(loss, Zr)[0]
 
+    log_softmax_c, softmax_c = compiled(log_softmax), compiled(softmax)
+    loss_and_grad_c = compiled(lambda Z, y: (cross_entropy(Z, y), cross_entropy_grad(Z, y)))
     shape = f"({n},{m})"
     return [
         {"name": f"log_softmax {shape} vs F.log_softmax", "goal": SOFTMAX_GOAL,
-         "ours": lambda: log_softmax(Z), "torch": lambda: F.log_softmax(Z, -1)},
+         "ours": lambda: log_softmax(Z), "torch": lambda: F.log_softmax(Z, -1),
+         "compiled": lambda: log_softmax_c(Z)},
         {"name": f"softmax {shape} vs F.softmax", "goal": SOFTMAX_GOAL,
-         "ours": lambda: softmax(Z), "torch": lambda: F.softmax(Z, -1)},
+         "ours": lambda: softmax(Z), "torch": lambda: F.softmax(Z, -1),
+         "compiled": lambda: softmax_c(Z)},
         {"name": f"cross_entropy + cross_entropy_grad {shape} vs F.cross_entropy + autograd",
          "goal": SOFTMAX_GOAL, "ours": lambda: (cross_entropy(Z, y), cross_entropy_grad(Z, y)),
-         "torch": torch_loss_and_grad},
+         "torch": torch_loss_and_grad, "compiled": lambda: loss_and_grad_c(Z, y)},
     ]
 
 
@@ -276,10 +281,8 @@ def main() -> None:
     check_same_iterates()
     conv = convergence()
     timed = fit_in_seconds()
-    results = run_suite("logistic_regression", cases(conv),
-                        extra={"convergence": conv, "fit_seconds": timed,
-                               "exp": exp_against_exp2()})
-    (RESULTS / "logistic_regression.md").write_text(results_markdown(results))
+    run_suite("logistic_regression", cases(conv),
+              extra={"convergence": conv, "fit_seconds": timed, "exp": exp_against_exp2()})
 
 
 def results_markdown(results: dict) -> str:

@@ -9,7 +9,6 @@ with the same snippet functions in complex128; the peak extra memory at the larg
 measured in fresh processes. Run with ``python3 tasks.py bench s4``.
 """
 
-import json
 import math
 import subprocess
 import sys
@@ -17,7 +16,8 @@ import sys
 import torch
 
 from benchmarks.bench_conv import status_bytes
-from benchmarks.harness import RESULTS, run_suite, stable_allocation
+from benchmarks.harness import (compiled, compiled_columns, compiled_notes, goals_sentence,
+                                run_suite, stable_allocation, write_results)
 from snippets.s4 import kernel_nplr, kernel_s4d, nplr_legs
 
 H, N = 256, 64
@@ -135,8 +135,9 @@ def timing_options(kernel: str, n: int, L: int) -> dict:
 
 
 def cases(outputs: dict) -> list[dict]:
-    """Every (kernel, N, L), ours against its baseline, float32. Each call leaves its result in
-    ``outputs[name, "ours" or "baseline"]``, for the errors."""
+    """Every (kernel, N, L), ours against its baseline, float32, and ours under torch.compile.
+    Each call of ours or the baseline leaves its result in ``outputs[name, "ours" or
+    "baseline"]``, for the errors."""
     out = []
     for kernel, (system, ours, baseline) in SYSTEMS.items():
         for n, L in sizes():
@@ -146,8 +147,10 @@ def cases(outputs: dict) -> list[dict]:
                 def run():
                     outputs[key] = f(*args, L)
                 return run
+            ours_c = compiled(ours)
             out.append({"name": label, "ours": call(ours, (label, "ours")),
                         "torch": call(baseline, (label, "baseline")),
+                        "compiled": lambda f=ours_c, args=args, L=L: f(*args, L),
                         "goal": GOALS[kernel] if L == L_MAX else 1.0,
                         **timing_options(kernel, n, L)})
     return out
@@ -218,24 +221,26 @@ def main() -> None:
                        "machine_memory_bytes": mem_total},
              "memory": memory()}
     outputs = {}
-    results = run_suite("s4", cases(outputs), extra=extra)
+    results = run_suite("s4", cases(outputs), extra=extra, write=False)
     results["errors"] = errors(outputs)
     results["scaling"] = scaling(results["cases"])
-    (RESULTS / "s4.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "s4.md").write_text(results_markdown(results))
+    write_results(results)
 
 
 def results_markdown(results: dict) -> str:
     """The page's tables: timings and ratios, float32 errors, peak memory at the largest L."""
     m, gib = results["machine"], results["setup"]["machine_memory_bytes"] / 2**30
-    lines = ["| case | ours (ms) | baseline (ms) | ratio | goal | rounds |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| case | ours (ms) | baseline (ms) | ratio | goal | compiled (ms) | compiled ratio "
+             "| rounds |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['name']} | {r['ours_s'] * 1e3:.2f} | {r['torch_s'] * 1e3:.2f} | "
-              f"{r['ratio']:.3f} | {r['goal']:.2f} | {r['rounds']} |" for r in results["cases"]]
+              f"{r['ratio']:.3f} | {r['goal']:.2f} | {compiled_columns(r)} {r['rounds']} |"
+              for r in results["cases"]]
     lines += ["", f"Measured {m['date'][:10]} at commit `{m['commit']}` on {m['cpu']} "
                   f"({m['torch_threads']} threads, {gib:.0f} GiB), torch {m['torch']}, "
                   f"Python {m['python']}: median of the interleaved rounds, "
-                  f"ratio = ours / baseline.", "",
+                  f"ratio = ours / baseline, compiled ratio = ours under torch.compile / "
+                  f"baseline; goals are on the ratio.", "",
+              compiled_notes(results) + goals_sentence(results), "",
               "| float32 relative L2 error vs complex128 | ours | baseline | goal |",
               "|---|---|---|---|"]
     lines += [f"| {e['name']} | {e['ours']:.1e} | {e['baseline']:.1e} | {e['goal']:.0e} |"

@@ -1,4 +1,7 @@
-"""The performance page's figures, drawn from ``benchmarks/results/*.json`` at site build time.
+"""The performance page's figures, drawn from ``benchmarks/results/<machine>/*.json`` at site
+build time. The ratio charts show every machine's ratios side by side, one colour per machine;
+the other figures (S4 scaling, convolution rates, convergence) show one machine's run, the
+most recent, and name it.
 
 ``figures(results_dir)`` returns ``{file name: SVG text}``: every figure in two variants,
 ``<name>-light.svg`` and ``<name>-dark.svg``, with transparent backgrounds and text, axes and
@@ -9,9 +12,11 @@ have the same layout and every colour in either comes from its palette. The outp
 bytes for the same results (fixed SVG hash salt, no date), and text stays text
 (``svg.fonttype: none``), which keeps each file small.
 
-Only matplotlib, json and the standard library: the site build does not import torch.
+Only matplotlib, json and the standard library: the site build does not import torch (the
+machine names come from ``benchmarks/machines.py``, which imports nothing else).
 """
 
+import importlib.util
 import io
 import json
 import math
@@ -28,6 +33,19 @@ from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
+
+
+def _load_machines():
+    """benchmarks/machines.py, loaded from its file: the site's hook loads this file the same
+    way, without the repository on ``sys.path``."""
+    path = pathlib.Path(__file__).resolve().with_name("machines.py")
+    spec = importlib.util.spec_from_file_location("benchmarks_machines", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+machine_name = _load_machines().machine_name
 
 SUITES = ["einsum", "conv", "logistic_regression", "s4"]
 TITLES = {"einsum": "einsum_vjp against autograd",
@@ -105,58 +123,100 @@ def log_ticks(ax, lo: float, hi: float) -> None:
     ax.set_xticks([], minor=True)
 
 
-def ratio_chart(results: dict, p: dict) -> Figure:
-    """One horizontal bar per case, from 1 to its median ratio on a log scale, with the
-    quartiles of the per-round ratios as error bars (when recorded) and the goal as a mark;
-    the ratios are written in a column on the right."""
-    rows = results["cases"]
-    fig = Figure(figsize=(WIDTH, 1.3 + 0.4 * len(rows)))
+# The series colours of the palettes, one per machine in folder order (a fourth machine would
+# reuse the first colour: add one to both palettes then).
+MACHINE_COLOURS = ("ours", "torch", "neutral")
+
+
+def machine_label(results: dict) -> str:
+    """A machine as the figures name it: its model name (the results folders' tab titles)."""
+    return machine_name(results["machine"]["cpu"])
+
+
+def ratio_chart(runs: dict, p: dict) -> Figure:
+    """One group per case, one horizontal bar per machine (``runs``: {machine folder: results},
+    one colour each), from 1 to its median ratio on a log scale, with the quartiles of the
+    per-round ratios as error bars (when recorded), the compiled ratio as a diamond (when
+    measured) and the goal as a mark; a bar that misses its goal has an outline in the
+    "missed" colour, and its ratio, in the column on the right, is written in that colour."""
+    machines = list(runs)
+    first = next(iter(runs.values()))
+    names = list(dict.fromkeys(row["name"] for r in runs.values() for row in r["cases"]))
+    rows_of = {m: {row["name"]: row for row in runs[m]["cases"]} for m in machines}
+    n = len(machines)
+    pitch = 0.8 / n  # each machine's slot within a case's unit of height
+    fig = Figure(figsize=(WIDTH, 1.3 + (0.2 + 0.22 * n) * len(names)))
     ax = fig.add_subplot()
     ax.set_xscale("log")
-    y = list(range(len(rows)))[::-1]   # first case on top
+    y = list(range(len(names)))[::-1]   # first case on top
     values = [1.0]
     column = ax.get_yaxis_transform()  # x in axes fractions, y in data
-    for yi, row in zip(y, rows):
-        r = row["ratio"]
-        colour = {True: p["ours"], False: p["missed"], None: p["neutral"]}[row.get("meets_goal")]
-        ax.barh(yi, abs(r - 1), left=min(r, 1), height=0.6, color=colour, linewidth=0)
-        values.append(r)
-        if "ratio_q1" in row:
-            ax.errorbar(r, yi, xerr=[[r - row["ratio_q1"]], [row["ratio_q3"] - r]], fmt="none",
-                        color=p["text"], elinewidth=0.9, capsize=2.5)
-            values += [row["ratio_q1"], row["ratio_q3"]]
-        if row["goal"] is not None:
-            ax.plot([row["goal"]] * 2, [yi - 0.42, yi + 0.42], color=p["text"], linewidth=1.6,
+    missed = compiled_shown = spread = False
+    for yi, case in zip(y, names):
+        for j, m in enumerate(machines):
+            row = rows_of[m].get(case)
+            if row is None:
+                continue
+            yj = yi + (n - 1) / 2 * pitch - j * pitch   # first machine on top
+            r = row["ratio"]
+            colour = p[MACHINE_COLOURS[j % len(MACHINE_COLOURS)]]
+            miss = row.get("meets_goal") is False
+            missed |= miss
+            ax.barh(yj, abs(r - 1), left=min(r, 1), height=pitch * 0.85, color=colour,
+                    edgecolor=p["missed"] if miss else colour, linewidth=1.4 if miss else 0)
+            values.append(r)
+            if "ratio_q1" in row:
+                spread = True
+                ax.errorbar(r, yj, xerr=[[r - row["ratio_q1"]], [row["ratio_q3"] - r]],
+                            fmt="none", color=p["text"], elinewidth=0.9, capsize=2)
+                values += [row["ratio_q1"], row["ratio_q3"]]
+            if "compiled_ratio" in row:
+                compiled_shown = True
+                ax.plot([row["compiled_ratio"]], [yj], marker="D", markersize=3.5,
+                        color=p["text"], linewidth=0)
+                values.append(row["compiled_ratio"])
+            ax.text(1.015, yj, ratio_text(r), transform=column, va="center",
+                    fontsize=8 if n == 1 else 7, color=p["missed"] if miss else p["text"])
+        goals = {rows_of[m][case]["goal"] for m in machines if case in rows_of[m]} - {None}
+        for goal in goals:
+            ax.plot([goal] * 2, [yi - 0.45, yi + 0.45], color=p["text"], linewidth=1.6,
                     linestyle=(0, (2, 1)))
-            values.append(row["goal"])
-        ax.text(1.015, yi, f"{r:.2f}" if r >= 0.095 else f"{r:.3f}", transform=column,
-                va="center", fontsize=8, color=p["text"])
-    ax.text(1.015, len(rows) - 0.45, "ratio", transform=column, va="bottom", fontsize=8,
+            values.append(goal)
+    ax.text(1.015, len(names) - 0.45, "ratio", transform=column, va="bottom", fontsize=8,
             color=p["muted"])
     lo, hi = min(values) / 1.5, max(values) * 1.5
     ax.set_xlim(lo, hi)
     log_ticks(ax, lo, hi)
     ax.axvline(1, color=p["text"], linewidth=1)
-    labels = [textwrap.fill(row["name"], 52) for row in rows]
+    labels = [textwrap.fill(name, 52) for name in names]
     ax.set_yticks(y, labels, fontsize=8)
     ax.tick_params(axis="y", length=0)
-    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_ylim(-0.6, len(names) - 0.4)
     frame(fig, left=text_width(labels, 8) + 0.2, right=0.5, top=0.35, bottom=0.85)
     ax.grid(axis="x", which="major")
-    ax.set_xlabel(f"time ours / time {REFERENCE.get(results['suite'], 'torch')}, median of the "
+    ax.set_xlabel(f"time ours / time {REFERENCE.get(first['suite'], 'torch')}, median of the "
                   "rounds (log scale; left of 1: ours faster)")
-    ax.set_title(TITLES.get(results["suite"], results["suite"]), loc="left", fontsize=10)
-    legend = [Line2D([], [], color=p["text"], linewidth=1.6, linestyle=(0, (2, 1)), label="goal")]
-    if any("ratio_q1" in row for row in rows):
+    ax.set_title(TITLES.get(first["suite"], first["suite"]), loc="left", fontsize=10)
+    legend = [Patch(color=p[MACHINE_COLOURS[j % len(MACHINE_COLOURS)]],
+                    label=machine_label(runs[m])) for j, m in enumerate(machines)]
+    legend.append(Line2D([], [], color=p["text"], linewidth=1.6, linestyle=(0, (2, 1)),
+                         label="goal"))
+    if missed:
+        legend.append(Patch(facecolor="none", edgecolor=p["missed"], linewidth=1.4,
+                            label="misses its goal"))
+    if spread:
         legend.append(Line2D([], [], color=p["text"], linewidth=0.9, marker="|",
-                             label="quartiles of the rounds"))
-    met = {row.get("meets_goal") for row in rows}
-    legend += [Patch(color=c, label=t) for key, c, t in
-               ((True, p["ours"], "meets its goal"), (False, p["missed"], "misses its goal"),
-                (None, p["neutral"], "no goal set")) if key in met]
+                             label="quartiles"))
+    if compiled_shown:
+        legend.append(Line2D([], [], color=p["text"], linewidth=0, marker="D", markersize=3.5,
+                             label="torch.compile"))
     fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=8,
                handlelength=1.6)
     return fig
+
+
+def ratio_text(r: float) -> str:
+    return f"{r:.2f}" if r >= 0.095 else f"{r:.3f}"
 
 
 # --- S4 scaling --------------------------------------------------------------------------------
@@ -183,7 +243,8 @@ def s4_scaling(results: dict, p: dict) -> Figure:
         ax.grid(which="major")
         ax.set_xlabel(f"{axis} (at {other} = {s[other]}, H = {results['setup']['H']})")
     axes[0].set_ylabel("ms per call (median)")
-    axes[0].set_title("time against the sequence length L", loc="left", fontsize=10)
+    axes[0].set_title(f"time against the sequence length L, {machine_label(results)}",
+                      loc="left", fontsize=10)
     axes[1].set_title("time against the state size N", loc="left", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
@@ -214,8 +275,8 @@ def conv_gflops(results: dict, p: dict) -> Figure:
                               *(r["torch_gflops"] for r in rows)))
     ax.grid(axis="x")
     ax.set_xlabel("GFLOP/s (2 per multiply-add; median time)")
-    ax.set_title("convolution passes against the machine's matrix-product rate", loc="left",
-                 fontsize=10)
+    ax.set_title(f"convolution passes against the matrix-product rate, {machine_label(results)}",
+                 loc="left", fontsize=10)
     fig.legend(loc="lower center", ncol=3, fontsize=8)
     return fig
 
@@ -254,8 +315,8 @@ def lr_convergence(results: dict, p: dict) -> Figure:
     ax.set_xlabel("iterations (one gradient per step of fit; L-BFGS may evaluate more per "
                   "iteration)")
     ax.set_ylabel("(objective - optimum) / optimum")
-    ax.set_title("fit against L-BFGS on the chapter's data (times: medians to the tolerance)",
-                 loc="left", fontsize=10)
+    ax.set_title("fit against L-BFGS on the chapter's data (times: medians to the tolerance, "
+                 f"{machine_label(results)})", loc="left", fontsize=10)
     ax.legend(loc="upper right", fontsize=8)
     return fig
 
@@ -263,22 +324,35 @@ def lr_convergence(results: dict, p: dict) -> Figure:
 # --- all of them -------------------------------------------------------------------------------
 
 def load(results_dir: pathlib.Path) -> dict:
-    """The results of every suite that has a file in ``results_dir``."""
-    return {suite: json.loads((results_dir / f"{suite}.json").read_text())
-            for suite in SUITES if (results_dir / f"{suite}.json").exists()}
+    """{suite: {machine folder: results}} of every suite that has a file in a machine folder
+    of ``results_dir`` (folders in name order)."""
+    out = {}
+    folders = sorted(d for d in pathlib.Path(results_dir).iterdir() if d.is_dir())
+    for suite in SUITES:
+        runs = {d.name: json.loads((d / f"{suite}.json").read_text())
+                for d in folders if (d / f"{suite}.json").exists()}
+        if runs:
+            out[suite] = runs
+    return out
+
+
+def latest(runs: dict, key: str) -> dict | None:
+    """The most recent of the runs (by date, then folder name) that recorded ``key``."""
+    have = [(r["machine"]["date"], m) for m, r in runs.items() if key in r]
+    return runs[max(have)[1]] if have else None
 
 
 def figures(results_dir: pathlib.Path) -> dict[str, str]:
     """{file name: SVG text} of every figure of the performance page, light and dark."""
     results = load(pathlib.Path(results_dir))
-    drawings = [(f"ratio-{suite}", ratio_chart, r) for suite, r in results.items()]
-    if "s4" in results and "scaling" in results["s4"]:
-        drawings.append(("s4-scaling", s4_scaling, results["s4"]))
-    if "conv" in results and "gemm_gflops" in results["conv"]:
-        drawings.append(("conv-gflops", conv_gflops, results["conv"]))
-    if "logistic_regression" in results and "convergence" in results["logistic_regression"]:
-        drawings.append(("logistic_regression-convergence", lr_convergence,
-                         results["logistic_regression"]))
+    drawings = [(f"ratio-{suite}", ratio_chart, runs) for suite, runs in results.items()]
+    for suite, key, name, draw in (("s4", "scaling", "s4-scaling", s4_scaling),
+                                   ("conv", "gemm_gflops", "conv-gflops", conv_gflops),
+                                   ("logistic_regression", "convergence",
+                                    "logistic_regression-convergence", lr_convergence)):
+        run = latest(results.get(suite, {}), key)
+        if run is not None:
+            drawings.append((name, draw, run))
     out = {}
     light, dark = PALETTES["light"], PALETTES["dark"]
     swap = {light[key]: dark[key] for key in light}
