@@ -18,12 +18,14 @@ training it relies on.
   ``ATEN_CPU_CAPABILITY=avx2`` (torch's AVX2 kernels, and exp2's), 2 threads, the same AMD EPYC
   measured log_softmax and the loss with its gradient at 2.0x and 1.9x at (16384, 10), over
   the goal (softmax 1.16x; 1.0-1.1x at (1024, 1000); before: 3.3x, 2.0x, 4.3x and 4.0-6.8x).
+  Each is also timed under torch.compile (the compiled columns; the goal is on eager).
 - torch.exp against torch.exp2 on the (1024, 1000) logits: why the snippet computes 2^x.
 - ``fit`` (full-batch gradient descent, gradient written out) against the same loop with the
   gradient from autograd, same step and steps, same iterates: at the chapter's size (float64,
   3000 x 16, 5 classes) and at an MNIST-like size where the matrix products dominate
   (float32, 20000 x 784, 10 classes). Goal 1: the gradient written out is what autograd computes,
-  without recording a graph.
+  without recording a graph. Not compiled: under ``fullgraph=True`` the loop of steps unrolls
+  into one graph per step count, and fit has no step function of its own to compile.
 - ``fit`` against ``torch.optim.LBFGS``, the independent solver the chapter checks it with,
   each run just long enough to reach the chapter's tolerance (objective within 1e-8, relative,
   of the optimum) on the chapter's data: gradient descent with the safe step 1/L needs

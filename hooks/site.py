@@ -19,7 +19,7 @@
   cells as text (nbconvert expects MathJax); each formula is wrapped the way
   pymdownx.arithmatex wraps the chapters' math, so ``katex-init.js`` renders it and the
   browser tests check it like any other.
-* **The performance figures**, drawn from ``benchmarks/results/*.json`` by
+* **The performance figures**, drawn from ``benchmarks/results/<machine>/*.json`` by
   ``benchmarks/plots.py``.
 * **Every copy runs.** A ``continuation`` block's doc test runs the blocks it continues first;
   its copy button copies them too (Material reads a ``data-copy`` attribute on the block in

@@ -10,8 +10,8 @@ import pytest
 from benchmarks import plots
 from benchmarks.__main__ import SUITES
 from benchmarks.bench_conv import CONFIGS
-from benchmarks.harness import (RESULTS, combined_markdown, goals_sentence, machines,
-                                suite_markdown, time_pair)
+from benchmarks.harness import (RESULTS, combined_markdown, goals_sentence, machines, run_suite,
+                                suite_markdown, time_pair, write_results)
 from benchmarks.machines import machine_name, machine_slug
 from tests.docblocks import DOCS
 
@@ -132,6 +132,36 @@ def test_time_pair_times_a_compiled_third_and_reports_a_failed_compile():
     out = time_pair(ours, reference, rounds=2, number=1, warmup=1, compiled=broken)
     assert out["compiled_error"] == "RuntimeError: no C++ compiler"
     assert "compiled_s" not in out and out["ours_s"] > 0
+
+
+def test_a_run_is_filed_under_its_machine(tmp_path):
+    """write_results puts a run in its CPU's folder, with its table, and rewrites the combined
+    file with a tab for every machine; run_suite's rows carry the compiled columns."""
+    amd = load("einsum", AMD)
+    other = {**amd, "machine": {**amd["machine"],
+                                "cpu": "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz"}}
+    write_results(amd, tmp_path)
+    write_results(other, tmp_path)
+    assert sorted(d.name for d in tmp_path.iterdir()) == [
+        "amd-epyc", "einsum.md", "intel-xeon-platinum-8375c"]
+    assert json.loads((tmp_path / "amd-epyc" / "einsum.json").read_text()) == amd
+    combined = (tmp_path / "einsum.md").read_text()
+    assert re.findall(r'^=== "([^"]+)"$', combined, flags=re.M) == [
+        "AMD EPYC", "Intel Xeon Platinum 8375C"]
+    assert combined == combined_markdown("einsum", tmp_path)
+    assert "    " + suite_markdown("einsum")(other).splitlines()[0] in combined
+
+    results = run_suite("einsum", [
+        {"name": "a", "goal": 1.5, "ours": lambda: None, "torch": lambda: None,
+         "compiled": lambda: None, "rounds": 3, "number": 1},
+        {"name": "b", "goal": None, "ours": lambda: None, "torch": lambda: None,
+         "compiled": lambda: 1 / 0, "rounds": 3, "number": 1}], write=False)
+    a, b = results["cases"]
+    assert a["compiled_s"] > 0 and "compiled_error" not in a
+    assert b["compiled_error"] == "ZeroDivisionError: division by zero" and "compiled_s" not in b
+    table = suite_markdown("einsum")(results)
+    assert "| compiled (ms) | compiled ratio |" in table
+    assert "torch.compile failed for b (ZeroDivisionError: division by zero)." in table
 
 
 # --- what the pages say ------------------------------------------------------------------------
