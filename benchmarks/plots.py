@@ -1,7 +1,7 @@
 """The performance page's figures, drawn from ``benchmarks/results/<machine>/*.json`` at site
 build time. The ratio charts show every machine's ratios side by side, one colour per machine;
-the other figures (S4 scaling, convolution rates, convergence) show one machine's run, the
-most recent, and name it.
+the S4 scaling and the convolution rates have a panel per machine; the convergence figure
+shows the most recent run and names its machine.
 
 ``figures(results_dir)`` returns ``{file name: SVG text}``: every figure in two variants,
 ``<name>-light.svg`` and ``<name>-dark.svg``, with transparent backgrounds and text, axes and
@@ -221,63 +221,78 @@ def ratio_text(r: float) -> str:
 
 # --- S4 scaling --------------------------------------------------------------------------------
 
-def s4_scaling(results: dict, p: dict) -> Figure:
-    """Seconds per call against L (at N) and against N (at L), ours and the baselines."""
-    scaling = results["scaling"]
-    fig = Figure(figsize=(WIDTH, 3.4))
-    axes = fig.subplots(1, 2)
-    frame(fig, left=0.75, right=0.2, top=0.35, bottom=0.85, wspace=0.22)
+def s4_scaling(runs: dict, p: dict) -> Figure:
+    """Seconds per call against L (at N) and against N (at L), ours and the baselines: a row
+    of two panels per machine (``runs``: {machine folder: results}), the same axes ranges."""
+    runs = {m: r for m, r in runs.items() if "scaling" in r}
+    fig = Figure(figsize=(WIDTH, 0.9 + 2.7 * len(runs)))
+    axes = fig.subplots(len(runs), 2, squeeze=False, sharey="col")
+    frame(fig, left=0.75, right=0.2, top=0.35, bottom=0.85, wspace=0.22, hspace=0.55)
     colours = {"kernel_nplr": p["ours"], "kernel_s4d": p["torch"]}
-    for ax, axis, other in zip(axes, ("L", "N"), ("N", "L")):
-        s = scaling[axis]
-        for kernel, colour in colours.items():
-            ax.plot(s[axis], [t * 1e3 for t in s[kernel]["ours_s"]], "o-", color=colour,
-                    linewidth=1.5, markersize=4, label=kernel)
-            ax.plot(s[axis], [t * 1e3 for t in s[kernel]["baseline_s"]], "x--", color=colour,
-                    linewidth=1.2, markersize=5, label=f"{kernel} baseline")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(s[axis], [str(v) for v in s[axis]])
-        log_labels(ax.yaxis)
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.grid(which="major")
-        ax.set_xlabel(f"{axis} (at {other} = {s[other]}, H = {results['setup']['H']})")
-    axes[0].set_ylabel("ms per call (median)")
-    axes[0].set_title(f"time against the sequence length L, {machine_label(results)}",
-                      loc="left", fontsize=10)
-    axes[1].set_title("time against the state size N", loc="left", fontsize=10)
-    handles, labels = axes[0].get_legend_handles_labels()
+    for row, results in zip(axes, runs.values()):
+        scaling = results["scaling"]
+        for ax, axis, other in zip(row, ("L", "N"), ("N", "L")):
+            s = scaling[axis]
+            for kernel, colour in colours.items():
+                ax.plot(s[axis], [t * 1e3 for t in s[kernel]["ours_s"]], "o-", color=colour,
+                        linewidth=1.5, markersize=4, label=kernel)
+                ax.plot(s[axis], [t * 1e3 for t in s[kernel]["baseline_s"]], "x--",
+                        color=colour, linewidth=1.2, markersize=5, label=f"{kernel} baseline")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(s[axis], [str(v) for v in s[axis]])
+            log_labels(ax.yaxis)
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.grid(which="major")
+            ax.set_xlabel(f"{axis} (at {other} = {s[other]}, H = {results['setup']['H']})")
+        row[0].set_ylabel("ms per call (median)")
+        name = machine_label(results)
+        row[0].set_title(f"time against the sequence length L, {name}", loc="left", fontsize=10)
+        row[1].set_title(f"time against the state size N, {name}", loc="left", fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     return fig
 
 
 # --- conv rates --------------------------------------------------------------------------------
 
-def conv_gflops(results: dict, p: dict) -> Figure:
-    """GFLOP/s of each pass, ours and torch's, against the machine's matrix-product rate."""
-    rows = [row for row in results["cases"] if "ours_gflops" in row]
-    fig = Figure(figsize=(WIDTH, 1.3 + 0.5 * len(rows)))
-    ax = fig.add_subplot()
+def conv_gflops(runs: dict, p: dict) -> Figure:
+    """GFLOP/s of each pass, ours and torch's, against the machine's matrix-product rate: a
+    panel per machine (``runs``: {machine folder: results}), side by side, the same scale."""
+    runs = {m: r for m, r in runs.items() if "gemm_gflops" in r}
+    first = next(iter(runs.values()))
+    rows = [row for row in first["cases"] if "ours_gflops" in row]
+    fig = Figure(figsize=(WIDTH, 1.5 + 0.5 * len(rows)))
+    axes = fig.subplots(1, len(runs), squeeze=False, sharey=True)[0]
+    labels = [textwrap.fill(r["name"], 40) for r in rows]
+    frame(fig, left=text_width(labels, 8) + 0.2, right=0.2, top=0.55, bottom=0.85, wspace=0.1)
     y = list(range(len(rows)))[::-1]
-    ax.barh([v + 0.19 for v in y], [r["ours_gflops"] for r in rows], height=0.36,
-            color=p["ours"], label="ours")
-    ax.barh([v - 0.19 for v in y], [r["torch_gflops"] for r in rows], height=0.36,
-            color=p["torch"], label="torch")
-    gemm = results["gemm_gflops"]
-    ax.axvline(gemm, color=p["text"], linewidth=1.2, linestyle=(0, (2, 1)),
-               label=f"float32 matrix product (4096, 1024) @ (1024, 1024): {gemm:.0f}")
-    labels = [textwrap.fill(r["name"], 52) for r in rows]
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.tick_params(axis="y", length=0)
-    frame(fig, left=text_width(labels, 8) + 0.2, right=0.2, top=0.35, bottom=0.85)
-    ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlim(0, 1.08 * max(gemm, *(r["ours_gflops"] for r in rows),
-                              *(r["torch_gflops"] for r in rows)))
-    ax.grid(axis="x")
-    ax.set_xlabel("GFLOP/s (2 per multiply-add; median time)")
-    ax.set_title(f"convolution passes against the matrix-product rate, {machine_label(results)}",
-                 loc="left", fontsize=10)
-    fig.legend(loc="lower center", ncol=3, fontsize=8)
+    top = 1.08 * max(max(r["gemm_gflops"], *(row["ours_gflops"] for row in r["cases"]
+                                               if "ours_gflops" in row),
+                         *(row["torch_gflops"] for row in r["cases"] if "torch_gflops" in row))
+                     for r in runs.values())
+    for ax, results in zip(axes, runs.values()):
+        by_name = {row["name"]: row for row in results["cases"]}
+        here = [by_name.get(row["name"]) for row in rows]
+        ax.barh([v + 0.19 for v, r in zip(y, here) if r], [r["ours_gflops"] for r in here if r],
+                height=0.36, color=p["ours"], label="ours")
+        ax.barh([v - 0.19 for v, r in zip(y, here) if r], [r["torch_gflops"] for r in here if r],
+                height=0.36, color=p["torch"], label="torch")
+        gemm = results["gemm_gflops"]
+        ax.axvline(gemm, color=p["text"], linewidth=1.2, linestyle=(0, (2, 1)),
+                   label="float32 matrix product (4096, 1024) @ (1024, 1024)")
+        ax.text(gemm, len(rows) - 0.3, f" {gemm:.0f}", va="bottom", fontsize=8, color=p["text"])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xlim(0, top)
+        ax.grid(axis="x")
+        ax.set_title(machine_label(results), loc="left", fontsize=9)
+        ax.set_xlabel("GFLOP/s (2 per multiply-add)")
+        ax.tick_params(axis="y", length=0)
+    axes[0].set_yticks(y, labels, fontsize=8)
+    fig.suptitle("convolution passes against each machine's matrix-product rate", x=0.01,
+                 ha="left", fontsize=10)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=8)
     return fig
 
 
@@ -347,12 +362,12 @@ def figures(results_dir: pathlib.Path) -> dict[str, str]:
     results = load(pathlib.Path(results_dir))
     drawings = [(f"ratio-{suite}", ratio_chart, runs) for suite, runs in results.items()]
     for suite, key, name, draw in (("s4", "scaling", "s4-scaling", s4_scaling),
-                                   ("conv", "gemm_gflops", "conv-gflops", conv_gflops),
-                                   ("logistic_regression", "convergence",
-                                    "logistic_regression-convergence", lr_convergence)):
-        run = latest(results.get(suite, {}), key)
-        if run is not None:
-            drawings.append((name, draw, run))
+                                   ("conv", "gemm_gflops", "conv-gflops", conv_gflops)):
+        if any(key in r for r in results.get(suite, {}).values()):
+            drawings.append((name, draw, results[suite]))   # every machine's, a panel each
+    run = latest(results.get("logistic_regression", {}), "convergence")
+    if run is not None:
+        drawings.append(("logistic_regression-convergence", lr_convergence, run))
     out = {}
     light, dark = PALETTES["light"], PALETTES["dark"]
     swap = {light[key]: dark[key] for key in light}
