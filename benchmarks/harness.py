@@ -194,10 +194,12 @@ def regenerate(results_dir: pathlib.Path = RESULTS) -> None:
     for folder in machines(results_dir):
         for file in sorted(folder.glob("*.json")):
             results = json.loads(file.read_text())
-            (folder / f"{results['suite']}.md").write_text(suite_markdown(results["suite"])(results))
-            suites.add(results["suite"])
+            suite = results["suite"]
+            (folder / f"{suite}.md").write_text(suite_markdown(suite)(results))
+            suites.add(suite)
     for suite in sorted(suites):
-        (pathlib.Path(results_dir) / f"{suite}.md").write_text(combined_markdown(suite, results_dir))
+        combined = combined_markdown(suite, results_dir)
+        (pathlib.Path(results_dir) / f"{suite}.md").write_text(combined)
 
 
 def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | None = None,

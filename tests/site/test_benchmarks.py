@@ -17,7 +17,8 @@ from tests.docblocks import DOCS
 
 PERFORMANCE_PAGE = DOCS / "performance.md"
 MACHINES = [folder.name for folder in machines(RESULTS)]
-RUNS = [(m, suite) for m in MACHINES for suite in SUITES if (RESULTS / m / f"{suite}.json").exists()]
+RUNS = [(m, suite) for m in MACHINES for suite in SUITES
+        if (RESULTS / m / f"{suite}.json").exists()]
 AMD = "amd-epyc"   # the machine the chapters' prose names where a claim holds on it alone
 
 
@@ -185,7 +186,8 @@ def test_conv_page_claims(machine):
         assert trio[2]["ours_gflops"] < min(trio[0]["ours_gflops"], trio[1]["ours_gflops"])
     memory = results["memory"]
     # the snippet allocates about its input copy and output; im2col its matrix on top
-    assert memory["peak_extra_bytes"]["snippet"] < 1.5 * (memory["input_bytes"] + memory["output_bytes"])
+    assert (memory["peak_extra_bytes"]["snippet"]
+            < 1.5 * (memory["input_bytes"] + memory["output_bytes"]))
     assert memory["peak_extra_bytes"]["im2col"] > memory["im2col_bytes"]
 
 
