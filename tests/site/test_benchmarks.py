@@ -264,6 +264,9 @@ def test_logistic_regression_claims_on_the_amd_epyc():
                    if r["name"].startswith(("log_softmax", "softmax", "cross_"))]
     assert all(r["goal"] == 1.5 and r["meets_goal"] for r in elementwise), elementwise
     assert results["exp"]["exp_ms"] >= 2 * results["exp"]["exp2_ms"], results["exp"]
+    # "... not every CPU is like that": on some machine in the results, exp is not 2x slower
+    exps = {m: r["exp"] for m, r in runs("logistic_regression").items() if "exp" in r}
+    assert any(e["exp_ms"] < 2 * e["exp2_ms"] for e in exps.values()), exps
 
 
 @pytest.mark.parametrize("suite", SUITES)
