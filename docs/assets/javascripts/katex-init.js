@@ -5,7 +5,8 @@
  *
  * Material's instant navigation swaps page content without a full reload and
  * re-emits its `document$` observable each time (and once on first load), so
- * rendering hangs off that observable rather than DOMContentLoaded.
+ * rendering hangs off that observable rather than DOMContentLoaded (except on
+ * the print page, which loads no theme script: see the end of this file).
  *
  * Errors must be loud. KaTeX keeps its default `throwOnError: true`: with
  * `false` it quietly renders an unknown command such as `\fracx` as red text
@@ -82,9 +83,21 @@
     }
   }
 
-  document$.subscribe(function (doc) {
+  function renderAll(doc) {
     var root = doc && doc.body ? doc.body : document.body;
     render(root);
     renderNav(root);
-  });
+  }
+
+  /*
+   * The print page (print_page/) does not load the theme's bundle, so it has no
+   * `document$`: there the page is rendered once, when it has been parsed.
+   */
+  if (typeof document$ !== "undefined") {
+    document$.subscribe(renderAll);
+  } else if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { renderAll(document); });
+  } else {
+    renderAll(document);
+  }
 })();
