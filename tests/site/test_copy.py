@@ -20,7 +20,9 @@ gets a real mouse click, and the clipboard after it is compared with what was re
   boundary, so only the longest copy of each chain runs: every block's code runs once.
 * **The chapter's notebook runs.** The page's other way out, its download button, gives
   ``<chapter>.ipynb`` (tests/site/test_site.py checks its cells are the page's blocks); its code
-  cells run in order in one namespace, as a kernel runs them, the way the copies do.
+  cells run in order in one namespace, as a kernel runs them, the way the copies do. Where
+  the cells after the install cell are, line for line, the page's one copy (its blocks form
+  one chain), that code runs once, as the copy, and the install cell runs on its own.
 
 Each copy runs as ``python <file>`` would from a temporary folder outside the repository: in a
 fresh process with a fresh ``__main__`` module, ``sys.path`` as a fresh interpreter there has
@@ -289,6 +291,7 @@ class PageCopies:
     clicked: tuple[int, str] | None = None  # a real mouse click: (block, clipboard after it)
     error: str = ""
     notebook: tuple[list[str], str, Future] | None = None  # its code cells, file, run
+    notebook_is_copy: bool = False  # its cells after the install cell are the one copy
 
 
 @pytest.fixture(scope="session")
@@ -361,17 +364,34 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
     for chapter, found in pages.items():  # now: on two cores they would slow the browser down
         cells = ["".join(c["source"]) for c in chapter_notebook(built_site, chapter)["cells"]
                  if c["cell_type"] == "code"]
-        stem = f"{chapter.stem}-notebook"
-        found.notebook = (cells, str(runner.workdir / f"{stem}.py"),
-                          runner.submit(notebook_script(cells), stem))
-        if found.error:
-            continue
-        python = [c for c in found.copied if PYTHON_CLASS.search(c["classes"])]
+        python = [] if found.error else [c for c in found.copied
+                                         if PYTHON_CLASS.search(c["classes"])]
         for k in maximal(found.blocks, found.chains):
-            stem = f"{chapter.stem}-line{found.blocks[k].line}"
-            found.runs[k] = (python[k]["copied"], str(runner.workdir / f"{stem}.py"),
-                             runner.submit(python[k]["copied"], stem))
+            if python:
+                stem = f"{chapter.stem}-line{found.blocks[k].line}"
+                found.runs[k] = (python[k]["copied"], str(runner.workdir / f"{stem}.py"),
+                                 runner.submit(python[k]["copied"], stem))
+        stem = f"{chapter.stem}-notebook"
+        found.notebook_is_copy = same_code_run(cells, found.runs)
+        if found.notebook_is_copy:  # the copy runs its code cells: here, the install cell
+            found.notebook = (cells[:1], str(runner.workdir / f"{stem}.py"),
+                              runner.submit(notebook_script(cells[:1]), stem))
+        else:
+            found.notebook = (cells, str(runner.workdir / f"{stem}.py"),
+                              runner.submit(notebook_script(cells), stem))
     return pages
+
+
+def same_code_run(cells: list[str], runs: dict[int, tuple[str, str, Future]]) -> bool:
+    """Whether the notebook's code after its install cell is, line for line, the one copy that
+    runs: a page whose blocks form one chain copies from its last block what its notebook
+    holds (tests/site/test_site.py checks the cells are the page's blocks). That code then
+    runs once, as the copy; the notebook's own run is its install cell (a no-op where the
+    package is installed), which comes first in a kernel and defines nothing the cells use."""
+    if len(runs) != 1 or not cells or "find_spec" not in cells[0]:
+        return False
+    ((text, _, _),) = runs.values()
+    return without_padding("\n\n".join(cells[1:])) == without_padding(text)
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=name)
@@ -433,8 +453,17 @@ def test_chapter_notebook_runs_top_to_bottom(copies, chapter):
     """The notebook the page's download button gives runs in a fresh Python, its code cells in
     order in one namespace (as ``jupyter nbconvert --to script`` writes them, and as a kernel
     runs them)."""
-    cells, filename, run = copies[chapter].notebook
+    found = copies[chapter]
+    cells, filename, run = found.notebook
     result = run.result(timeout=RUN_TIMEOUT_S + 60)
+    if not result["error"] and found.notebook_is_copy:  # its other cells ran as the copy
+        ((_, _, copy_run),) = found.runs.values()
+        copied = copy_run.result(timeout=RUN_TIMEOUT_S + 60)
+        if copied["error"]:
+            pytest.fail(f"{chapter.with_suffix('.ipynb').name}: its code cells after the install "
+                        f"cell are the copy of the page's last block, which fails in a fresh "
+                        f"Python (test_every_copy_runs says where):\n{copied['error']}",
+                        pytrace=False)
     if result["error"]:
         lines = [int(n) for n in re.findall(rf'File "{re.escape(filename)}", line (\d+)',
                                             result["error"])]
@@ -483,3 +512,15 @@ def test_copies_are_read_after_instant_navigation(copies):
     instant = [name(c) for c, found in copies.items() if found.instant]
     assert len(instant) >= len(copies) - 1, (
         f"only {len(instant)} of {len(copies)} pages were reached without a reload: {instant}")
+
+
+def test_a_notebook_runs_once_only_where_it_is_the_copy():
+    """Its cells after the install cell must be the page's one copy, line for line (blank
+    lines aside), for the copy's run to stand for the notebook's."""
+    install = "import importlib.util\nif importlib.util.find_spec('snippets') is None:\n    pass"
+    cells = [install, "import torch\nx = torch.ones(2)", "y = x + 1"]
+    one = {3: ("import torch\nx = torch.ones(2)\n\n\n\ny = x + 1", "f.py", Future())}
+    assert same_code_run(cells, one)
+    assert not same_code_run(cells[:2], one)                               # a cell missing
+    assert not same_code_run(cells[1:], one)                               # no install cell
+    assert not same_code_run(cells, {**one, 5: ("y = 2", "g.py", Future())})  # two copies
