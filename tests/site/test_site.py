@@ -611,3 +611,63 @@ def test_readme_example_is_a_block_of_the_einsum_chapter():
         if t.type == "fence" and fence_lang(t.info) in PYTHON]
     ran = {b.code for b in chapter_blocks(DOCS / "einsum.md") if b.runs}
     assert blocks and all(code in ran for code in blocks), blocks
+
+
+# --- each piece of code once per page (issue 17) ----------------------------------------------
+
+REPEAT_LIMIT = 0.05  # at most this share of a page's counted code lines repeat earlier ones
+TRIVIAL = re.compile(r"[\s()\[\]{},:;]*|else:|try:|finally:|pass|return|continue|break|\.\.\.|"
+                     r'"""|\'\'\'')
+IMPORT = re.compile(r"(?:from [\w.]+ )?import [\w., ]+(?: as \w+)?")  # one line, no brackets
+DEFINITION = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
+
+
+def repeats(blocks: list[str]) -> dict:
+    """What a reader scrolls through on a page whose Python blocks are ``blocks`` (in page
+    order, collapsed boxes included): the counted code lines (not blank, not trivially common
+    like lone brackets or ``else:``; a one-line import counts once, where first shown: a block
+    that stands alone may import again what it uses), how many of them repeat a line already
+    shown on the page (compared without indentation), and the top-level functions and classes
+    defined more than once."""
+    seen, counted, repeated, defined = set(), 0, 0, {}
+    for k, code in enumerate(blocks):
+        for line in code.split("\n"):
+            text = line.strip()
+            if TRIVIAL.fullmatch(text) or (text in seen and IMPORT.fullmatch(text)):
+                continue
+            counted += 1
+            repeated += text in seen
+            seen.add(text)
+            if (m := DEFINITION.match(line)) is not None:  # unindented: a top-level definition
+                defined.setdefault(m[1], []).append(k + 1)
+    return {"lines": counted, "repeated": repeated,
+            "share": repeated / counted if counted else 0.0,
+            "twice": {name: at for name, at in defined.items() if len(at) > 1}}
+
+
+def page_code(site: pathlib.Path, chapter: pathlib.Path) -> list[str]:
+    parser = CodeBlocks()
+    parser.feed(page_html(site, chapter))
+    return [b["code"] for b in parser.blocks]
+
+
+def test_each_piece_of_code_is_shown_once_per_page(built_site):
+    """On every page, no function or class is defined twice (a later block continues from the
+    one that taught it, or imports it, never both), and at most 5% of the code lines a reader
+    sees repeat lines already shown on that page."""
+    report = {str(c.relative_to(ROOT)): repeats(page_code(built_site, c)) for c in WITH_CODE}
+    table = "\n".join(
+        f"  {page:32} {r['repeated']:4}/{r['lines']:<5} {r['share']:6.1%}"
+        + (f"  defined twice: {', '.join(f'{n} (blocks {at})' for n, at in r['twice'].items())}"
+           if r["twice"] else "")
+        for page, r in report.items())
+    bad = [page for page, r in report.items() if r["twice"] or r["share"] > REPEAT_LIMIT]
+    assert not bad, (f"pages that show code twice: {', '.join(bad)}\n"
+                     f"  page                             repeated/lines\n{table}")
+
+
+def test_repeats_counts_what_a_reader_sees_again():
+    r = repeats(["import torch\ndef f(x):\n    return x + 1\n", "import torch\n\n)\nf(2)\n",
+                 "def f(x):\n    return x + 1\n"])
+    assert (r["lines"], r["repeated"], r["twice"]) == (6, 2, {"f": [1, 3]})
+    assert repeats(["from a import b\nx = 1\n", "from a import b\nx = 1\n"])["repeated"] == 1
