@@ -622,21 +622,47 @@ IMPORT = re.compile(r"(?:from [\w.]+ )?import [\w., ]+(?: as \w+)?")  # one line
 DEFINITION = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
 
 
-def repeats(blocks: list[str]) -> dict:
+def docstring_lines(code: str) -> set[int]:
+    """The line numbers (from 0) of the docstrings in ``code``: prose, not code; two functions
+    may well say the same thing (``Dtypes: float32, float64.``)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                lines.update(range(body[0].lineno - 1, body[0].end_lineno))
+    return lines
+
+
+def repeats(blocks: list[str], run: int = 2) -> dict:
     """What a reader scrolls through on a page whose Python blocks are ``blocks`` (in page
-    order, collapsed boxes included): the counted code lines (not blank, not trivially common
-    like lone brackets or ``else:``; a one-line import counts once, where first shown: a block
-    that stands alone may import again what it uses), how many of them repeat a line already
-    shown on the page (compared without indentation), and the top-level functions and classes
-    defined more than once."""
+    order, collapsed boxes included): the counted code lines (not blank, not docstrings, not
+    trivially common like lone brackets or ``else:``; a one-line import counts once, where
+    first shown: a block that stands alone may import again what it uses), how many of them
+    repeat code already shown on the page, and the top-level functions and classes defined
+    more than once. A repeat is a run of at least ``run`` counted lines in a row of one block,
+    each already shown on the page (compared without indentation): a piece of code shown
+    again, not one idiom such as ``dL_dy = torch.randn_like(y)`` that two checks share."""
     seen, counted, repeated, defined = set(), 0, 0, {}
     for k, code in enumerate(blocks):
-        for line in code.split("\n"):
+        prose, streak = docstring_lines(code), 0
+        for i, line in enumerate(code.split("\n")):
             text = line.strip()
-            if TRIVIAL.fullmatch(text) or (text in seen and IMPORT.fullmatch(text)):
+            if i in prose or TRIVIAL.fullmatch(text) or (text in seen and IMPORT.fullmatch(text)):
                 continue
             counted += 1
-            repeated += text in seen
+            if text in seen:
+                streak += 1
+                repeated += run if streak == run else streak > run
+            else:
+                streak = 0
             seen.add(text)
             if (m := DEFINITION.match(line)) is not None:  # unindented: a top-level definition
                 defined.setdefault(m[1], []).append(k + 1)
@@ -668,6 +694,9 @@ def test_each_piece_of_code_is_shown_once_per_page(built_site):
 
 def test_repeats_counts_what_a_reader_sees_again():
     r = repeats(["import torch\ndef f(x):\n    return x + 1\n", "import torch\n\n)\nf(2)\n",
-                 "def f(x):\n    return x + 1\n"])
-    assert (r["lines"], r["repeated"], r["twice"]) == (6, 2, {"f": [1, 3]})
-    assert repeats(["from a import b\nx = 1\n", "from a import b\nx = 1\n"])["repeated"] == 1
+                 "def f(x):\n    return x + 1\n", "y = 2\nf(2)\ny = 3\n"])
+    assert (r["lines"], r["repeated"], r["twice"]) == (9, 2, {"f": [1, 3]})
+    assert repeats(["from a import b\nx = 1\ny = 2\n", "from a import b\nx = 1\ny = 2\n"])[
+        "repeated"] == 2
+    assert repeats(['def g():\n    """Same words."""\n', 'def h():\n    """Same words."""\n'])[
+        "repeated"] == 0
