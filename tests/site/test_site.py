@@ -309,6 +309,55 @@ def test_a_deprecation_fails_a_doc_block(pytester, category):
         pytester.runpytest_inprocess("chapter.md").assert_outcomes(passed=1)  # no guard
 
 
+CHAIN = """
+```python
+import pathlib
+
+pathlib.Path("runs.txt").open("a").write("first ")
+def area(r):
+    return PI * r * r       # PI: defined by a later block
+```
+
+```{.python continuation}
+PI = 3.0
+assert area(1.0) == 3.0
+```
+
+```{.python continuation}
+assert {check}
+```
+
+```{.python continuation}
+assert pathlib.Path("runs.txt").read_text().split() == ["first"] * {runs}
+```
+"""
+
+
+@pytest.fixture
+def torch_imported():
+    """torch, imported before pytester snapshots sys.modules: it drops what a test imports, and
+    torch does not import twice in one process (this process's hook imports it for each test)."""
+    import torch
+
+    return torch
+
+
+@pytest.mark.parametrize("check, runs, outcomes", [("area(2.0) == 12.0", 1, dict(passed=4)),
+                                                   ("area(2.0) == 0.0", 2, dict(passed=2,
+                                                                                failed=2))])
+def test_a_chain_runs_each_block_once_and_a_failure_fails_what_follows(
+        torch_imported, pytester, monkeypatch, check, runs, outcomes):
+    """tests/docblocks.py's ChainRunner: a page whose blocks continue one another runs each
+    block once, in one namespace (a function of the first block sees a name the second
+    defines); after a failing block, the next one runs its whole chain again and fails too."""
+    pytester.makepyprojecttoml((ROOT / "pyproject.toml").read_text("utf8"))  # --markdown-docs
+    pytester.makefile(".md", chapter=CHAIN.replace("{check}", check).replace("{runs}", str(runs)))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess(  # not in-process: that would import torch anew
+        "chapter.md", "-p", "tests.docblocks", "-p", "no:cacheprovider")
+    result.assert_outcomes(**outcomes)
+
+
 def test_lab_notebook_math_is_wrapped_for_katex():
     """mkdocs-jupyter leaves a Markdown cell's `$...$` as text; the build hook wraps each formula
     as arithmatex does, so katex-init.js renders it. Code cells and prose dollars stay as they
