@@ -7,7 +7,10 @@ and content tabs (``===``). This plugin gives it a parser that
 * dedents container bodies in place (line numbers are kept, so a failure names the
   chapter file and the block's line), and
 * expands ``--8<--`` includes inside Python blocks with the pymdownx.snippets preprocessor
-  built from ``mkdocs.yml``, the one MkDocs runs.
+  built from ``mkdocs.yml``, the one MkDocs runs;
+
+and runs a page whose blocks continue one another (``{.python continuation}``) block by block,
+each once, in one namespace (``ChainRunner``), rather than its whole chain again for each block.
 
 Notebooks, jupytext percent files in ``docs/notebooks/`` that mkdocs-jupyter renders and
 executes, are collected as one test each: their code cells, read by jupytext as mkdocs-jupyter
@@ -21,11 +24,13 @@ import json
 import os
 import pathlib
 import re
+import dataclasses
 from dataclasses import dataclass
 from functools import cache
 
 import pytest
 from markdown_it import MarkdownIt
+from pytest_markdown_docs._runners import DefaultRunner, register_runner
 from pytest_markdown_docs.plugin import (FenceSyntax, MarkdownDocstringCodeModule,
                                          MarkdownTextFile, extract_fence_tests)
 
@@ -110,6 +115,34 @@ def chapter_notebook(site: pathlib.Path, chapter: pathlib.Path) -> dict:
 @pytest.hookimpl
 def pytest_markdown_docs_markdown_it():
     return MkDocsFences()
+
+
+@register_runner(default=True)
+class ChainRunner(DefaultRunner):
+    """pytest-markdown-docs' runner, without running a chain again for each of its blocks.
+
+    A ``continuation`` block's test is the code of its whole chain (the blocks before it, and
+    it). Run as it comes, a page whose blocks all continue one another runs its first block
+    once per block. Instead, when the block before it in the chain has just run and passed,
+    a block runs only its own code, in the namespace that run left (the same dict: functions
+    defined before look up later names in it, as they would in one run): the same statements
+    in the same order, each once. Any other case (the first block, a block after
+    a failure, a test run alone with ``-k``) runs the whole chain, as the plugin does. Line
+    numbers and the failure report are the plugin's (the code keeps its place in the file)."""
+
+    last: tuple[str, str, dict] | None = None  # (file, chain's code, namespace) of the last pass
+
+    def runtest(self, test, args, *, asyncio_runner=None):
+        last, ChainRunner.last = ChainRunner.last, None
+        source = test.source
+        if last and last[0] == str(test.source_path) and source.startswith(last[1]) \
+                and len(source) > len(last[1]):
+            done = last[1]
+            last[2].update({k: v for k, v in args.items() if not k.startswith("__")})  # fixtures
+            args = last[2]
+            test = dataclasses.replace(test, source="\n" * done.count("\n") + source[len(done):])
+        super().runtest(test, args, asyncio_runner=asyncio_runner)
+        ChainRunner.last = (str(test.source_path), source, args)
 
 
 def is_notebook(path: pathlib.Path) -> bool:

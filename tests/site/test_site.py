@@ -309,6 +309,55 @@ def test_a_deprecation_fails_a_doc_block(pytester, category):
         pytester.runpytest_inprocess("chapter.md").assert_outcomes(passed=1)  # no guard
 
 
+CHAIN = """
+```python
+import pathlib
+
+pathlib.Path("runs.txt").open("a").write("first ")
+def area(r):
+    return PI * r * r       # PI: defined by a later block
+```
+
+```{.python continuation}
+PI = 3.0
+assert area(1.0) == 3.0
+```
+
+```{.python continuation}
+assert {check}
+```
+
+```{.python continuation}
+assert pathlib.Path("runs.txt").read_text().split() == ["first"] * {runs}
+```
+"""
+
+
+@pytest.fixture
+def torch_imported():
+    """torch, imported before pytester snapshots sys.modules: it drops what a test imports, and
+    torch does not import twice in one process (this process's hook imports it for each test)."""
+    import torch
+
+    return torch
+
+
+@pytest.mark.parametrize("check, runs, outcomes", [("area(2.0) == 12.0", 1, dict(passed=4)),
+                                                   ("area(2.0) == 0.0", 2, dict(passed=2,
+                                                                                failed=2))])
+def test_a_chain_runs_each_block_once_and_a_failure_fails_what_follows(
+        torch_imported, pytester, monkeypatch, check, runs, outcomes):
+    """tests/docblocks.py's ChainRunner: a page whose blocks continue one another runs each
+    block once, in one namespace (a function of the first block sees a name the second
+    defines); after a failing block, the next one runs its whole chain again and fails too."""
+    pytester.makepyprojecttoml((ROOT / "pyproject.toml").read_text("utf8"))  # --markdown-docs
+    pytester.makefile(".md", chapter=CHAIN.replace("{check}", check).replace("{runs}", str(runs)))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    result = pytester.runpytest_subprocess(  # not in-process: that would import torch anew
+        "chapter.md", "-p", "tests.docblocks", "-p", "no:cacheprovider")
+    result.assert_outcomes(**outcomes)
+
+
 def test_lab_notebook_math_is_wrapped_for_katex():
     """mkdocs-jupyter leaves a Markdown cell's `$...$` as text; the build hook wraps each formula
     as arithmatex does, so katex-init.js renders it. Code cells and prose dollars stay as they
@@ -611,3 +660,109 @@ def test_readme_example_is_a_block_of_the_einsum_chapter():
         if t.type == "fence" and fence_lang(t.info) in PYTHON]
     ran = {b.code for b in chapter_blocks(DOCS / "einsum.md") if b.runs}
     assert blocks and all(code in ran for code in blocks), blocks
+
+
+# --- each piece of code once per page (issue 17) ----------------------------------------------
+
+REPEAT_LIMIT = 0.05  # at most this share of a page's counted code lines repeat earlier ones
+TRIVIAL = re.compile(r"[\s()\[\]{},:;]*|else:|try:|finally:|pass|return|continue|break|\.\.\.|"
+                     r'"""|\'\'\'')
+IMPORT = re.compile(r"(?:from [\w.]+ )?import [\w., ]+(?: as \w+)?")  # one line, no brackets
+DEFINITION = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
+
+
+def docstring_lines(code: str) -> set[int]:
+    """The line numbers (from 0) of the docstrings in ``code``: prose, not code; two functions
+    may well say the same thing (``Dtypes: float32, float64.``)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                lines.update(range(body[0].lineno - 1, body[0].end_lineno))
+    return lines
+
+
+def repeats(blocks: list[str], run: int = 3) -> dict:
+    """What a reader scrolls through on a page whose Python blocks are ``blocks`` (in page
+    order, collapsed boxes included): the counted code lines (not blank, not docstrings, not
+    trivially common like lone brackets or ``else:``; a one-line import counts once, where
+    first shown: a block that stands alone may import again what it uses), how many of them
+    repeat code already shown on the page, and the top-level functions and classes shown twice:
+    the same definition, word for word (two different examples may each be called ``f``). A repeat is a run of at least ``run`` counted lines in a row of one block,
+    each already shown on the page (compared without indentation): a piece of code shown
+    again, not an idiom of a line or two that two checks share (``dL_dy =
+    torch.randn_like(y)``; ``opt.step()`` then ``return theta.detach()``). Duplicate-code
+    detectors draw the same line, looser: pylint's ``min-similarity-lines`` is 4."""
+    seen, counted, repeated, defined = set(), 0, 0, {}
+    for k, code in enumerate(blocks):
+        prose, streak = docstring_lines(code), 0
+        for definition in definitions(code):
+            defined.setdefault(definition, []).append(k + 1)
+        for i, line in enumerate(code.split("\n")):
+            text = line.strip()
+            if i in prose or TRIVIAL.fullmatch(text) or (text in seen and IMPORT.fullmatch(text)):
+                continue
+            counted += 1
+            if text in seen:
+                streak += 1
+                repeated += run if streak == run else streak > run
+            else:
+                streak = 0
+            seen.add(text)
+    return {"lines": counted, "repeated": repeated,
+            "share": repeated / counted if counted else 0.0,
+            "twice": {DEFINITION.match(d)[1]: at for d, at in defined.items() if len(at) > 1}}
+
+
+def definitions(code: str) -> list[str]:
+    """The top-level functions and classes of a block, each as its text from its ``def`` or
+    ``class`` line to the next unindented line, trailing blank lines and spaces dropped."""
+    found, lines = [], code.split("\n")
+    for i, line in enumerate(lines):
+        if DEFINITION.match(line):
+            j = i + 1
+            while j < len(lines) and (not lines[j].strip() or lines[j][0].isspace()):
+                j += 1
+            found.append("\n".join(l.rstrip() for l in lines[i:j]).rstrip())
+    return found
+
+
+def page_code(site: pathlib.Path, chapter: pathlib.Path) -> list[str]:
+    parser = CodeBlocks()
+    parser.feed(page_html(site, chapter))
+    return [b["code"] for b in parser.blocks]
+
+
+def test_each_piece_of_code_is_shown_once_per_page(built_site):
+    """On every page, no function or class is shown twice (a later block continues from the
+    one that taught it, or imports it, never both), and at most 5% of the code lines a reader
+    sees repeat lines already shown on that page."""
+    report = {str(c.relative_to(ROOT)): repeats(page_code(built_site, c)) for c in WITH_CODE}
+    table = "\n".join(
+        f"  {page:32} {r['repeated']:4}/{r['lines']:<5} {r['share']:6.1%}"
+        + (f"  shown twice: {', '.join(f'{n} (blocks {at})' for n, at in r['twice'].items())}"
+           if r["twice"] else "")
+        for page, r in report.items())
+    bad = [page for page, r in report.items() if r["twice"] or r["share"] > REPEAT_LIMIT]
+    assert not bad, (f"pages that show code twice: {', '.join(bad)}\n"
+                     f"  page                             repeated/lines\n{table}")
+
+
+def test_repeats_counts_what_a_reader_sees_again():
+    r = repeats(["import torch\ndef f(x):\n    return x + 1\n", "import torch\n\n)\nf(2)\n",
+                 "def f(x):\n    return x + 1\n", "y = 2\nf(2)\ny = 3\n",
+                 "def f(x):\n    return x + 2\n"], run=2)  # another f: an example of its own
+    assert (r["lines"], r["repeated"], r["twice"]) == (11, 2, {"f": [1, 3]})
+    assert repeats(["from a import b\nx = 1\ny = 2\n", "from a import b\nx = 1\ny = 2\n"])[
+        "repeated"] == 0  # two lines: under the default run of 3
+    assert repeats(["x = 1\ny = 2\nz = 3\n", "x = 1\ny = 2\nz = 3\nw = 4\n"])["repeated"] == 3
+    assert repeats(['def g():\n    """Same words."""\n', 'def h():\n    """Same words."""\n'])[
+        "repeated"] == 0
