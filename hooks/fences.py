@@ -77,10 +77,3 @@ def continuation_chains(infos: list[str]) -> list[list[int]]:
         chains.append(chain)
         previous = chain
     return chains
-
-
-def copy_text(codes: list[str]) -> str:
-    """What the copy button of a block copies, given the code of the blocks of its chain: the
-    code its doc test executes, without the blank lines pytest-markdown-docs pads it with so
-    that line numbers match the chapter's (one blank line between blocks instead)."""
-    return "\n\n".join(code.strip("\n") for code in codes) + "\n"

@@ -23,7 +23,9 @@
   ``benchmarks/plots.py``.
 * **Every copy runs.** A ``continuation`` block's doc test runs the blocks it continues first;
   its copy button copies them too (Material reads a ``data-copy`` attribute on the block in
-  place of the visible code), so what a reader pastes into a fresh Python is what ran. The
+  place of the visible code, which ``copy-chain.js`` sets at the click from the blocks of the
+  chain, each naming the block it continues), so what a reader pastes into a fresh Python is
+  what ran. The
   block says so in a caption above it that links to the first block of its chain. A block
   that runs on its own keeps Material's copy of its visible code. ``tests/site/test_copy.py``
   clicks every copy button and runs what it copied.
@@ -69,7 +71,7 @@ def load(path: str):
 
 fences = load("hooks/fences.py")
 PYTHON, dedent_containers, fence_lang = fences.PYTHON, fences.dedent_containers, fences.fence_lang
-continuation_chains, copy_text = fences.continuation_chains, fences.copy_text
+continuation_chains = fences.continuation_chains
 
 NOTEBOOK = "notebook"          # page.meta key: the chapter's notebook, relative to the site root
 CHAPTER_MAP = "<!-- chapter map -->"
@@ -292,26 +294,30 @@ def caption(first: int, length: int) -> str:
 
 def copy_chains(html: str, text: str, src_uri: str, config) -> str:
     """Each continuation block of a page (its HTML; ``text``: its Markdown) copies its whole
-    chain and says so; the first block of a chain gets the id its captions link to."""
+    chain and says so. The page carries each link of a chain once: a continuation block names
+    the block it continues (``data-continues``), and copy-chain.js follows those links when
+    its copy button is clicked, setting the ``data-copy`` attribute Material copies from. (Each
+    block carrying its whole chain's text made a page of one long chain grow with the square
+    of its code: the print page reached 10 MB.) The first block of a chain gets the id its
+    captions link to."""
     blocks = python_blocks(text, config)
     found = PYTHON_BLOCK.findall(html)
     if len(found) != len(blocks):  # the copy texts would land on the wrong blocks
         raise ValueError(f"{src_uri}: {len(blocks)} Python blocks in the Markdown but "
                          f"{len(found)} in the HTML; the copy buttons cannot be matched to them")
     chains = continuation_chains([info for info, _ in blocks])
-    firsts = {chain[0] for chain in chains if len(chain) > 1}
+    linked = {i for chain in chains if len(chain) > 1 for i in chain}
     k = -1
 
     def block(m: re.Match) -> str:
         nonlocal k
         k += 1
         chain, tag = chains[k], m.group(0)
-        if k in firsts:
+        if k in linked:
             tag = tag.replace("<div ", f'<div id="{BLOCK_ID.format(k + 1)}" ', 1)
         if len(chain) == 1:  # runs on its own: Material copies the visible code
             return tag
-        copied = html_lib.escape(copy_text([blocks[i][1] for i in chain]), quote=True)
-        tag = tag.replace("<div ", f'<div data-copy="{copied}" ', 1)
+        tag = tag.replace("<div ", f'<div data-continues="{BLOCK_ID.format(chain[-2] + 1)}" ', 1)
         return caption(chain[0], len(chain)) + tag
 
     return PYTHON_BLOCK.sub(block, html)

@@ -112,9 +112,9 @@ COPY_ALL = """async timeout => {
     document.removeEventListener('copy', listener);
     const clipboard = await navigator.clipboard.readText();
     return {blocks, clipboard}; }"""
-# A continuation block (it has the data-copy attribute) on screen, for a real mouse click.
+# A continuation block (it names the block it continues) on screen, for a real mouse click.
 VISIBLE_CONTINUATION = """() => [...document.querySelectorAll('.md-content div.highlight')]
-    .findIndex(block => block.hasAttribute('data-copy') && block.offsetParent !== null)"""
+    .findIndex(block => block.hasAttribute('data-continues') && block.offsetParent !== null)"""
 
 
 def page_path(chapter: pathlib.Path) -> str:
