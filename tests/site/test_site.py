@@ -766,3 +766,22 @@ def test_repeats_counts_what_a_reader_sees_again():
     assert repeats(["x = 1\ny = 2\nz = 3\n", "x = 1\ny = 2\nz = 3\nw = 4\n"])["repeated"] == 3
     assert repeats(['def g():\n    """Same words."""\n', 'def h():\n    """Same words."""\n'])[
         "repeated"] == 0
+
+
+@pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_copy_chains_are_links_not_copies(built_site, chapter):
+    """A continuation block names the block it continues, one earlier on the page, and carries
+    no copy of its chain (copy-chain.js assembles that at the click; tests/site/test_copy.py
+    checks what it copies): a page's HTML grows with its code, not with the code's square."""
+    page = (built_site / chapter.relative_to(DOCS).with_suffix("") / "index.html")
+    text = page.read_text("utf8")
+    assert "data-copy=" not in text, chapter
+    tags = re.findall(r"<div ([^>]*)class=\"language-(?:py|python|python3) highlight\"", text)
+    ids = [re.search(r'\bid="([^"]+)"', t) for t in tags]
+    seen = set()
+    for tag, found in zip(tags, ids):
+        if (link := re.search(r'data-continues="([^"]+)"', tag)):
+            assert link.group(1) in seen, (chapter, tag)
+        if found:
+            seen.add(found.group(1))
+    assert any("data-continues" in t for t in tags), f"{chapter}: no continuation blocks"
