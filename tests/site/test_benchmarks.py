@@ -207,7 +207,7 @@ def test_s4_goals(machine):
     results = load("s4", machine)
     rows = {row["name"]: row for row in results["cases"]}
     assert rows["kernel_nplr H=256 N=64 L=16384"]["ratio"] <= 1 / 3
-    assert rows["kernel_s4d H=256 N=64 L=16384"]["ratio"] <= 1 / 5
+    assert rows["kernel_s4d H=256 N=64 L=16384"]["ratio"] <= 1 / 25
     memory = results["memory"]
     assert memory["peak_extra_bytes"]["kernel_nplr"] < memory["matrix_bytes"] / 4
     assert memory["peak_extra_bytes"]["kernel_nplr"] < 2e9
