@@ -18,8 +18,9 @@ class Mutant:
     edits: tuple[tuple[str, str], ...]  # (text that must occur once, what replaces it)
     chapter: str                       # the doc page whose tests must catch it
     tests: str                         # the unit-test file that must catch it
-    # Text of the tests that catch it (a unit test's name, a code fragment of a doc block): they
-    # run first in their file, so the run stops early. Order only: every test may still run.
+    # Text of the tests that catch it: a unit test's name, which runs first in its file so that
+    # the run stops early (order only: every test may still run); a code fragment of the doc
+    # block that catches it, which says where on the page (the blocks keep their order).
     first: tuple[str, ...] = ()
 
     def apply(self, root) -> None:
@@ -702,14 +703,18 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_modifyitems(items):
-    """The tests named by the mutant's ``first`` ahead of the rest of their file (a stable sort:
-    files keep their order, and so do the tests within each group)."""
+    """The unit tests named by the mutant's ``first`` ahead of the rest of their file (a stable
+    sort: files keep their order, and so do the tests within each group). A chapter's blocks
+    keep the page's order: each continues the one before, whose run it reuses
+    (tests/docblocks.py, ChainRunner), so a block moved ahead would run its whole chain first
+    and the blocks before it again after."""
     first = MUTANTS[os.environ["MUTANT"]].first
     files = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
 
     def key(item):
+        where = item.nodeid.split("::")[0]
         text = item.nodeid + "\n" + getattr(item, "code", "")
-        return files.index(item.nodeid.split("::")[0]), not any(f in text for f in first)
+        return files.index(where), not where.endswith(".md") and not any(f in text for f in first)
 
     items.sort(key=key)
 

@@ -125,8 +125,9 @@ def test_mutant_is_caught(name, mutant_runs):
 
 @pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if m.first])
 def test_mutant_first_tests_exist(name):
-    """Each mutant's ``first`` names a unit test of its file and a fragment of its chapter (so a
-    rename cannot quietly send its run back to the slow order)."""
+    """Each mutant's ``first`` names a unit test of its file (so a rename cannot quietly send
+    its run back to the slow order) and a fragment of its chapter (where the page catches it,
+    kept true)."""
     mutant = MUTANTS[name]
     tests, chapter = (ROOT / mutant.tests).read_text(), (ROOT / mutant.chapter).read_text()
     assert any(f"def {f}(" in tests for f in mutant.first), (name, mutant.first, mutant.tests)
