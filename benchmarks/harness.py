@@ -286,7 +286,7 @@ def goals_sentence(results: dict) -> str:
     listed = "; ".join(f"{row['name']}: {ratio_text(row['ratio'])}, goal {goal_text(row['goal'])}"
                        for row in missed)
     return (f"{where}, {len(rows) - len(missed)} of {len(rows)} cases meet their goal; "
-            f"**{len(missed)} miss it**: {listed}.")
+            f"**{len(missed)} {'misses' if len(missed) == 1 else 'miss'} it**: {listed}.")
 
 
 def markdown_table(results: dict) -> str:

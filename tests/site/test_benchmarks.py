@@ -102,7 +102,7 @@ def test_goals_sentence_names_what_misses():
     rows = [dict(row) for row in results["cases"]]
     rows[0].update(ratio=2 * rows[0]["goal"], meets_goal=False)
     sentence = goals_sentence({**results, "cases": rows})
-    assert "1 miss it" in sentence and rows[0]["name"] in sentence, sentence
+    assert "1 misses it" in sentence and rows[0]["name"] in sentence, sentence
     assert "every case meets" in goals_sentence(results)
 
 
