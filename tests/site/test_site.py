@@ -313,7 +313,7 @@ CHAIN = """
 ```python
 import pathlib
 
-pathlib.Path("runs.txt").open("a").write("first ")
+pathlib.Path("{name}.runs").open("a").write("first ")
 def area(r):
     return PI * r * r       # PI: defined by a later block
 ```
@@ -328,7 +328,7 @@ assert {check}
 ```
 
 ```{.python continuation}
-assert pathlib.Path("runs.txt").read_text().split() == ["first"] * {runs}
+assert pathlib.Path("{name}.runs").read_text().split() == ["first"] * {runs}
 ```
 """
 
@@ -342,20 +342,24 @@ def torch_imported():
     return torch
 
 
-@pytest.mark.parametrize("check, runs, outcomes", [("area(2.0) == 12.0", 1, dict(passed=4)),
-                                                   ("area(2.0) == 0.0", 2, dict(passed=2,
-                                                                                failed=2))])
 def test_a_chain_runs_each_block_once_and_a_failure_fails_what_follows(
-        torch_imported, pytester, monkeypatch, check, runs, outcomes):
+        torch_imported, pytester, monkeypatch):
     """tests/docblocks.py's ChainRunner: a page whose blocks continue one another runs each
     block once, in one namespace (a function of the first block sees a name the second
-    defines); after a failing block, the next one runs its whole chain again and fails too."""
+    defines); after a failing block, the next one runs its whole chain again and fails too.
+    Two pages in one run (a pytest process costs 3 s here): one passes, one fails at its
+    third block."""
     pytester.makepyprojecttoml((ROOT / "pyproject.toml").read_text("utf8"))  # --markdown-docs
-    pytester.makefile(".md", chapter=CHAIN.replace("{check}", check).replace("{runs}", str(runs)))
+    for name, check, runs in [("passes", "area(2.0) == 12.0", 1), ("fails", "area(2.0) == 0.0", 2)]:
+        page = CHAIN.replace("{check}", check).replace("{runs}", str(runs))
+        pytester.makefile(".md", **{name: page.replace("{name}", name)})
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     result = pytester.runpytest_subprocess(  # not in-process: that would import torch anew
-        "chapter.md", "-p", "tests.docblocks", "-p", "no:cacheprovider")
-    result.assert_outcomes(**outcomes)
+        "passes.md", "fails.md", "-p", "tests.docblocks", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=6, failed=2)
+    outcomes = re.findall(r"^(PASSED|FAILED) (\w+)\.md", result.stdout.str(), re.M)
+    assert sorted(outcomes) == sorted([("PASSED", "passes")] * 4 + [("PASSED", "fails")] * 2
+                                      + [("FAILED", "fails")] * 2), outcomes
 
 
 def test_lab_notebook_math_is_wrapped_for_katex():
