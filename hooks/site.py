@@ -40,7 +40,6 @@
 import ast
 import functools
 import hashlib
-import html as html_lib
 import importlib.metadata
 import importlib.util
 import json

@@ -4,9 +4,8 @@
  * continuation block names the block it continues (`data-continues`, written
  * by hooks/site.py); when its copy button is clicked, this joins the code of
  * the chain's blocks, one blank line between them (as tests/site/test_copy.py's
- * expected_copy has it),
- * into the block's `data-copy` attribute, which Material's clipboard handler
- * copies in place of the visible code. It runs in the capture phase, before
+ * expected_copy has it), into the block's `data-copy` attribute, which
+ * Material's clipboard handler copies in place of the visible code. It runs in the capture phase, before
  * that handler, which listens on the document as the click bubbles.
  */
 (function () {
