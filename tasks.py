@@ -65,8 +65,9 @@ def setup() -> None:
         venv.create(VENV, with_pip=True)
     stamp = VENV / ".installed"
     upgrade = os.environ.get("UPGRADE", "").split()
-    digest = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in INPUTS)
-                            + " ".join(upgrade).encode()).hexdigest()
+    digest = hashlib.sha256(
+        b"".join((ROOT / f).read_bytes() for f in INPUTS) + " ".join(upgrade).encode()
+    ).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
     pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
@@ -79,14 +80,17 @@ def setup() -> None:
 
 # --- the site --------------------------------------------------------------------------------
 
+
 def mkdocs(verb: str, *args: str) -> list[str]:
     """MkDocs as every command here runs it: strict (a warning fails), without `-q` (which
     drops warnings before strict mode counts them)."""
     return [str(PY), "-m", "mkdocs", verb, "--strict", *args]
 
 
-GITHUB_REMOTE = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
-                           r"([\w.-]+/[\w.-]+?)(?:\.git)?/?$")
+GITHUB_REMOTE = re.compile(
+    r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+    r"([\w.-]+/[\w.-]+?)(?:\.git)?/?$"
+)
 
 
 def github_repository() -> str:
@@ -95,8 +99,12 @@ def github_repository() -> str:
     if "/" in (repo := os.environ.get("GITHUB_REPOSITORY", "")):
         return repo
     try:
-        remote = subprocess.run(["git", "remote", "get-url", "origin"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip()
+        remote = subprocess.run(
+            ["git", "remote", "get-url", "origin"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:  # no git
         return ""
     match = GITHUB_REMOTE.match(remote)
@@ -118,7 +126,9 @@ def site_env() -> dict:
     if "/" in repo and "SITE_URL" not in os.environ:
         owner, name = repo.split("/", 1)
         pages = f"https://{owner.lower()}.github.io/"
-        env["SITE_URL"] = pages if name.lower() == f"{owner.lower()}.github.io" else f"{pages}{name}/"
+        env["SITE_URL"] = (
+            pages if name.lower() == f"{owner.lower()}.github.io" else f"{pages}{name}/"
+        )
     return env
 
 
@@ -134,6 +144,7 @@ def serve(args: list[str]) -> int:
 
 # --- the tests -------------------------------------------------------------------------------
 
+
 def pytest_args() -> tuple[list[str], dict]:
     """Options every part's pytest gets from the environment: the Hypothesis seed."""
     seed = os.environ.get("HYPOTHESIS_SEED")
@@ -141,8 +152,11 @@ def pytest_args() -> tuple[list[str], dict]:
         return [], {}
     if seed == "random":
         seed = str(random.SystemRandom().randrange(2**32))
-    print(f"Hypothesis examples drawn from seed {seed}; replay a failure with "
-          f"HYPOTHESIS_SEED={seed} python3 tasks.py test", flush=True)
+    print(
+        f"Hypothesis examples drawn from seed {seed}; replay a failure with "
+        f"HYPOTHESIS_SEED={seed} python3 tasks.py test",
+        flush=True,
+    )
     return [f"--hypothesis-seed={seed}"], {"HYPOTHESIS_PROFILE": "random"}
 
 
@@ -152,20 +166,50 @@ def wheel_env(tmp: pathlib.Path) -> pathlib.Path:
     numpy, pytest, ...) come from .venv through a path entry, not .venv's `.pth` files, so
     the editable install there, and with it the source tree, stays out of reach."""
     src, dist, env_dir = tmp / "src", tmp / "dist", tmp / "venv"
-    shutil.copytree(ROOT / "snippets", src / "snippets",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "snippets",
+        src / "snippets",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
     pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                          "-w", str(dist), str(src)], check=True)
+    subprocess.run(
+        pip
+        + [
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(dist),
+            str(src),
+        ],
+        check=True,
+    )
     subprocess.run([str(PY), "-m", "venv", "--without-pip", str(env_dir)], check=True)
     (wheel,) = dist.glob("*.whl")
-    subprocess.run(pip + ["--python", str(python(env_dir)), "install", "--no-deps",
-                          "--no-index", str(wheel)], check=True)
-    ours = sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
-    theirs = subprocess.run([str(PY), "-c", "import sysconfig; print(sysconfig.get_path("
-                             "'purelib'))"], capture_output=True, text=True, check=True)
+    subprocess.run(
+        pip
+        + [
+            "--python",
+            str(python(env_dir)),
+            "install",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+    )
+    ours = sysconfig.get_path(
+        "purelib", vars={"base": str(env_dir), "platbase": str(env_dir)}
+    )
+    theirs = subprocess.run(
+        [str(PY), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pathlib.Path(ours, "_dependencies_from_venv.pth").write_text(theirs.stdout)
     return env_dir
 
@@ -174,16 +218,41 @@ def unit_part(tmp: pathlib.Path, extra: list[str]) -> list[str]:
     """The unit tests and the labs, copied out of the tree, against the installed wheel."""
     env_dir = wheel_env(tmp)
     work = tmp / "work"
-    for item in ("conftest.py", "pyproject.toml", "tests", "hooks/fences.py", "docs/notebooks"):
+    for item in (
+        "conftest.py",
+        "pyproject.toml",
+        "tests",
+        "hooks/fences.py",
+        "docs/notebooks",
+    ):
         (work / item).parent.mkdir(parents=True, exist_ok=True)
         copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy2
-        copy(ROOT / item, work / item, **({"ignore": shutil.ignore_patterns("__pycache__")}
-                                         if (ROOT / item).is_dir() else {}))
-    where = subprocess.run([str(python(env_dir)), "-c", "import snippets; print(snippets.__file__)"],
-                           cwd=work, capture_output=True, text=True, check=True).stdout.strip()
+        copy(
+            ROOT / item,
+            work / item,
+            **(
+                {"ignore": shutil.ignore_patterns("__pycache__")}
+                if (ROOT / item).is_dir()
+                else {}
+            ),
+        )
+    where = subprocess.run(
+        [str(python(env_dir)), "-c", "import snippets; print(snippets.__file__)"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if not pathlib.Path(where).resolve().is_relative_to(env_dir.resolve()):
         raise SystemExit(f"the unit part would test {where}, not the installed wheel")
-    return [str(python(env_dir)), "-m", "pytest", "tests/unit", "docs/notebooks", *extra], work
+    return [
+        str(python(env_dir)),
+        "-m",
+        "pytest",
+        "tests/unit",
+        "docs/notebooks",
+        *extra,
+    ], work
 
 
 def part_command(part: str, tmp: pathlib.Path, extra: list[str]):
@@ -200,8 +269,11 @@ def part_command(part: str, tmp: pathlib.Path, extra: list[str]):
     raise ValueError(part)
 
 
-SUMMARY = re.compile(r"^=+ (.*\b(?:passed|failed|error|errors|skipped|no tests ran)\b.*) in "
-                     r"[\d.]+s(?: \([\d:]+\))? =+$", re.M)
+SUMMARY = re.compile(
+    r"^=+ (.*\b(?:passed|failed|error|errors|skipped|no tests ran)\b.*) in "
+    r"[\d.]+s(?: \([\d:]+\))? =+$",
+    re.M,
+)
 
 
 def yield_to_site(part: str, parts: list[str]):
@@ -212,15 +284,25 @@ def yield_to_site(part: str, parts: list[str]):
     return lambda: os.nice(5)
 
 
-def run_part(part: str, tmp: pathlib.Path, extra: list[str], env: dict, parts: list[str]):
+def run_part(
+    part: str, tmp: pathlib.Path, extra: list[str], env: dict, parts: list[str]
+):
     """One part, start to end (the unit part builds and installs its wheel first): its exit
     code and everything it printed."""
     began = time.perf_counter()
     try:
         cmd, cwd = part_command(part, tmp / part, extra)
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, encoding="utf8",
-                              errors="replace", preexec_fn=yield_to_site(part, parts))
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf8",
+            errors="replace",
+            preexec_fn=yield_to_site(part, parts),
+        )
         code, output = proc.returncode, proc.stdout
     except (OSError, subprocess.CalledProcessError, SystemExit) as e:
         code, output = 1, f"the {part} part could not start: {e}"
@@ -235,32 +317,52 @@ def test(parts: list[str], extra: list[str]) -> int:
     # Torch on one thread in every part: the parts already keep the cores busy side by side,
     # and a second torch thread only spins (a full run took 254-268 s of CPU with it, 234 s
     # without, on 2 cores). OMP_NUM_THREADS=2 python3 tasks.py test brings it back.
-    env = {**os.environ, **ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-           **extra_env}
+    env = {
+        **os.environ,
+        **ENV,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        **extra_env,
+    }
     start, totals, failed = time.perf_counter(), {}, []
     order = sorted(parts, key=lambda p: p != "site")
-    with tempfile.TemporaryDirectory(prefix="tasks-test-") as tmp, \
-            ThreadPoolExecutor(len(order)) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="tasks-test-") as tmp,
+        ThreadPoolExecutor(len(order)) as pool,
+    ):
         for part in order:
             (pathlib.Path(tmp) / part).mkdir()
-        runs = {pool.submit(run_part, part, pathlib.Path(tmp), extra_args + extra, env, parts): part
-                for part in order}
+        runs = {
+            pool.submit(
+                run_part, part, pathlib.Path(tmp), extra_args + extra, env, parts
+            ): part
+            for part in order
+        }
         for run in as_completed(runs):
             part, (code, output, seconds) = runs[run], run.result()
-            print(f"\n{'#' * 30} {part}: exit {code}, {seconds:.1f} s {'#' * 30}\n{output}",
-                  flush=True)
+            print(
+                f"\n{'#' * 30} {part}: exit {code}, {seconds:.1f} s {'#' * 30}\n{output}",
+                flush=True,
+            )
             if code != 0:
                 failed.append(part)
-            for count, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)",
-                                          (SUMMARY.findall(output) or [""])[-1]):
+            for count, word in re.findall(
+                r"(\d+) (passed|failed|skipped|errors?)",
+                (SUMMARY.findall(output) or [""])[-1],
+            ):
                 word = "error" if word.startswith("error") else word
                 totals[word] = totals.get(word, 0) + int(count)
-    counts = ", ".join(f"{totals.get(w, 0)} {w}" for w in ("passed", "failed", "skipped"))
+    counts = ", ".join(
+        f"{totals.get(w, 0)} {w}" for w in ("passed", "failed", "skipped")
+    )
     errors = f", {totals['error']} error" if totals.get("error") else ""
-    summary = (f"{versions()}; parts: {', '.join(parts)}; failed: {', '.join(failed) or 'none'}; "
-               f"{time.perf_counter() - start:.1f} s wall")
+    summary = (
+        f"{versions()}; parts: {', '.join(parts)}; failed: {', '.join(failed) or 'none'}; "
+        f"{time.perf_counter() - start:.1f} s wall"
+    )
     print(f"\n{summary}\n{counts}{errors}")
-    if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):  # the job's page on Actions
+    if step_summary := os.environ.get(
+        "GITHUB_STEP_SUMMARY"
+    ):  # the job's page on Actions
         with open(step_summary, "a", encoding="utf8") as f:
             f.write(f"{summary}\n\n**{counts}{errors}**\n")
     return 1 if failed else 0
@@ -268,16 +370,22 @@ def test(parts: list[str], extra: list[str]) -> int:
 
 def versions() -> str:
     # From the installed metadata: importing torch here would add 2 s to every run's end.
-    code = ("import platform; from importlib.metadata import version as v; "
-            "print(f'Python {platform.python_version()}, torch {v(\"torch\")}, "
-            "numpy {v(\"numpy\")}')")
-    return subprocess.run([str(PY), "-c", code], capture_output=True, text=True).stdout.strip()
+    code = (
+        "import platform; from importlib.metadata import version as v; "
+        'print(f\'Python {platform.python_version()}, torch {v("torch")}, '
+        'numpy {v("numpy")}\')'
+    )
+    return subprocess.run(
+        [str(PY), "-c", code], capture_output=True, text=True
+    ).stdout.strip()
 
 
 def run(cmd: list[str], extra_env: dict) -> int:
     env = {**os.environ, **extra_env}
     os.chdir(ROOT)
-    if os.name == "posix":  # become the command: signals and the exit code go straight to it
+    if (
+        os.name == "posix"
+    ):  # become the command: signals and the exit code go straight to it
         os.execve(cmd[0], cmd, env)
     return subprocess.run(cmd, env=env).returncode
 

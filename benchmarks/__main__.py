@@ -11,6 +11,7 @@ SUITES = ["einsum", "conv", "s4", "logistic_regression"]
 if __name__ == "__main__":
     if sys.argv[1:] == ["--markdown"]:
         from benchmarks.harness import regenerate
+
         regenerate()
         sys.exit()
     for suite in sys.argv[1:] or SUITES:

@@ -23,7 +23,9 @@ def backward_case(equation: str, shapes: list[tuple[int, ...]], goal: float) -> 
     }
 
 
-def forward_backward_case(equation: str, shapes: list[tuple[int, ...]], goal: float) -> dict:
+def forward_backward_case(
+    equation: str, shapes: list[tuple[int, ...]], goal: float
+) -> dict:
     """einsum_vjp alone against autograd's forward plus backward (its backward reuses the
     intermediate products its forward saved; einsum_vjp has none)."""
     gen = torch.Generator().manual_seed(0)
@@ -35,7 +37,9 @@ def forward_backward_case(equation: str, shapes: list[tuple[int, ...]], goal: fl
         "name": f"fwd+bwd {equation} {' '.join('x'.join(map(str, s)) for s in shapes)}",
         "ours": lambda: einsum_vjp(equation, ops, g),
         "compiled": lambda: vjp(ops, g),
-        "torch": lambda: torch.autograd.grad(torch.einsum(equation, *leaves), leaves, g),
+        "torch": lambda: torch.autograd.grad(
+            torch.einsum(equation, *leaves), leaves, g
+        ),
         "goal": goal,
     }
 

@@ -43,17 +43,29 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.harness import compiled, markdown_table, run_suite
-from snippets.logistic_regression import (cross_entropy, cross_entropy_grad, fit, log_softmax,
-                                          smoothness, softmax)
+from snippets.logistic_regression import (
+    cross_entropy,
+    cross_entropy_grad,
+    fit,
+    log_softmax,
+    smoothness,
+    softmax,
+)
 
 ROUNDS = 3 if os.environ.get("BENCH_QUICK") else 15
-LOGIT_SHAPES = [(16384, 10), (1024, 1000)]    # (n, m): few classes, many classes
-CHAPTER = {"n": 3000, "c": 16, "m": 5, "l2": 1e-3, "dtype": torch.float64}  # docs' Training
+LOGIT_SHAPES = [(16384, 10), (1024, 1000)]  # (n, m): few classes, many classes
+CHAPTER = {
+    "n": 3000,
+    "c": 16,
+    "m": 5,
+    "l2": 1e-3,
+    "dtype": torch.float64,
+}  # docs' Training
 LARGE = {"n": 20000, "c": 784, "m": 10, "l2": 1e-3, "dtype": torch.float32}
-STEPS = {"chapter": 100, "large": 10}        # gradient steps per timed call
-TOLERANCE = 1e-8                              # relative objective gap, as the chapter asserts
+STEPS = {"chapter": 100, "large": 10}  # gradient steps per timed call
+TOLERANCE = 1e-8  # relative objective gap, as the chapter asserts
 FIT_GOAL = 1.0
-SOFTMAX_GOAL = 1.5                            # issue 16, item 5: within 1.5x of torch's kernels
+SOFTMAX_GOAL = 1.5  # issue 16, item 5: within 1.5x of torch's kernels
 
 
 def sci(x: float) -> str:
@@ -62,6 +74,7 @@ def sci(x: float) -> str:
 
 
 # --- data --------------------------------------------------------------------------------------
+
 
 def chapter_data() -> tuple:
     """The training half of docs/logistic_regression.md's "Training" data: (X, y), seed 0."""
@@ -85,13 +98,15 @@ def large_data() -> tuple:
 
 # --- the torch counterparts --------------------------------------------------------------------
 
+
 def objective(X, y, W, b, l2: float) -> torch.Tensor:
     """Mean cross-entropy + (l2 / 2) ||W||^2, with torch's loss."""
     return F.cross_entropy(X @ W.T + b, y) + l2 / 2 * (W**2).sum()
 
 
-def autograd_fit(X, y, num_classes: int, steps: int, lr: float, l2: float,
-                 values: list | None = None) -> tuple:
+def autograd_fit(
+    X, y, num_classes: int, steps: int, lr: float, l2: float, values: list | None = None
+) -> tuple:
     """fit's gradient descent with the gradient from autograd: the same iterates. ``values``,
     if given, receives the objective at every iterate before the last (one sync per step)."""
     W = X.new_zeros(num_classes, X.shape[1], requires_grad=True)
@@ -114,20 +129,27 @@ def lbfgs(X, y, num_classes: int, l2: float, max_iter: int) -> tuple:
     ``max_iter`` counts iterations."""
     W = X.new_zeros(num_classes, X.shape[1], requires_grad=True)
     b = X.new_zeros(num_classes, requires_grad=True)
-    opt = torch.optim.LBFGS([W, b], max_iter=max_iter, max_eval=25 * max_iter,
-                            tolerance_grad=1e-10, tolerance_change=1e-14,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [W, b],
+        max_iter=max_iter,
+        max_eval=25 * max_iter,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
         value = objective(X, y, W, b, l2)
         value.backward()
         return value
+
     opt.step(closure)
     return W.detach(), b.detach(), opt.state[W]["func_evals"]
 
 
 # --- checks and convergence --------------------------------------------------------------------
+
 
 def check_same_iterates() -> None:
     """fit and autograd_fit agree (float64, chapter data, 50 steps)."""
@@ -157,8 +179,12 @@ def convergence() -> dict:
     gap = lambda W, b: (f(W, b) - optimum) / optimum  # noqa: E731
     gd_gaps = [(v - optimum) / optimum for v in values]
     steps = next(k for k, g in enumerate(gd_gaps) if g <= TOLERANCE)
-    assert gap(*fit(X, y, m, steps=steps, l2=l2)) <= TOLERANCE, "fit is not autograd_fit"
-    assert gap(*fit(X, y, m, steps=steps - 1, l2=l2)) > TOLERANCE, "fit is not autograd_fit"
+    assert gap(*fit(X, y, m, steps=steps, l2=l2)) <= TOLERANCE, (
+        "fit is not autograd_fit"
+    )
+    assert gap(*fit(X, y, m, steps=steps - 1, l2=l2)) > TOLERANCE, (
+        "fit is not autograd_fit"
+    )
 
     lbfgs_gaps, evals = [], []
     for k in range(1, 500):
@@ -168,14 +194,25 @@ def convergence() -> dict:
         if lbfgs_gaps[-1] <= TOLERANCE:
             break
     points = geometric_points(steps)
-    return {"tolerance": TOLERANCE, "optimum": optimum,
-            "fit": {"to_tolerance": steps, "steps": points,
-                    "gap": [gd_gaps[k] for k in points]},
-            "lbfgs": {"to_tolerance": len(lbfgs_gaps), "function_evaluations": evals[-1],
-                      "iterations": list(range(1, len(lbfgs_gaps) + 1)), "gap": lbfgs_gaps}}
+    return {
+        "tolerance": TOLERANCE,
+        "optimum": optimum,
+        "fit": {
+            "to_tolerance": steps,
+            "steps": points,
+            "gap": [gd_gaps[k] for k in points],
+        },
+        "lbfgs": {
+            "to_tolerance": len(lbfgs_gaps),
+            "function_evaluations": evals[-1],
+            "iterations": list(range(1, len(lbfgs_gaps) + 1)),
+            "gap": lbfgs_gaps,
+        },
+    }
 
 
 # --- the cases ---------------------------------------------------------------------------------
+
 
 def logit_cases(n: int, m: int) -> list[dict]:
     """log_softmax, softmax, and the loss with its gradient, on (n, m) float32 logits; each
@@ -190,18 +227,32 @@ def logit_cases(n: int, m: int) -> list[dict]:
         return loss, torch.autograd.grad(loss, Zr)[0]
 
     log_softmax_c, softmax_c = compiled(log_softmax), compiled(softmax)
-    loss_and_grad_c = compiled(lambda Z, y: (cross_entropy(Z, y), cross_entropy_grad(Z, y)))
+    loss_and_grad_c = compiled(
+        lambda Z, y: (cross_entropy(Z, y), cross_entropy_grad(Z, y))
+    )
     shape = f"({n},{m})"
     return [
-        {"name": f"log_softmax {shape} vs F.log_softmax", "goal": SOFTMAX_GOAL,
-         "ours": lambda: log_softmax(Z), "torch": lambda: F.log_softmax(Z, -1),
-         "compiled": lambda: log_softmax_c(Z)},
-        {"name": f"softmax {shape} vs F.softmax", "goal": SOFTMAX_GOAL,
-         "ours": lambda: softmax(Z), "torch": lambda: F.softmax(Z, -1),
-         "compiled": lambda: softmax_c(Z)},
-        {"name": f"cross_entropy + cross_entropy_grad {shape} vs F.cross_entropy + autograd",
-         "goal": SOFTMAX_GOAL, "ours": lambda: (cross_entropy(Z, y), cross_entropy_grad(Z, y)),
-         "torch": torch_loss_and_grad, "compiled": lambda: loss_and_grad_c(Z, y)},
+        {
+            "name": f"log_softmax {shape} vs F.log_softmax",
+            "goal": SOFTMAX_GOAL,
+            "ours": lambda: log_softmax(Z),
+            "torch": lambda: F.log_softmax(Z, -1),
+            "compiled": lambda: log_softmax_c(Z),
+        },
+        {
+            "name": f"softmax {shape} vs F.softmax",
+            "goal": SOFTMAX_GOAL,
+            "ours": lambda: softmax(Z),
+            "torch": lambda: F.softmax(Z, -1),
+            "compiled": lambda: softmax_c(Z),
+        },
+        {
+            "name": f"cross_entropy + cross_entropy_grad {shape} vs F.cross_entropy + autograd",
+            "goal": SOFTMAX_GOAL,
+            "ours": lambda: (cross_entropy(Z, y), cross_entropy_grad(Z, y)),
+            "torch": torch_loss_and_grad,
+            "compiled": lambda: loss_and_grad_c(Z, y),
+        },
     ]
 
 
@@ -211,11 +262,13 @@ def fit_case(label: str, setting: dict, data: tuple) -> dict:
     m, l2, steps = setting["m"], setting["l2"], STEPS[label]
     lr = 1 / smoothness(X, l2)
     dtype = str(setting["dtype"]).removeprefix("torch.")
-    return {"name": f"fit, {steps} steps, X({setting['n']},{setting['c']}) {dtype}, {m} classes "
-                    f"vs the same loop with autograd",
-            "goal": FIT_GOAL,
-            "ours": lambda: fit(X, y, m, steps=steps, lr=lr, l2=l2),
-            "torch": lambda: autograd_fit(X, y, m, steps, lr, l2)}
+    return {
+        "name": f"fit, {steps} steps, X({setting['n']},{setting['c']}) {dtype}, {m} classes "
+        f"vs the same loop with autograd",
+        "goal": FIT_GOAL,
+        "ours": lambda: fit(X, y, m, steps=steps, lr=lr, l2=l2),
+        "torch": lambda: autograd_fit(X, y, m, steps, lr, l2),
+    }
 
 
 def tolerance_case(conv: dict) -> dict:
@@ -223,17 +276,22 @@ def tolerance_case(conv: dict) -> dict:
     X, y = chapter_data()
     m, l2 = CHAPTER["m"], CHAPTER["l2"]
     steps, iters = conv["fit"]["to_tolerance"], conv["lbfgs"]["to_tolerance"]
-    return {"name": f"fit vs torch.optim.LBFGS to a {sci(TOLERANCE)} gap, "
-                    f"X({CHAPTER['n']},{CHAPTER['c']}) float64",
-            "goal": None,
-            "ours": lambda: fit(X, y, m, steps=steps, l2=l2),
-            "torch": lambda: lbfgs(X, y, m, l2, max_iter=iters)}
+    return {
+        "name": f"fit vs torch.optim.LBFGS to a {sci(TOLERANCE)} gap, "
+        f"X({CHAPTER['n']},{CHAPTER['c']}) float64",
+        "goal": None,
+        "ours": lambda: fit(X, y, m, steps=steps, l2=l2),
+        "torch": lambda: lbfgs(X, y, m, l2, max_iter=iters),
+    }
 
 
 def cases(conv: dict) -> list[dict]:
     out = [case for shape in LOGIT_SHAPES for case in logit_cases(*shape)]
-    out += [fit_case("chapter", CHAPTER, chapter_data()), fit_case("large", LARGE, large_data()),
-            tolerance_case(conv)]
+    out += [
+        fit_case("chapter", CHAPTER, chapter_data()),
+        fit_case("large", LARGE, large_data()),
+        tolerance_case(conv),
+    ]
     return [{**case, "rounds": ROUNDS} for case in out]
 
 
@@ -255,9 +313,14 @@ def fit_in_seconds(repeats: int = 5) -> dict:
         times.append(time.perf_counter() - start)
     best = lbfgs_minimum(X, y, 10, 1e-3)
     ours = reference_objective(X, y, W, b, 1e-3).item()
-    return {"problem": "X(10000,64) float64, 10 classes, 400 steps, l2 1e-3",
-            "seconds": statistics.median(times), "runs": repeats, "limit_s": 2.0,
-            "relative_gap": abs(ours - best) / best, "gap_limit": 1e-4}
+    return {
+        "problem": "X(10000,64) float64, 10 classes, 400 steps, l2 1e-3",
+        "seconds": statistics.median(times),
+        "runs": repeats,
+        "limit_s": 2.0,
+        "relative_gap": abs(ours - best) / best,
+        "gap_limit": 1e-4,
+    }
 
 
 def exp_against_exp2(rounds: int = 15) -> dict:
@@ -283,36 +346,45 @@ def main() -> None:
     check_same_iterates()
     conv = convergence()
     timed = fit_in_seconds()
-    run_suite("logistic_regression", cases(conv),
-              extra={"convergence": conv, "fit_seconds": timed, "exp": exp_against_exp2()})
+    run_suite(
+        "logistic_regression",
+        cases(conv),
+        extra={"convergence": conv, "fit_seconds": timed, "exp": exp_against_exp2()},
+    )
 
 
 def results_markdown(results: dict) -> str:
     """The page's table, and how far each method went to reach the tolerance."""
     conv = results["convergence"]
-    return (markdown_table(results)
-            + f"\nTo reach an objective within {sci(conv['tolerance'])} (relative) of the "
-            f"optimum, fit took {conv['fit']['to_tolerance']} gradient steps of size 1/L and "
-            f"L-BFGS {conv['lbfgs']['to_tolerance']} iterations "
-            f"({conv['lbfgs']['function_evaluations']} loss and gradient evaluations).\n"
-            + fit_seconds_markdown(results.get("fit_seconds"))
-            + exp_markdown(results.get("exp")))
+    return (
+        markdown_table(results)
+        + f"\nTo reach an objective within {sci(conv['tolerance'])} (relative) of the "
+        f"optimum, fit took {conv['fit']['to_tolerance']} gradient steps of size 1/L and "
+        f"L-BFGS {conv['lbfgs']['to_tolerance']} iterations "
+        f"({conv['lbfgs']['function_evaluations']} loss and gradient evaluations).\n"
+        + fit_seconds_markdown(results.get("fit_seconds"))
+        + exp_markdown(results.get("exp"))
+    )
 
 
 def exp_markdown(exp: dict | None) -> str:
     if exp is None:
         return ""
     n, m = exp["shape"]
-    return (f"\nOn the ({n},{m}) logits, torch.exp took {exp['exp_ms']:.2f} ms and torch.exp2 "
-            f"{exp['exp2_ms']:.2f} ms (fastest of interleaved rounds, 2 threads).\n")
+    return (
+        f"\nOn the ({n},{m}) logits, torch.exp took {exp['exp_ms']:.2f} ms and torch.exp2 "
+        f"{exp['exp2_ms']:.2f} ms (fastest of interleaved rounds, 2 threads).\n"
+    )
 
 
 def fit_seconds_markdown(timed: dict | None) -> str:
     if timed is None:
         return ""
-    return (f"\nOn {timed['problem']}, fit took {timed['seconds']:.2f} s (median of "
-            f"{timed['runs']} runs, 2 threads) and ended {sci(timed['relative_gap'])} "
-            f"(relative) from L-BFGS's objective.\n")
+    return (
+        f"\nOn {timed['problem']}, fit took {timed['seconds']:.2f} s (median of "
+        f"{timed['runs']} runs, 2 threads) and ended {sci(timed['relative_gap'])} "
+        f"(relative) from L-BFGS's objective.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import json
 import os
 import pathlib
 import platform
-import re
 import statistics
 import subprocess
 import time
@@ -57,11 +56,16 @@ def compiled(f):
 def one_line(error: BaseException) -> str:
     """An exception as one line: its type and the first line of its message."""
     message = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {message[0] if message else ''}".strip().removesuffix(":")
+    return (
+        f"{type(error).__name__}: {message[0] if message else ''}".strip().removesuffix(
+            ":"
+        )
+    )
 
 
-def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 2,
-              compiled=None) -> dict:
+def time_pair(
+    ours, reference, rounds: int = 15, number: int = 0, warmup: int = 2, compiled=None
+) -> dict:
     """Median seconds per call of each, and the median and quartiles (``ratio_q1``,
     ``ratio_q3``) of the per-round ratios ours/reference.
 
@@ -97,7 +101,11 @@ def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 
             times[i].append((time.perf_counter() - start) / number)
     t_ours, t_ref = times[0], times[1]
     ratios = [a / b for a, b in zip(t_ours, t_ref)]
-    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if rounds > 1 else ratios * 3
+    q1, _, q3 = (
+        statistics.quantiles(ratios, n=4, method="inclusive")
+        if rounds > 1
+        else ratios * 3
+    )
     out = {
         "ours_s": statistics.median(t_ours),
         "torch_s": statistics.median(t_ref),
@@ -109,7 +117,9 @@ def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 
     }
     if len(calls) == 3:
         out["compiled_s"] = statistics.median(times[2])
-        out["compiled_ratio"] = statistics.median(a / b for a, b in zip(times[2], t_ref))
+        out["compiled_ratio"] = statistics.median(
+            a / b for a, b in zip(times[2], t_ref)
+        )
     elif error is not None:
         out["compiled_error"] = error
     return out
@@ -118,11 +128,26 @@ def time_pair(ours, reference, rounds: int = 15, number: int = 0, warmup: int = 
 def machine() -> dict:
     """Where and when the numbers were measured."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":!benchmarks/results"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!benchmarks/results",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         commit += "+uncommitted changes" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -135,7 +160,9 @@ def machine() -> dict:
     except OSError:
         pass
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
         "commit": commit,
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -148,8 +175,11 @@ def machine() -> dict:
 
 def machines(results_dir: pathlib.Path = RESULTS) -> list[pathlib.Path]:
     """The machine folders under ``results_dir``, sorted by name."""
-    return sorted(d for d in pathlib.Path(results_dir).iterdir()
-                  if d.is_dir() and any(d.glob("*.json")))
+    return sorted(
+        d
+        for d in pathlib.Path(results_dir).iterdir()
+        if d.is_dir() and any(d.glob("*.json"))
+    )
 
 
 def suite_markdown(suite: str):
@@ -168,9 +198,13 @@ def combined_markdown(suite: str, results_dir: pathlib.Path = RESULTS) -> str:
             continue
         results = json.loads((folder / f"{suite}.json").read_text())
         body = (folder / f"{suite}.md").read_text()
-        parts.append(f'=== "{machine_name(results["machine"]["cpu"])}"\n\n'
-                     + "".join(f"    {line}" if line.strip() else line
-                               for line in body.splitlines(keepends=True)))
+        parts.append(
+            f'=== "{machine_name(results["machine"]["cpu"])}"\n\n'
+            + "".join(
+                f"    {line}" if line.strip() else line
+                for line in body.splitlines(keepends=True)
+            )
+        )
     return "\n".join(parts)
 
 
@@ -183,7 +217,9 @@ def write_results(results: dict, results_dir: pathlib.Path = RESULTS) -> pathlib
     out = folder / f"{suite}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     (folder / f"{suite}.md").write_text(suite_markdown(suite)(results))
-    (pathlib.Path(results_dir) / f"{suite}.md").write_text(combined_markdown(suite, results_dir))
+    (pathlib.Path(results_dir) / f"{suite}.md").write_text(
+        combined_markdown(suite, results_dir)
+    )
     return out
 
 
@@ -202,8 +238,13 @@ def regenerate(results_dir: pathlib.Path = RESULTS) -> None:
         (pathlib.Path(results_dir) / f"{suite}.md").write_text(combined)
 
 
-def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | None = None,
-              write: bool = True) -> dict:
+def run_suite(
+    suite: str,
+    cases: list[dict],
+    threads: int = 2,
+    extra: dict | None = None,
+    write: bool = True,
+) -> dict:
     """Time every case, print a table, and (with ``write``) write the results
     (``write_results``).
 
@@ -218,24 +259,37 @@ def run_suite(suite: str, cases: list[dict], threads: int = 2, extra: dict | Non
     stable_allocation()
     torch.set_num_threads(threads)
     rows = []
-    print(f"{'case':58s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} "
-          f"{'compiled':>8s}")
+    print(
+        f"{'case':58s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>6s} {'goal':>5s} "
+        f"{'compiled':>8s}"
+    )
     for case in cases:
-        options = {k: case[k] for k in ("rounds", "number", "warmup", "compiled") if k in case}
+        options = {
+            k: case[k] for k in ("rounds", "number", "warmup", "compiled") if k in case
+        }
         if "compiled" in case:
             torch._dynamo.reset()  # a fresh compile (and recompile budget) for each case
         timing = time_pair(case["ours"], case["torch"], **options)
         row = {"name": case["name"], "goal": case["goal"], **timing}
-        row["meets_goal"] = None if case["goal"] is None else row["ratio"] <= case["goal"]
+        row["meets_goal"] = (
+            None if case["goal"] is None else row["ratio"] <= case["goal"]
+        )
         if "flops" in case:
             row["ours_gflops"] = case["flops"] / row["ours_s"] / 1e9
             row["torch_gflops"] = case["flops"] / row["torch_s"] / 1e9
         rows.append(row)
-        compiled = (f"{row['compiled_ratio']:8.2f}" if "compiled_ratio" in row else
-                    "  failed" if "compiled_error" in row else "")
-        print(f"{row['name']:58s} {row['ours_s'] * 1e3:9.3f} {row['torch_s'] * 1e3:9.3f} "
-              f"{row['ratio']:6.2f} {goal_text(row['goal']):>5s} {compiled} "
-              f"{ {True: 'ok', False: 'MISSED', None: ''}[row['meets_goal']] }")
+        compiled = (
+            f"{row['compiled_ratio']:8.2f}"
+            if "compiled_ratio" in row
+            else "  failed"
+            if "compiled_error" in row
+            else ""
+        )
+        print(
+            f"{row['name']:58s} {row['ours_s'] * 1e3:9.3f} {row['torch_s'] * 1e3:9.3f} "
+            f"{row['ratio']:6.2f} {goal_text(row['goal']):>5s} {compiled} "
+            f"{ {True: 'ok', False: 'MISSED', None: ''}[row['meets_goal']] }"
+        )
     results = {"suite": suite, "machine": machine(), "cases": rows, **(extra or {})}
     if write:
         out = write_results(results)
@@ -266,8 +320,11 @@ def compiled_notes(results: dict) -> str:
     failed = [row for row in results["cases"] if "compiled_error" in row]
     if not failed:
         return ""
-    return ("torch.compile failed for " + "; ".join(
-        f"{row['name']} ({row['compiled_error']})" for row in failed) + ".\n\n")
+    return (
+        "torch.compile failed for "
+        + "; ".join(f"{row['name']} ({row['compiled_error']})" for row in failed)
+        + ".\n\n"
+    )
 
 
 def ratio_text(r: float) -> str:
@@ -283,10 +340,14 @@ def goals_sentence(results: dict) -> str:
         return f"{where}, no case sets a goal."
     if not missed:
         return f"{where}, every case meets its goal ({len(rows)} of {len(rows)})."
-    listed = "; ".join(f"{row['name']}: {ratio_text(row['ratio'])}, goal {goal_text(row['goal'])}"
-                       for row in missed)
-    return (f"{where}, {len(rows) - len(missed)} of {len(rows)} cases meet their goal; "
-            f"**{len(missed)} {'misses' if len(missed) == 1 else 'miss'} it**: {listed}.")
+    listed = "; ".join(
+        f"{row['name']}: {ratio_text(row['ratio'])}, goal {goal_text(row['goal'])}"
+        for row in missed
+    )
+    return (
+        f"{where}, {len(rows) - len(missed)} of {len(rows)} cases meet their goal; "
+        f"**{len(missed)} {'misses' if len(missed) == 1 else 'miss'} it**: {listed}."
+    )
 
 
 def markdown_table(results: dict) -> str:
@@ -298,17 +359,24 @@ def markdown_table(results: dict) -> str:
     head += " ours GFLOP/s | torch GFLOP/s |" if gflops else ""
     lines = [head, "|" + "---|" * head.count(" |")]
     for row in results["cases"]:
-        line = (f"| {row['name']} | {ms(row['ours_s'])} | {ms(row['torch_s'])} | "
-                f"{row['ratio']:.2f} | {goal_text(row['goal'])} | {compiled_columns(row)}")
+        line = (
+            f"| {row['name']} | {ms(row['ours_s'])} | {ms(row['torch_s'])} | "
+            f"{row['ratio']:.2f} | {goal_text(row['goal'])} | {compiled_columns(row)}"
+        )
         if gflops and "ours_gflops" in row:
             line += f" {row['ours_gflops']:.0f} | {row['torch_gflops']:.0f} |"
         elif gflops:
             line += " | |"
         lines.append(line)
-    lines += ["", f"Measured {m['date'][:10]} at commit `{m['commit']}` on {m['cpu']} "
-                  f"({m['torch_threads']} threads), torch {m['torch']}, numpy {m['numpy']}, "
-                  f"Python {m['python']}: median of {results['cases'][0]['rounds']} interleaved "
-                  f"rounds, ratio = ours / torch, compiled ratio = ours under torch.compile / "
-                  f"torch; goals are on the ratio.", "",
-              compiled_notes(results) + goals_sentence(results), ""]
+    lines += [
+        "",
+        f"Measured {m['date'][:10]} at commit `{m['commit']}` on {m['cpu']} "
+        f"({m['torch_threads']} threads), torch {m['torch']}, numpy {m['numpy']}, "
+        f"Python {m['python']}: median of {results['cases'][0]['rounds']} interleaved "
+        f"rounds, ratio = ours / torch, compiled ratio = ours under torch.compile / "
+        f"torch; goals are on the ratio.",
+        "",
+        compiled_notes(results) + goals_sentence(results),
+        "",
+    ]
     return "\n".join(lines)

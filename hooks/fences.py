@@ -35,7 +35,7 @@ def dedent_containers(text: str, opener=lambda line: "") -> str:
             stack.append(len(m["indent"]) + 4)
             out.append(opener(expanded.strip()))
         else:
-            out.append(expanded[stack[-1]:] if stack else line)
+            out.append(expanded[stack[-1] :] if stack else line)
     return "\n".join(out)
 
 

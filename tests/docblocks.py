@@ -23,7 +23,6 @@ Loaded from the root ``conftest.py``, so ``pytest docs/<chapter>.md`` and
 import json
 import os
 import pathlib
-import re
 import dataclasses
 from dataclasses import dataclass
 from functools import cache
@@ -31,14 +30,20 @@ from functools import cache
 import pytest
 from markdown_it import MarkdownIt
 from pytest_markdown_docs._runners import DefaultRunner, register_runner
-from pytest_markdown_docs.plugin import (FenceSyntax, MarkdownDocstringCodeModule,
-                                         MarkdownTextFile, extract_fence_tests)
+from pytest_markdown_docs.plugin import (
+    FenceSyntax,
+    MarkdownDocstringCodeModule,
+    MarkdownTextFile,
+    extract_fence_tests,
+)
 
 from hooks.fences import PYTHON, dedent_containers, fence_lang  # noqa: F401 (re-exported)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-NOTEBOOKS = DOCS / "notebooks"  # mkdocs.yml: mkdocs-jupyter `include: ["notebooks/*.py"]`
+NOTEBOOKS = (
+    DOCS / "notebooks"
+)  # mkdocs.yml: mkdocs-jupyter `include: ["notebooks/*.py"]`
 
 
 @cache
@@ -48,8 +53,9 @@ def snippet_preprocessor():
     from mkdocs.config import load_config
 
     cfg = load_config(str(ROOT / "mkdocs.yml"))
-    md = markdown.Markdown(extensions=cfg["markdown_extensions"],
-                           extension_configs=cfg["mdx_configs"])
+    md = markdown.Markdown(
+        extensions=cfg["markdown_extensions"], extension_configs=cfg["mdx_configs"]
+    )
     preprocessor = md.preprocessors["snippet"]
     preprocessor.auto_append = []  # the link definitions go to pages, not into code blocks
     return preprocessor
@@ -96,8 +102,12 @@ class Block:
 def chapter_blocks(path: pathlib.Path) -> list[Block]:
     """Every Python block of a chapter, in page order, as the doc tests see it."""
     text = path.read_text("utf8")
-    ran = {t.start_line: t for t in extract_fence_tests(
-        MkDocsFences(), text, 0, path, fence_syntax=FenceSyntax.superfences)}
+    ran = {
+        t.start_line: t
+        for t in extract_fence_tests(
+            MkDocsFences(), text, 0, path, fence_syntax=FenceSyntax.superfences
+        )
+    }
     blocks = []
     for tok in MkDocsFences().parse(text):
         if tok.type == "fence" and fence_lang(tok.info) in PYTHON:
@@ -108,8 +118,9 @@ def chapter_blocks(path: pathlib.Path) -> list[Block]:
 
 def chapter_notebook(site: pathlib.Path, chapter: pathlib.Path) -> dict:
     """The chapter's notebook as the built site publishes it (``<chapter>.ipynb``)."""
-    return json.loads(site.joinpath(chapter.relative_to(DOCS).with_suffix(".ipynb"))
-                      .read_text("utf8"))
+    return json.loads(
+        site.joinpath(chapter.relative_to(DOCS).with_suffix(".ipynb")).read_text("utf8")
+    )
 
 
 @pytest.hookimpl
@@ -130,17 +141,27 @@ class ChainRunner(DefaultRunner):
     a failure, a test run alone with ``-k``) runs the whole chain, as the plugin does. Line
     numbers and the failure report are the plugin's (the code keeps its place in the file)."""
 
-    last: tuple[str, str, dict] | None = None  # (file, chain's code, namespace) of the last pass
+    last: tuple[str, str, dict] | None = (
+        None  # (file, chain's code, namespace) of the last pass
+    )
 
     def runtest(self, test, args, *, asyncio_runner=None):
         last, ChainRunner.last = ChainRunner.last, None
         source = test.source
-        if last and last[0] == str(test.source_path) and source.startswith(last[1]) \
-                and len(source) > len(last[1]):
+        if (
+            last
+            and last[0] == str(test.source_path)
+            and source.startswith(last[1])
+            and len(source) > len(last[1])
+        ):
             done = last[1]
-            last[2].update({k: v for k, v in args.items() if not k.startswith("__")})  # fixtures
+            last[2].update(
+                {k: v for k, v in args.items() if not k.startswith("__")}
+            )  # fixtures
             args = last[2]
-            test = dataclasses.replace(test, source="\n" * done.count("\n") + source[len(done):])
+            test = dataclasses.replace(
+                test, source="\n" * done.count("\n") + source[len(done) :]
+            )
         super().runtest(test, args, asyncio_runner=asyncio_runner)
         ChainRunner.last = (str(test.source_path), source, args)
 
@@ -163,10 +184,16 @@ def notebook_cells(path: pathlib.Path) -> list[Cell]:
     import jupytext
 
     nb = jupytext.read(path)
-    fmt = nb.metadata.get("jupytext", {}).get("text_representation", {}).get("format_name")
+    fmt = (
+        nb.metadata.get("jupytext", {})
+        .get("text_representation", {})
+        .get("format_name")
+    )
     if fmt != "percent":
-        raise ValueError(f"{path.relative_to(ROOT)}: jupytext reads it as {fmt!r}; "
-                         "write notebooks in the percent format (`# %%` cells)")
+        raise ValueError(
+            f"{path.relative_to(ROOT)}: jupytext reads it as {fmt!r}; "
+            "write notebooks in the percent format (`# %%` cells)"
+        )
     lines = path.read_text("utf8").split("\n")
     cells, pos = [], 0
     for cell in nb.cells:
@@ -174,13 +201,17 @@ def notebook_cells(path: pathlib.Path) -> list[Cell]:
             continue
         code = cell.source.split("\n")
         for start in range(pos, len(lines) - len(code) + 1):
-            if lines[start:start + len(code)] == code:
+            if lines[start : start + len(code)] == code:
                 before = [line for line in lines[pos:start] if line.strip()]
-                if before and before[-1].startswith("# %%"):  # right after its cell marker
+                if before and before[-1].startswith(
+                    "# %%"
+                ):  # right after its cell marker
                     break
         else:  # jupytext changed the code (a commented magic, say): the test would run other code
-            raise ValueError(f"{path.relative_to(ROOT)}: code cell {len(cells) + 1} is not in "
-                             f"the file as written after line {pos}: {cell.source[:80]!r}")
+            raise ValueError(
+                f"{path.relative_to(ROOT)}: code cell {len(cells) + 1} is not in "
+                f"the file as written after line {pos}: {cell.source[:80]!r}"
+            )
         cells.append(Cell(start + 1, cell.source))
         pos = start + len(code)
     return cells
@@ -194,6 +225,7 @@ def run_cells(cells: list[tuple[str, int, str]], on_cell=lambda k: None) -> dict
     os.environ["MPLBACKEND"] = "Agg"  # read when matplotlib is first imported
     import matplotlib
     import matplotlib.pyplot as plt
+
     try:
         with matplotlib.rc_context():  # a notebook's rcParams stay in the notebook
             for k, (filename, line, code) in enumerate(cells):
@@ -218,20 +250,29 @@ class NotebookFile(pytest.File):
 class NotebookItem(pytest.Item):
     """A notebook's code cells, in order, in one fresh namespace, as a kernel would run them."""
 
-    cell: tuple[int, int, Cell] | None = None  # (number, of how many, cell) while running
+    cell: tuple[int, int, Cell] | None = (
+        None  # (number, of how many, cell) while running
+    )
 
     def runtest(self):
         cells = notebook_cells(self.path)
-        run_cells([(str(self.path), cell.line, cell.code) for cell in cells],
-                  on_cell=lambda k: setattr(self, "cell", (k + 1, len(cells), cells[k])))
+        run_cells(
+            [(str(self.path), cell.line, cell.code) for cell in cells],
+            on_cell=lambda k: setattr(self, "cell", (k + 1, len(cells), cells[k])),
+        )
 
     def repr_failure(self, excinfo, style=None):
-        excinfo.traceback = excinfo.traceback.cut(path=self.path)  # from the failing cell on
+        excinfo.traceback = excinfo.traceback.cut(
+            path=self.path
+        )  # from the failing cell on
         failure = super().repr_failure(excinfo, style)
         if self.cell and hasattr(failure, "addsection"):
             number, total, cell = self.cell
-            failure.addsection("notebook", f"code cell {number} of {total}, "
-                                           f"{self.path.relative_to(ROOT)}:{cell.line}")
+            failure.addsection(
+                "notebook",
+                f"code cell {number} of {total}, "
+                f"{self.path.relative_to(ROOT)}:{cell.line}",
+            )
         return failure
 
     def reportinfo(self):
@@ -254,7 +295,11 @@ def pytest_runtest_call(item):
 
     import torch
 
-    seed = os.environ.get("NUMERIC_NUDGE") if not item.get_closest_marker("unnudged") else None
+    seed = (
+        os.environ.get("NUMERIC_NUDGE")
+        if not item.get_closest_marker("unnudged")
+        else None
+    )
     if seed:
         from tests.nudge import Nudge
     before = torch.get_num_threads()
@@ -287,7 +332,9 @@ def _naming_includes(collector):
         try:
             yield from collect()
         except IncludeError as e:
-            raise collector.CollectError(f"{collector.path.relative_to(ROOT)}:{e}") from None
+            raise collector.CollectError(
+                f"{collector.path.relative_to(ROOT)}:{e}"
+            ) from None
 
     return wrapped
 
@@ -296,8 +343,9 @@ COLLECTED = pytest.StashKey[list]()
 
 
 def pytest_collection_finish(session):
-    session.config.stash[COLLECTED] = sorted({item.path for item in session.items
-                                              if item.path.suffix == ".md"})
+    session.config.stash[COLLECTED] = sorted(
+        {item.path for item in session.items if item.path.suffix == ".md"}
+    )
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -308,10 +356,14 @@ def pytest_terminal_summary(terminalreporter, config):
     skipped = []
     for path in chapters:
         try:
-            skipped += [(path.relative_to(ROOT), b.line) for b in chapter_blocks(path)
-                        if not b.runs]
+            skipped += [
+                (path.relative_to(ROOT), b.line)
+                for b in chapter_blocks(path)
+                if not b.runs
+            ]
         except IncludeError:
             pass  # already reported as that chapter's collection error
     where = ", ".join(f"{p}:{line}" for p, line in skipped)
-    terminalreporter.write_line(f"notest blocks on the site: {len(skipped)}"
-                                + (f" ({where})" if where else ""))
+    terminalreporter.write_line(
+        f"notest blocks on the site: {len(skipped)}" + (f" ({where})" if where else "")
+    )

@@ -34,49 +34,180 @@ from torch.utils._pytree import tree_map
 # aten op names (in-place `exp_` and `exp.out` included) whose floating results are rounded
 # in a way that depends on the platform, the library or the order of the arithmetic
 REDUCTIONS = {
-    "sum", "nansum", "mean", "nanmean", "prod", "norm", "linalg_vector_norm",
-    "linalg_matrix_norm", "frobenius_norm", "std", "var", "std_mean", "var_mean", "cumsum",
-    "cumprod", "logcumsumexp", "logsumexp", "_softmax", "_log_softmax", "_safe_softmax",
-    "softmax", "log_softmax", "_softmax_backward_data", "_log_softmax_backward_data", "trace",
-    "dist", "_cdist_forward", "_cdist_backward", "mse_loss", "mse_loss_backward",
-    "nll_loss_forward", "nll_loss2d_forward", "binary_cross_entropy",
-    "binary_cross_entropy_backward", "binary_cross_entropy_with_logits", "soft_margin_loss",
-    "smooth_l1_loss", "huber_loss", "kl_div", "native_layer_norm", "native_layer_norm_backward",
-    "native_batch_norm", "_native_batch_norm_legit", "native_batch_norm_backward",
-    "native_group_norm", "native_group_norm_backward",
+    "sum",
+    "nansum",
+    "mean",
+    "nanmean",
+    "prod",
+    "norm",
+    "linalg_vector_norm",
+    "linalg_matrix_norm",
+    "frobenius_norm",
+    "std",
+    "var",
+    "std_mean",
+    "var_mean",
+    "cumsum",
+    "cumprod",
+    "logcumsumexp",
+    "logsumexp",
+    "_softmax",
+    "_log_softmax",
+    "_safe_softmax",
+    "softmax",
+    "log_softmax",
+    "_softmax_backward_data",
+    "_log_softmax_backward_data",
+    "trace",
+    "dist",
+    "_cdist_forward",
+    "_cdist_backward",
+    "mse_loss",
+    "mse_loss_backward",
+    "nll_loss_forward",
+    "nll_loss2d_forward",
+    "binary_cross_entropy",
+    "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_logits",
+    "soft_margin_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "kl_div",
+    "native_layer_norm",
+    "native_layer_norm_backward",
+    "native_batch_norm",
+    "_native_batch_norm_legit",
+    "native_batch_norm_backward",
+    "native_group_norm",
+    "native_group_norm_backward",
 }
 LINEAR_ALGEBRA = {
-    "mm", "bmm", "addmm", "_addmm_activation", "addbmm", "baddbmm", "addmv", "mv", "dot",
-    "vdot", "matmul", "convolution", "_convolution", "convolution_backward",
+    "mm",
+    "bmm",
+    "addmm",
+    "_addmm_activation",
+    "addbmm",
+    "baddbmm",
+    "addmv",
+    "mv",
+    "dot",
+    "vdot",
+    "matmul",
+    "convolution",
+    "_convolution",
+    "convolution_backward",
     "_scaled_dot_product_flash_attention_for_cpu",
     "_scaled_dot_product_flash_attention_for_cpu_backward",
-    "linalg_cholesky_ex", "_linalg_eigh", "linalg_eig", "_linalg_svd", "linalg_qr",
-    "_linalg_solve_ex", "linalg_solve_triangular", "triangular_solve", "linalg_lu_factor_ex",
-    "linalg_lu", "linalg_lu_solve", "linalg_inv_ex", "_linalg_det", "_linalg_slogdet",
-    "linalg_lstsq", "cholesky_solve", "cholesky_inverse", "linalg_matrix_exp", "geqrf",
-    "linalg_householder_product", "ormqr", "_fft_r2c", "_fft_c2r", "_fft_c2c",
+    "linalg_cholesky_ex",
+    "_linalg_eigh",
+    "linalg_eig",
+    "_linalg_svd",
+    "linalg_qr",
+    "_linalg_solve_ex",
+    "linalg_solve_triangular",
+    "triangular_solve",
+    "linalg_lu_factor_ex",
+    "linalg_lu",
+    "linalg_lu_solve",
+    "linalg_inv_ex",
+    "_linalg_det",
+    "_linalg_slogdet",
+    "linalg_lstsq",
+    "cholesky_solve",
+    "cholesky_inverse",
+    "linalg_matrix_exp",
+    "geqrf",
+    "linalg_householder_product",
+    "ormqr",
+    "_fft_r2c",
+    "_fft_c2r",
+    "_fft_c2c",
 }
 TRANSCENDENTAL = {
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin",
-    "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid",
-    "logit", "erf", "erfc", "erfinv", "special_erfcx", "special_ndtr", "special_ndtri",
-    "special_log_ndtr", "lgamma", "digamma", "polygamma", "i0", "special_i0e", "special_i1",
-    "special_i1e", "rsqrt", "pow", "float_power", "logaddexp", "logaddexp2", "xlogy",
-    "special_xlog1py", "gelu", "gelu_backward", "silu", "silu_backward", "softplus",
-    "softplus_backward", "elu", "elu_backward", "celu", "selu", "mish", "mish_backward",
-    "log_sigmoid_forward", "log_sigmoid_backward",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "sigmoid",
+    "logit",
+    "erf",
+    "erfc",
+    "erfinv",
+    "special_erfcx",
+    "special_ndtr",
+    "special_ndtri",
+    "special_log_ndtr",
+    "lgamma",
+    "digamma",
+    "polygamma",
+    "i0",
+    "special_i0e",
+    "special_i1",
+    "special_i1e",
+    "rsqrt",
+    "pow",
+    "float_power",
+    "logaddexp",
+    "logaddexp2",
+    "xlogy",
+    "special_xlog1py",
+    "gelu",
+    "gelu_backward",
+    "silu",
+    "silu_backward",
+    "softplus",
+    "softplus_backward",
+    "elu",
+    "elu_backward",
+    "celu",
+    "selu",
+    "mish",
+    "mish_backward",
+    "log_sigmoid_forward",
+    "log_sigmoid_backward",
     # fused multiply-adds: an FMA on one CPU, a multiply and an add on another
-    "lerp", "addcmul", "addcdiv",
+    "lerp",
+    "addcmul",
+    "addcdiv",
 }
 NUDGED = REDUCTIONS | LINEAR_ALGEBRA | TRANSCENDENTAL
 # reductions that, over one element, return it unchanged on every machine (x / 1,
 # sqrt(x * x) = |x|, x + log(e^0)): left alone when they reduce nothing
-COPIES = {"sum", "nansum", "mean", "nanmean", "prod", "norm", "linalg_vector_norm", "logsumexp"}
+COPIES = {
+    "sum",
+    "nansum",
+    "mean",
+    "nanmean",
+    "prod",
+    "norm",
+    "linalg_vector_norm",
+    "logsumexp",
+}
 
 # the integer type of the same width, and how many low mantissa bits (half the mantissa)
 # must be zero for a value to count as exact
-BITS = {torch.float64: (torch.int64, 26), torch.float32: (torch.int32, 12),
-        torch.float16: (torch.int16, 5), torch.bfloat16: (torch.int16, 4)}
+BITS = {
+    torch.float64: (torch.int64, 26),
+    torch.float32: (torch.int32, 12),
+    torch.float16: (torch.int16, 5),
+    torch.bfloat16: (torch.int16, 4),
+}
 P = 2**31 - 1  # a prime; the hash works modulo P so that no product overflows int64
 
 
@@ -91,18 +222,25 @@ def few_bits(t: torch.Tensor) -> torch.Tensor:
     return t.view(int_type) & ((1 << low_bits) - 1) == 0
 
 
-def nudge(t: torch.Tensor, seed: int, where: torch.Tensor | None = None) -> torch.Tensor:
+def nudge(
+    t: torch.Tensor, seed: int, where: torch.Tensor | None = None
+) -> torch.Tensor:
     """t with every rounded value moved one ulp, up or down as the hash of its bits says
     (only where ``where`` is true, when given); exact values, 0, inf and nan stay."""
     if t.is_complex():  # the real and imaginary parts, each on its own
-        return torch.view_as_complex(nudge(torch.view_as_real(t), seed, None if where is None
-                                           else where.unsqueeze(-1)))
+        return torch.view_as_complex(
+            nudge(
+                torch.view_as_real(t),
+                seed,
+                None if where is None else where.unsqueeze(-1),
+            )
+        )
     if t.dtype not in BITS or t.layout != torch.strided or t.device.type == "meta":
         return t
     bits = t.view(BITS[t.dtype][0]).to(torch.int64)
-    lo, hi = bits & 0xFFFFFFFF, (bits >> 32) & 0xFFFFFFFF     # each below 2^32
-    h = (lo * 1540483477 + seed) % P                            # products below 2^63
-    h = ((h ^ (h >> 13) ^ hi) * 1103515245) % P                 # shifts: not linear in lo
+    lo, hi = bits & 0xFFFFFFFF, (bits >> 32) & 0xFFFFFFFF  # each below 2^32
+    h = (lo * 1540483477 + seed) % P  # products below 2^63
+    h = ((h ^ (h >> 13) ^ hi) * 1103515245) % P  # shifts: not linear in lo
     up = (h ^ (h >> 16)) & 1 == 1
     inf = torch.tensor(float("inf"), dtype=t.dtype)
     moved = torch.nextafter(t, torch.where(up, inf, -inf))
@@ -116,11 +254,13 @@ def integer_power(func, args) -> torch.Tensor | bool:
     """True (or a mask) where func is pow with an integer exponent: x ** 2 and x ** 3 are
     products of correctly rounded multiplications, the same on every machine. A scalar base
     (``2.0 ** x``) makes pow an exponential: False."""
-    if func.overloadpacket.__name__.rstrip("_") != "pow" or not isinstance(args[0], torch.Tensor):
+    if func.overloadpacket.__name__.rstrip("_") != "pow" or not isinstance(
+        args[0], torch.Tensor
+    ):
         return False
     e = args[1]
     if isinstance(e, torch.Tensor):
-        return e == e.round() if e.is_floating_point() else True   # an integer tensor
+        return e == e.round() if e.is_floating_point() else True  # an integer tensor
     return isinstance(e, int) or (isinstance(e, float) and e.is_integer())
 
 
@@ -137,19 +277,27 @@ class Nudge(TorchDispatchMode):
         name = func.overloadpacket.__name__.rstrip("_")
         if name not in NUDGED:
             return out
-        if (name in COPIES and isinstance(out, torch.Tensor) and isinstance(args[0], torch.Tensor)
-                and out.numel() == args[0].numel()):
-            return out                                  # reduced over size-1 dims: a copy
+        if (
+            name in COPIES
+            and isinstance(out, torch.Tensor)
+            and isinstance(args[0], torch.Tensor)
+            and out.numel() == args[0].numel()
+        ):
+            return out  # reduced over size-1 dims: a copy
         exact = integer_power(func, args)
         if exact is True:
             return out
 
         def moved(t):
-            if not isinstance(t, torch.Tensor) or not (t.is_floating_point() or t.is_complex()):
+            if not isinstance(t, torch.Tensor) or not (
+                t.is_floating_point() or t.is_complex()
+            ):
                 return t
             where = None if exact is False else ~torch.broadcast_to(exact, t.shape)
             new = nudge(t, self.seed, where)
-            if func._schema.is_mutable:  # in place or out=: the result is an input's memory
+            if (
+                func._schema.is_mutable
+            ):  # in place or out=: the result is an input's memory
                 return t.copy_(new)
             return new
 

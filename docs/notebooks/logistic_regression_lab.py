@@ -17,13 +17,26 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from snippets.logistic_regression import (cross_entropy, expected_calibration_error, fit,
-                                          fit_temperature, predict_proba, reliability,
-                                          smoothness, softmax)
+from snippets.logistic_regression import (
+    cross_entropy,
+    expected_calibration_error,
+    fit,
+    fit_temperature,
+    predict_proba,
+    reliability,
+    smoothness,
+    softmax,
+)
 
 # White figures with dark text and lines stay legible on the site's light and dark palettes.
-plt.rcParams.update({"figure.facecolor": "white", "savefig.facecolor": "white",
-                     "axes.facecolor": "white", "figure.dpi": 100})
+plt.rcParams.update(
+    {
+        "figure.facecolor": "white",
+        "savefig.facecolor": "white",
+        "axes.facecolor": "white",
+        "figure.dpi": 100,
+    }
+)
 COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
 f64 = torch.float64
 
@@ -42,10 +55,14 @@ X = centers[y] + torch.randn(len(y), 2, generator=gen, dtype=f64)
 
 W, b = fit(X, y, 3, steps=300)
 train_accuracy = (predict_proba(X, W, b).argmax(1) == y).to(f64).mean().item()
-print(f"training accuracy {train_accuracy:.3f}, loss {cross_entropy(X @ W.T + b, y).item():.4f}")
+print(
+    f"training accuracy {train_accuracy:.3f}, loss {cross_entropy(X @ W.T + b, y).item():.4f}"
+)
 
 # The loss is PyTorch's cross-entropy of the logits X W^T + b.
-torch.testing.assert_close(cross_entropy(X @ W.T + b, y), F.cross_entropy(X @ W.T + b, y))
+torch.testing.assert_close(
+    cross_entropy(X @ W.T + b, y), F.cross_entropy(X @ W.T + b, y)
+)
 assert train_accuracy > 0.9, train_accuracy
 
 # %% [markdown]
@@ -63,19 +80,34 @@ assert torch.equal(region, grid_logits.argmax(1))
 assert set(region.tolist()) == {0, 1, 2}
 
 fig, ax = plt.subplots(figsize=(5.5, 5))
-ax.contourf(gx, gy, region.view(gx.shape), levels=[-0.5, 0.5, 1.5, 2.5], colors=COLORS[:3],
-            alpha=0.2)
+ax.contourf(
+    gx,
+    gy,
+    region.view(gx.shape),
+    levels=[-0.5, 0.5, 1.5, 2.5],
+    colors=COLORS[:3],
+    alpha=0.2,
+)
 for i, j in [(0, 1), (0, 2), (1, 2)]:  # where regions i and j meet, logit i = logit j
     gap = grid_logits[:, i] - grid_logits[:, j]
     gap[(region != i) & (region != j)] = torch.nan
     ax.contour(gx, gy, gap.view(gx.shape), levels=[0], colors="0.3", linewidths=1)
 for k in range(3):
-    ax.scatter(*X[y == k].T, s=12, color=COLORS[k], edgecolor="white", linewidth=0.4,
-               label=f"class {k}")
-ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal",
-       title=f"Decision regions (training accuracy {train_accuracy:.0%})")
-ax.legend(loc="lower center", ncol=3);
-
+    ax.scatter(
+        *X[y == k].T,
+        s=12,
+        color=COLORS[k],
+        edgecolor="white",
+        linewidth=0.4,
+        label=f"class {k}",
+    )
+ax.set(
+    xlabel="$x_1$",
+    ylabel="$x_2$",
+    aspect="equal",
+    title=f"Decision regions (training accuracy {train_accuracy:.0%})",
+)
+ax.legend(loc="lower center", ncol=3)
 # %% [markdown]
 # ## Gradient descent against L-BFGS
 #
@@ -85,15 +117,20 @@ ax.legend(loc="lower center", ncol=3);
 # for convex L-smooth functions holds: loss after k steps - L* <= L ||theta*||^2 / (2k).
 
 # %%
-theta = torch.zeros(3 * 2 + 3, dtype=f64, requires_grad=True)    # W (3, 2), then b (3,)
+theta = torch.zeros(3 * 2 + 3, dtype=f64, requires_grad=True)  # W (3, 2), then b (3,)
 
 
 def loss_of(theta):
     return F.cross_entropy(X @ theta[:6].view(3, 2).T + theta[6:], y)
 
 
-lbfgs = torch.optim.LBFGS([theta], max_iter=200, tolerance_grad=1e-12,
-                          tolerance_change=1e-15, line_search_fn="strong_wolfe")
+lbfgs = torch.optim.LBFGS(
+    [theta],
+    max_iter=200,
+    tolerance_grad=1e-12,
+    tolerance_change=1e-15,
+    line_search_fn="strong_wolfe",
+)
 
 
 def closure():
@@ -108,28 +145,42 @@ best = loss_of(theta).item()
 assert theta.grad.norm() < 1e-6, theta.grad.norm()
 
 steps = [1, 3, 10, 30, 100, 300]
-losses = [cross_entropy(X @ Wk.T + bk, y).item()
-          for Wk, bk in (fit(X, y, 3, steps=k) for k in steps)]
+losses = [
+    cross_entropy(X @ Wk.T + bk, y).item()
+    for Wk, bk in (fit(X, y, 3, steps=k) for k in steps)
+]
 L, radius2 = smoothness(X), theta.detach().square().sum().item()
 
-assert all(a >= b for a, b in zip(losses, losses[1:])), losses       # never goes up
-assert all(loss >= best - 1e-12 for loss in losses)                 # never below the minimum
+assert all(a >= b for a, b in zip(losses, losses[1:])), losses  # never goes up
+assert all(loss >= best - 1e-12 for loss in losses)  # never below the minimum
 assert all(loss - best <= L * radius2 / (2 * k) for k, loss in zip(steps, losses))
-assert losses[-1] - best < 1e-3, losses[-1] - best                  # and gets there
+assert losses[-1] - best < 1e-3, losses[-1] - best  # and gets there
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
 left.plot(steps, losses, "o-", label="gradient descent (fit)")
 left.axhline(best, color="black", linestyle="--", label=f"L-BFGS minimum {best:.4f}")
-left.set(xscale="log", xlabel="gradient-descent steps k", ylabel="training loss",
-         title="Loss")
+left.set(
+    xscale="log",
+    xlabel="gradient-descent steps k",
+    ylabel="training loss",
+    title="Loss",
+)
 left.legend()
 right.plot(steps, [loss - best for loss in losses], "o-", label="loss $-$ L*")
-right.plot(steps, [L * radius2 / (2 * k) for k in steps], ":", color="black",
-           label=r"bound $L\,\|\theta^*\|^2 / (2k)$")
-right.set(xscale="log", yscale="log", xlabel="gradient-descent steps k",
-          title="Distance to the L-BFGS minimum")
-right.legend();
-
+right.plot(
+    steps,
+    [L * radius2 / (2 * k) for k in steps],
+    ":",
+    color="black",
+    label=r"bound $L\,\|\theta^*\|^2 / (2k)$",
+)
+right.set(
+    xscale="log",
+    yscale="log",
+    xlabel="gradient-descent steps k",
+    title="Distance to the L-BFGS minimum",
+)
+right.legend()
 # %% [markdown]
 # ## Temperature
 #
@@ -143,13 +194,17 @@ temperatures = [0.1, 0.5, 1.0, 2.0, 10.0]
 probs = torch.stack([softmax(logits / T) for T in temperatures])
 
 torch.testing.assert_close(probs.sum(1), torch.ones(len(temperatures), dtype=f64))
-torch.testing.assert_close(probs, torch.stack([torch.softmax(logits / T, 0)
-                                               for T in temperatures]))
+torch.testing.assert_close(
+    probs, torch.stack([torch.softmax(logits / T, 0) for T in temperatures])
+)
 entropy = -(probs * probs.log()).sum(1)
-assert (entropy.diff() > 0).all(), entropy                       # flatter as T grows
-torch.testing.assert_close(softmax(logits / 1e4), torch.full((4,), 0.25, dtype=f64),
-                           atol=1e-3, rtol=0)
-torch.testing.assert_close(softmax(logits / 1e-3), F.one_hot(logits.argmax(), 4).to(f64))
+assert (entropy.diff() > 0).all(), entropy  # flatter as T grows
+torch.testing.assert_close(
+    softmax(logits / 1e4), torch.full((4,), 0.25, dtype=f64), atol=1e-3, rtol=0
+)
+torch.testing.assert_close(
+    softmax(logits / 1e-3), F.one_hot(logits.argmax(), 4).to(f64)
+)
 
 fig, axes = plt.subplots(1, len(temperatures), figsize=(11, 2.6), sharey=True)
 for ax, T, p in zip(axes, temperatures, probs):
@@ -157,8 +212,7 @@ for ax, T, p in zip(axes, temperatures, probs):
     ax.axhline(0.25, color="0.4", linestyle=":", linewidth=1)
     ax.set(title=f"T = {T:g}", xticks=range(4), xlabel="class", ylim=(0, 1))
 axes[0].set_ylabel("softmax(z / T)")
-fig.suptitle(f"z = {logits.tolist()}; the dotted line is uniform", y=1.04);
-
+fig.suptitle(f"z = {logits.tolist()}; the dotted line is uniform", y=1.04)
 # %% [markdown]
 # ## Calibration before and after temperature scaling
 #
@@ -184,9 +238,13 @@ def sample(n):
     return means[labels] + torch.randn(n, dim, generator=gen, dtype=f64), labels
 
 
-(X_train, y_train), (X_val, y_val), (X_test, y_test) = sample(50), sample(1000), sample(2000)
+(X_train, y_train), (X_val, y_val), (X_test, y_test) = (
+    sample(50),
+    sample(1000),
+    sample(2000),
+)
 W4, b4 = fit(X_train, y_train, num_classes, steps=1000)
-assert (predict_proba(X_train, W4, b4).argmax(1) == y_train).all()   # memorised
+assert (predict_proba(X_train, W4, b4).argmax(1) == y_train).all()  # memorised
 
 T = fit_temperature(X_val @ W4.T + b4, y_val)
 test_logits = X_test @ W4.T + b4
@@ -199,32 +257,52 @@ print(f"T = {T:.3f}; test ECE {ece_before:.3f} before, {ece_after:.3f} after")
 t = torch.tensor(T, dtype=f64, requires_grad=True)
 F.cross_entropy((X_val @ W4.T + b4) / t, y_val).backward()
 assert abs(t.grad.item()) < 1e-6, t.grad
-assert T > 1                                                        # overconfident: soften
-assert torch.equal(after.argmax(1), before.argmax(1))               # same predictions
+assert T > 1  # overconfident: soften
+assert torch.equal(after.argmax(1), before.argmax(1))  # same predictions
 assert ece_after < ece_before / 2, (ece_before, ece_after)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharey=True)
-for ax, p, name, ece in [(axes[0], before, "before", ece_before),
-                         (axes[1], after, f"after (T = {T:.2f})", ece_after)]:
+for ax, p, name, ece in [
+    (axes[0], before, "before", ece_before),
+    (axes[1], after, f"after (T = {T:.2f})", ece_after),
+]:
     count, confidence, accuracy = reliability(p, y_test)
     n_bins = len(count)
     # The bins partition the test set: their weighted means are the overall ones.
     assert count.sum() == len(y_test)
-    torch.testing.assert_close((count * accuracy).sum() / len(y_test),
-                               (p.argmax(1) == y_test).to(f64).mean())
-    torch.testing.assert_close((count * confidence).sum() / len(y_test),
-                               p.max(1).values.mean())
+    torch.testing.assert_close(
+        (count * accuracy).sum() / len(y_test), (p.argmax(1) == y_test).to(f64).mean()
+    )
+    torch.testing.assert_close(
+        (count * confidence).sum() / len(y_test), p.max(1).values.mean()
+    )
     used = count > 0
     centers_of_bins = (torch.arange(n_bins, dtype=f64) + 0.5) / n_bins
-    ax.bar(centers_of_bins[used].numpy(), accuracy[used].numpy(), width=1 / n_bins,
-           color=COLORS[0], edgecolor="white", label=f"accuracy per bin (ECE {ece:.3f})")
-    ax.plot(confidence[used], accuracy[used], "o", color="black", markersize=3,
-            label="bin: mean confidence, accuracy")
+    ax.bar(
+        centers_of_bins[used].numpy(),
+        accuracy[used].numpy(),
+        width=1 / n_bins,
+        color=COLORS[0],
+        edgecolor="white",
+        label=f"accuracy per bin (ECE {ece:.3f})",
+    )
+    ax.plot(
+        confidence[used],
+        accuracy[used],
+        "o",
+        color="black",
+        markersize=3,
+        label="bin: mean confidence, accuracy",
+    )
     ax.plot([0, 1], [0, 1], "--", color="0.4", label="calibrated")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)",
-           title=f"Test split, {name}")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence (max probability)",
+        title=f"Test split, {name}",
+    )
     ax.legend(loc="upper left")
-axes[0].set_ylabel("accuracy");
+axes[0].set_ylabel("accuracy")
 
 # %% [markdown]
 # Before scaling, the bars sit well below the diagonal: predictions made with confidence

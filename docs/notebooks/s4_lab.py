@@ -20,12 +20,26 @@ import numpy as np
 import torch
 from numpy.polynomial import legendre
 
-from snippets.s4 import (causal_conv, discretize_bilinear, discretize_zoh, hippo_legs,
-                         kernel_naive, kernel_nplr, nplr_legs, scan)
+from snippets.s4 import (
+    causal_conv,
+    discretize_bilinear,
+    discretize_zoh,
+    hippo_legs,
+    kernel_naive,
+    kernel_nplr,
+    nplr_legs,
+    scan,
+)
 
 # White figures with dark text and lines stay legible on the site's light and dark palettes.
-plt.rcParams.update({"figure.facecolor": "white", "savefig.facecolor": "white",
-                     "axes.facecolor": "white", "figure.dpi": 100})
+plt.rcParams.update(
+    {
+        "figure.facecolor": "white",
+        "savefig.facecolor": "white",
+        "axes.facecolor": "white",
+        "figure.dpi": 100,
+    }
+)
 COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
 f64 = torch.float64
 
@@ -70,22 +84,33 @@ M, JUMP = 1000, 0.6
 
 def f(s):
     s = np.asarray(s, dtype=float)
-    return (np.sin(2 * np.pi * s) + 0.5 * np.sin(6 * np.pi * s + 1)
-            + 0.3 * np.cos(14 * np.pi * s) + (s > JUMP) - 0.5)
+    return (
+        np.sin(2 * np.pi * s)
+        + 0.5 * np.sin(6 * np.pi * s + 1)
+        + 0.3 * np.cos(14 * np.pi * s)
+        + (s > JUMP)
+        - 0.5
+    )
 
 
 def basis(s, t, N):
     """g_n(t, s) = sqrt(2n+1) P_n(2s/t - 1) for n < N: shape (len(s), N)."""
-    return legendre.legvander(2 * np.asarray(s) / t - 1, N - 1) * np.sqrt(2 * np.arange(N) + 1)
+    return legendre.legvander(2 * np.asarray(s) / t - 1, N - 1) * np.sqrt(
+        2 * np.arange(N) + 1
+    )
 
 
 def quadrature(t, nodes=200):
     """Gauss-Legendre nodes and weights for ds/t on [0, t], split at the jump when t > JUMP."""
     x, w = legendre.leggauss(nodes)
     cuts = [0.0, JUMP, t] if t > JUMP else [0.0, t]
-    pieces = [((b - a) / 2 * x + (a + b) / 2, (b - a) / 2 * w / t)
-              for a, b in zip(cuts, cuts[1:])]
-    return np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
+    pieces = [
+        ((b - a) / 2 * x + (a + b) / 2, (b - a) / 2 * w / t)
+        for a, b in zip(cuts, cuts[1:])
+    ]
+    return np.concatenate([p[0] for p in pieces]), np.concatenate(
+        [p[1] for p in pieces]
+    )
 
 
 def projection(N, t=1.0, func=f):
@@ -98,7 +123,9 @@ def legs_online(N, M, keep=()):
     """Run the LegS recurrence over the M samples f(k/M); return x_M and {k: x_k for k in keep}."""
     A, B = hippo_legs(N)
     k = torch.arange(1, M + 1, dtype=f64)
-    A_bars, B_bars = discretize_bilinear(A.expand(M, N, N), B.expand(M, N), 1 / k)  # (M, N, N)
+    A_bars, B_bars = discretize_bilinear(
+        A.expand(M, N, N), B.expand(M, N), 1 / k
+    )  # (M, N, N)
     samples = torch.tensor(f(k.numpy() / M))
     x, kept = torch.zeros(N, dtype=f64), {}
     for j in range(M):
@@ -118,7 +145,9 @@ for t in (1.0, 0.37):
 A4, B4 = hippo_legs(4)
 I4, k = torch.eye(4, dtype=f64), 7
 A_bar, B_bar = discretize_bilinear(A4, B4, 1 / k)
-torch.testing.assert_close(A_bar, torch.linalg.solve(I4 - A4 / (2 * k), I4 + A4 / (2 * k)))
+torch.testing.assert_close(
+    A_bar, torch.linalg.solve(I4 - A4 / (2 * k), I4 + A4 / (2 * k))
+)
 torch.testing.assert_close(B_bar, torch.linalg.solve(I4 - A4 / (2 * k), B4 / k))
 
 # A is lower triangular, and so are both factors of each step: the first N coefficients of a
@@ -137,7 +166,9 @@ for N in Ns:
 # The gap is the recurrence's discretisation error, first order in 1/M (coefficients frozen at
 # the end of each step, samples taken there): four times as many samples, about a quarter of
 # the gap.
-gap_4M = np.linalg.norm(legs_online(16, 4 * M)[0] - optimal[16]) / np.linalg.norm(optimal[16])
+gap_4M = np.linalg.norm(legs_online(16, 4 * M)[0] - optimal[16]) / np.linalg.norm(
+    optimal[16]
+)
 print(f"N = 16, 4M samples: {gap_4M:.2e}")
 assert gap_4M < gaps[16] / 3, (gap_4M, gaps[16])
 
@@ -161,10 +192,13 @@ errors_online = [l2_error(online[N], N) for N in Ns]
 errors_optimal = [l2_error(optimal[N], N) for N in Ns]
 for N, e_on, e_opt in zip(Ns, errors_online, errors_optimal):
     print(f"N = {N:2d}: L2 error online {e_on:.4f}, projection {e_opt:.4f}")
-    np.testing.assert_allclose(e_on**2, e_opt**2 + np.sum((online[N] - optimal[N])**2),
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        e_on**2, e_opt**2 + np.sum((online[N] - optimal[N]) ** 2), rtol=1e-8
+    )
 assert all(a > 2 * b for a, b in zip(errors_online, errors_online[1:])), errors_online
-assert all(a > 2 * b for a, b in zip(errors_optimal, errors_optimal[1:])), errors_optimal
+assert all(a > 2 * b for a, b in zip(errors_optimal, errors_optimal[1:])), (
+    errors_optimal
+)
 
 # The memory is online: the N = 64 state after k samples holds the projection of f on [0, k/M],
 # up to the same first-order error, now in 1/k.
@@ -172,27 +206,38 @@ snapshot_gaps = []
 for k, x_k in snapshots.items():
     c_k = projection(64, k / M)
     snapshot_gaps.append(np.linalg.norm(x_k - c_k) / np.linalg.norm(c_k))
-print("after k = " + ", ".join(f"{k}: {g:.1e}" for k, g in zip(snapshots, snapshot_gaps)))
+print(
+    "after k = " + ", ".join(f"{k}: {g:.1e}" for k, g in zip(snapshots, snapshot_gaps))
+)
 assert all(g < 20 / k for k, g in zip(snapshots, snapshot_gaps)), snapshot_gaps
 
 s_plot = np.linspace(0, 1, 1001)
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 left.plot(s_plot, f(s_plot), color="0.7", linewidth=3, label="f")
 for color, N, err in zip(COLORS, Ns, errors_online):
-    left.plot(s_plot, basis(s_plot, 1.0, N) @ online[N], color=color, linewidth=1.2,
-              label=f"N = {N} (L2 error {err:.3f})")
+    left.plot(
+        s_plot,
+        basis(s_plot, 1.0, N) @ online[N],
+        color=color,
+        linewidth=1.2,
+        label=f"N = {N} (L2 error {err:.3f})",
+    )
 left.set(xlabel="s", title=f"Reconstructions from the memory at t = 1 ({M} samples)")
 left.legend(fontsize=8, loc="lower left")
 right.plot(s_plot, f(s_plot), color="0.7", linewidth=2.5, label="f")
 for color, width, (k, x_k) in zip(COLORS, [5, 2.5, 1], snapshots.items()):
-    t = k / M           # drawn on [0, t], thinner as t grows: they coincide where they overlap
+    t = k / M  # drawn on [0, t], thinner as t grows: they coincide where they overlap
     s_t = s_plot[s_plot <= t]
-    right.plot(s_t, basis(s_t, t, 64) @ x_k, color=color, linewidth=width,
-               label=f"from the state at t = {t:g}")
+    right.plot(
+        s_t,
+        basis(s_t, t, 64) @ x_k,
+        color=color,
+        linewidth=width,
+        label=f"from the state at t = {t:g}",
+    )
     right.axvline(t, color=color, linestyle=":", linewidth=1)
 right.set(xlabel="s", title="N = 64: what the memory holds as t grows")
-right.legend(fontsize=8, loc="lower left");
-
+right.legend(fontsize=8, loc="lower left")
 # %% [markdown]
 # The coefficients themselves, online against the projection, for N = 64. Split f into its
 # smooth part (the sines) and the jump: the smooth part's coefficients vanish faster than any
@@ -209,20 +254,31 @@ jump = projection(64, func=lambda s: (s > JUMP).astype(float))
 np.testing.assert_allclose(smooth + jump, optimal[64], atol=1e-14)
 assert np.abs(smooth[35:]).max() < 1e-5
 assert (n * np.abs(jump)).max() < 0.6 and (n * np.abs(jump))[32:].max() > 0.5
-jump_error = np.sqrt(0.4 - np.sum(jump**2))        # Parseval: what the first 64 leave
+jump_error = np.sqrt(0.4 - np.sum(jump**2))  # Parseval: what the first 64 leave
 np.testing.assert_allclose(errors_optimal[-1], jump_error, rtol=1e-9)
 np.testing.assert_allclose(jump_error, np.sqrt(0.15 / 64), rtol=0.1)
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.semilogy(n, np.abs(optimal[64]), "o", color="black", markersize=5, label="projection |c_n|")
-ax.semilogy(n, np.abs(online[64]), ".", color=COLORS[1], label="online memory |x_n| at t = 1")
-ax.semilogy(n, np.abs(online[64] - optimal[64]), "-", color=COLORS[0], linewidth=1,
-            label="|x_n - c_n|")
-ax.semilogy(n, np.abs(smooth), "-", color=COLORS[2], linewidth=1, label="the sines' part")
+ax.semilogy(
+    n, np.abs(optimal[64]), "o", color="black", markersize=5, label="projection |c_n|"
+)
+ax.semilogy(
+    n, np.abs(online[64]), ".", color=COLORS[1], label="online memory |x_n| at t = 1"
+)
+ax.semilogy(
+    n,
+    np.abs(online[64] - optimal[64]),
+    "-",
+    color=COLORS[0],
+    linewidth=1,
+    label="|x_n - c_n|",
+)
+ax.semilogy(
+    n, np.abs(smooth), "-", color=COLORS[2], linewidth=1, label="the sines' part"
+)
 ax.semilogy(n[1:], 0.55 / n[1:], ":", color="0.4", label="0.55 / n")
 ax.set(xlabel="n", ylim=(1e-6, 3), title="LegS coefficients, N = 64")
-ax.legend(fontsize=8, ncol=2);
-
+ax.legend(fontsize=8, ncol=2)
 # %% [markdown]
 # ## Kernels for several step sizes
 #
@@ -256,11 +312,14 @@ N, L = 32, 1000
 A, B = hippo_legs(N)
 C = torch.randn(N, generator=torch.Generator().manual_seed(0), dtype=f64) / N**0.5
 Lambda, P, B_v, V = nplr_legs(N)
-torch.testing.assert_close(V @ (torch.diag(Lambda) - P.mT @ P.conj()) @ V.mH,
-                           A.to(torch.complex128))
+torch.testing.assert_close(
+    V @ (torch.diag(Lambda) - P.mT @ P.conj()) @ V.mH, A.to(torch.complex128)
+)
 torch.testing.assert_close(V @ B_v, B.to(torch.complex128))
 
-coef = C.numpy() * np.sqrt(2 * np.arange(N) + 1)    # h(t) = e^{-t} legval(2e^{-t} - 1, coef)
+coef = C.numpy() * np.sqrt(
+    2 * np.arange(N) + 1
+)  # h(t) = e^{-t} legval(2e^{-t} - 1, coef)
 antiderivative = legendre.legint(coef)
 
 
@@ -272,12 +331,15 @@ def h(t):
 step_sizes = [1e-3, 1e-2, 1e-1]
 kernels = {}
 for step in step_sizes:
-    for method, discretize in [("bilinear", discretize_bilinear), ("zoh", discretize_zoh)]:
+    for method, discretize in [
+        ("bilinear", discretize_bilinear),
+        ("zoh", discretize_zoh),
+    ]:
         A_bar, B_bar = discretize(A, B, step)
         K = kernel_naive(A_bar, B_bar, C, L)
         kernels[step, method] = K.numpy()
 
-        assert A_bar.triu(1).abs().max() < 1e-13                   # lower triangular
+        assert A_bar.triu(1).abs().max() < 1e-13  # lower triangular
         a = step * torch.arange(1, N + 1, dtype=f64)
         diagonal = (1 - a / 2) / (1 + a / 2) if method == "bilinear" else torch.exp(-a)
         torch.testing.assert_close(A_bar.diagonal(), diagonal)
@@ -289,37 +351,55 @@ for step in step_sizes:
             torch.testing.assert_close(K_nplr.real, K, rtol=1e-9, atol=1e-12)
             assert K_nplr.imag.abs().max() < 1e-12
         else:
-            y = np.exp(-step * np.arange(L + 1))    # integral of h over each step
+            y = np.exp(-step * np.arange(L + 1))  # integral of h over each step
             F = legendre.legval(2 * y - 1, antiderivative) / 2
             np.testing.assert_allclose(K.numpy(), F[:-1] - F[1:], rtol=0, atol=1e-13)
-        print(f"step {step:g} {method:8s}: spectral radius {radius:.5f}, "
-              f"max |K| {K.abs().max():.4f}")
+        print(
+            f"step {step:g} {method:8s}: spectral radius {radius:.5f}, "
+            f"max |K| {K.abs().max():.4f}"
+        )
 
 # Where h is resolved, both rules approximate step * h at the middle of each step.
 t_mid = (np.arange(L) + 0.5) * 1e-3
 for method in ("bilinear", "zoh"):
     K = kernels[1e-3, method]
     assert np.abs(K / 1e-3 - h(t_mid)).max() < 0.05 * np.abs(h(t_mid)).max(), method
-late = (np.arange(L) + 0.5) * 1e-2 > 1               # step 1e-2, t > 1
+late = (np.arange(L) + 0.5) * 1e-2 > 1  # step 1e-2, t > 1
 assert np.abs(kernels[1e-2, "bilinear"] - kernels[1e-2, "zoh"])[late].max() < 1e-3
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
 for color, step in zip(COLORS, step_sizes):
-    left.plot(kernels[step, "bilinear"] / step, color=color, linewidth=1,
-              label=f"step {step:g}")
+    left.plot(
+        kernels[step, "bilinear"] / step,
+        color=color,
+        linewidth=1,
+        label=f"step {step:g}",
+    )
     for method, style in [("bilinear", "-"), ("zoh", "--")]:
         t = (np.arange(L) + 0.5) * step
-        right.plot(t, kernels[step, method] / step, style, color=color, linewidth=1.2,
-                   label=f"step {step:g}, {method}")
+        right.plot(
+            t,
+            kernels[step, method] / step,
+            style,
+            color=color,
+            linewidth=1.2,
+            label=f"step {step:g}, {method}",
+        )
 t_fine = np.logspace(-4, 2, 3000)
 right.plot(t_fine, h(t_fine), color="black", linewidth=0.8, label="h(t), exact")
-left.set(xlabel="i", ylabel="$K_i$ / step",
-         title=f"Bilinear kernels $K_i = C\\,\\bar A^i \\bar B$, N = {N}, L = {L}")
+left.set(
+    xlabel="i",
+    ylabel="$K_i$ / step",
+    title=f"Bilinear kernels $K_i = C\\,\\bar A^i \\bar B$, N = {N}, L = {L}",
+)
 left.legend(fontsize=8)
-right.set(xscale="log", xlabel="t = (i + 1/2) step", ylabel="$K_i$ / step",
-          title="Against time: a step resolves h only where h is slow")
-right.legend(fontsize=7, loc="lower right", ncol=2);
-
+right.set(
+    xscale="log",
+    xlabel="t = (i + 1/2) step",
+    ylabel="$K_i$ / step",
+    title="Against time: a step resolves h only where h is slow",
+)
+right.legend(fontsize=7, loc="lower right", ncol=2)
 # %% [markdown]
 # ## The same model as a recurrence and as a convolution
 #
@@ -344,18 +424,26 @@ y_convolution = causal_conv(u, K, D)
 
 torch.testing.assert_close(y_convolution, y_recurrence, rtol=1e-9, atol=1e-12)
 gap = (y_convolution - y_recurrence).abs()
-print(f"max |y_conv - y_rec| = {gap.max():.1e}, max |y| = {y_recurrence.abs().max():.2f}")
+print(
+    f"max |y_conv - y_rec| = {gap.max():.1e}, max |y| = {y_recurrence.abs().max():.2f}"
+)
 
-fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True,
-                                  gridspec_kw={"height_ratios": [2, 1]})
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+)
 top.plot(u, color="0.6", linewidth=1, label="input u")
 top.plot(y_recurrence, color=COLORS[0], linewidth=3.5, label="recurrence (scan)")
-top.plot(y_convolution, "--", color=COLORS[1], linewidth=1.5,
-         label="convolution (causal_conv, kernel_nplr)")
+top.plot(
+    y_convolution,
+    "--",
+    color=COLORS[1],
+    linewidth=1.5,
+    label="convolution (causal_conv, kernel_nplr)",
+)
 top.set(title=f"LegS, N = {N}, step {step:g}, D = {D:.2f}")
 top.legend(fontsize=8, loc="lower left")
 bottom.semilogy(gap.clamp_min(1e-18), color="black", linewidth=0.6)
-bottom.set(xlabel="k", ylabel="|conv $-$ rec|", ylim=(1e-18, 1e-12));
+bottom.set(xlabel="k", ylabel="|conv $-$ rec|", ylim=(1e-18, 1e-12))
 
 # %% [markdown]
 # ## What the fast kernels cost

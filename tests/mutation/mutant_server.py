@@ -6,8 +6,10 @@ import hypothesis.internal.entropy
 import torch
 import torch.distributed.tensor  # noqa: F401  (the first torch.testing.assert_close imports it)
 
-with hypothesis.internal.entropy.deterministic_PRNG():  # registers hypothesis' own PRNG once:
-    pass                                                # a gc.collect() over the whole heap
+with (
+    hypothesis.internal.entropy.deterministic_PRNG()
+):  # registers hypothesis' own PRNG once:
+    pass  # a gc.collect() over the whole heap
 # Hypothesis scans every module in sys.modules for constants the first time it draws, and
 # remembers which it has seen: scanning the preloaded ones here leaves each run only its own.
 hypothesis.internal.conjecture.providers._get_local_constants()

@@ -13,4 +13,8 @@ def seeded(draw) -> torch.Generator:
 
 def tol(dtype: torch.dtype) -> dict:
     """Tolerances for O(1) results (cosines, sums of a few products of N(0, 1) entries)."""
-    return dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    return (
+        dict(rtol=1e-5, atol=1e-5)
+        if dtype == torch.float32
+        else dict(rtol=1e-10, atol=1e-12)
+    )

@@ -14,16 +14,29 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 from tests.unit.strategies import DTYPES, seeded, tol
-from snippets.attention import (attention, attention_weights, causal_mask, merge_heads,
-                                multi_head_attention, residual_block, rope,
-                                sinusoidal_positions, split_heads)
+from snippets.attention import (
+    attention,
+    attention_weights,
+    causal_mask,
+    merge_heads,
+    multi_head_attention,
+    residual_block,
+    rope,
+    sinusoidal_positions,
+    split_heads,
+)
 
 F64 = torch.float64
 # The acceptance tolerances: attention and multi-head attention match torch to these.
-MATCH = {torch.float32: dict(rtol=1e-6, atol=1e-6), torch.float64: dict(rtol=1e-12, atol=1e-12)}
+MATCH = {
+    torch.float32: dict(rtol=1e-6, atol=1e-6),
+    torch.float64: dict(rtol=1e-12, atol=1e-12),
+}
 
 
-def randn(gen: torch.Generator, *shape: int, dtype=F64, scale: float = 1.0) -> torch.Tensor:
+def randn(
+    gen: torch.Generator, *shape: int, dtype=F64, scale: float = 1.0
+) -> torch.Tensor:
     return scale * torch.randn(shape, generator=gen, dtype=dtype)
 
 
@@ -36,6 +49,7 @@ def rows_with_a_key(gen: torch.Generator, shape: tuple[int, ...]) -> torch.Tenso
 
 # Single-head attention
 
+
 @st.composite
 def attention_problems(draw):
     """q (..., T_q, d), k (..., T_k, d), v (..., T_k, d_v) with 0-2 batch dimensions, and a mask:
@@ -44,9 +58,16 @@ def attention_problems(draw):
     T_q, T_k, d, d_v = (draw(st.integers(1, 7)) for _ in range(4))
     dtype = draw(st.sampled_from(DTYPES))
     gen = seeded(draw)
-    q, k, v = (randn(gen, *batch, T, w, dtype=dtype) for T, w in ((T_q, d), (T_k, d), (T_k, d_v)))
+    q, k, v = (
+        randn(gen, *batch, T, w, dtype=dtype)
+        for T, w in ((T_q, d), (T_k, d), (T_k, d_v))
+    )
     kind = draw(st.sampled_from(["none", "causal", "full", "shared", "keys"]))
-    shape = {"full": (*batch, T_q, T_k), "shared": (T_q, T_k), "keys": (*batch, 1, T_k)}.get(kind)
+    shape = {
+        "full": (*batch, T_q, T_k),
+        "shared": (T_q, T_k),
+        "keys": (*batch, 1, T_k),
+    }.get(kind)
     return q, k, v, kind, (rows_with_a_key(gen, shape) if shape else None)
 
 
@@ -77,7 +98,9 @@ def test_attention_weights_are_zero_where_masked_and_rows_sum_to_one(case):
 def test_attention_scales_the_scores_by_one_over_sqrt_d():
     gen = torch.Generator().manual_seed(0)
     q, k = randn(gen, 4, 16), randn(gen, 6, 16)
-    torch.testing.assert_close(attention_weights(q, k), torch.softmax(q @ k.T / 4, dim=-1))
+    torch.testing.assert_close(
+        attention_weights(q, k), torch.softmax(q @ k.T / 4, dim=-1)
+    )
 
 
 def test_causal_mask_is_the_lower_triangle_aligned_top_left():
@@ -101,13 +124,16 @@ def test_a_future_token_cannot_change_past_outputs():
 
 def test_attention_gradcheck():
     gen = torch.Generator().manual_seed(2)
-    q, k, v = (randn(gen, 2, T, w).requires_grad_() for T, w in ((3, 4), (5, 4), (5, 2)))
+    q, k, v = (
+        randn(gen, 2, T, w).requires_grad_() for T, w in ((3, 4), (5, 4), (5, 2))
+    )
     mask = rows_with_a_key(gen, (2, 3, 5))
     assert torch.autograd.gradcheck(lambda q, k, v: attention(q, k, v, mask), (q, k, v))
     assert torch.autograd.gradcheck(lambda q, k, v: attention(q, k, v), (q, k, v))
 
 
 # Multi-head attention
+
 
 @st.composite
 def mha_problems(draw):
@@ -124,7 +150,11 @@ def mha_problems(draw):
             p.copy_(randn(gen, *p.shape, dtype=dtype, scale=1 / math.sqrt(C)))
     T_q = draw(st.integers(1, 6))
     x_q = randn(gen, B, T_q, C, dtype=dtype)
-    x_kv = x_q if draw(st.booleans()) else randn(gen, B, draw(st.integers(1, 6)), C, dtype=dtype)
+    x_kv = (
+        x_q
+        if draw(st.booleans())
+        else randn(gen, B, draw(st.integers(1, 6)), C, dtype=dtype)
+    )
     pad = None
     if draw(st.booleans()):
         pad = torch.rand(B, x_kv.shape[1], generator=gen) < 0.4
@@ -144,20 +174,35 @@ def weights_of(mha: torch.nn.MultiheadAttention) -> tuple[tuple, tuple]:
 def test_multi_head_attention_matches_torch(case):
     mha, x_q, x_kv, causal, pad = case
     H, (T_q, T_kv) = mha.num_heads, (x_q.shape[1], x_kv.shape[1])
-    blocked = ~causal_mask(T_q, T_kv) if causal else None          # torch's attn_mask: True = blocked
-    expected, per_head = mha(x_q, x_kv, x_kv, key_padding_mask=pad, attn_mask=blocked,
-                             average_attn_weights=False)
+    blocked = (
+        ~causal_mask(T_q, T_kv) if causal else None
+    )  # torch's attn_mask: True = blocked
+    expected, per_head = mha(
+        x_q,
+        x_kv,
+        x_kv,
+        key_padding_mask=pad,
+        attn_mask=blocked,
+        average_attn_weights=False,
+    )
     W, b = weights_of(mha)
-    out = multi_head_attention(x_q, x_kv, *W, H, *b, key_padding_mask=pad, causal=causal)
+    out = multi_head_attention(
+        x_q, x_kv, *W, H, *b, key_padding_mask=pad, causal=causal
+    )
     assert out.shape == x_q.shape and out.dtype == x_q.dtype
     torch.testing.assert_close(out, expected.detach(), **MATCH[x_q.dtype])
 
-    proj = lambda x, W, b: x @ W if b is None else x @ W + b       # the heads' weights, by hand
+    proj = lambda x, W, b: (
+        x @ W if b is None else x @ W + b
+    )  # the heads' weights, by hand
     mask = torch.ones(T_q, T_kv, dtype=torch.bool) if blocked is None else ~blocked
     if pad is not None:
         mask = mask & ~pad[:, None, None, :]
-    A = attention_weights(split_heads(proj(x_q, W[0], b[0]), H),
-                          split_heads(proj(x_kv, W[1], b[1]), H), mask)
+    A = attention_weights(
+        split_heads(proj(x_q, W[0], b[0]), H),
+        split_heads(proj(x_kv, W[1], b[1]), H),
+        mask,
+    )
     torch.testing.assert_close(A, per_head.detach(), **MATCH[x_q.dtype])
 
 
@@ -167,9 +212,13 @@ def test_multi_head_attention_unbatched_and_gradcheck():
     W = [randn(gen, C, C, scale=C**-0.5) for _ in range(4)]
     b = [randn(gen, C) for _ in range(4)]
     x, m = randn(gen, 4, C), randn(gen, 5, C)
-    torch.testing.assert_close(multi_head_attention(x, m, *W, H, *b),
-                               multi_head_attention(x[None], m[None], *W, H, *b)[0])
-    f = lambda x, m, W_q, W_o: multi_head_attention(x, m, W_q, W[1], W[2], W_o, H, *b, causal=True)
+    torch.testing.assert_close(
+        multi_head_attention(x, m, *W, H, *b),
+        multi_head_attention(x[None], m[None], *W, H, *b)[0],
+    )
+    f = lambda x, m, W_q, W_o: multi_head_attention(
+        x, m, W_q, W[1], W[2], W_o, H, *b, causal=True
+    )
     leaves = [t.clone().requires_grad_() for t in (x, m, W[0], W[3])]
     assert torch.autograd.gradcheck(f, leaves)
 
@@ -181,13 +230,16 @@ def test_split_heads_gives_each_head_its_channels_at_every_position(H, d, T, dat
     heads = split_heads(x, H)
     assert heads.shape == (2, H, T, d)
     for h in range(H):
-        assert torch.equal(heads[:, h], x[..., h * d:(h + 1) * d])
+        assert torch.equal(heads[:, h], x[..., h * d : (h + 1) * d])
     assert torch.equal(merge_heads(heads), x)
 
 
 # Positions
 
-def rope_reference(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) -> np.ndarray:
+
+def rope_reference(
+    x: np.ndarray, positions: np.ndarray, base: float = 10000.0
+) -> np.ndarray:
     """Channels (2i, 2i + 1) as the complex number x_2i + i x_2i+1, times e^{i m theta_i}."""
     d = x.shape[-1]
     theta = base ** (-np.arange(d // 2) * 2.0 / d)
@@ -195,8 +247,14 @@ def rope_reference(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) 
     return np.stack([z.real, z.imag], axis=-1).reshape(x.shape)
 
 
-@given(st.lists(st.integers(1, 3), max_size=2), st.integers(1, 6), st.integers(1, 6),
-       st.sampled_from(DTYPES), st.booleans(), st.data())
+@given(
+    st.lists(st.integers(1, 3), max_size=2),
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.sampled_from(DTYPES),
+    st.booleans(),
+    st.data(),
+)
 def test_rope_matches_complex_rotation(batch, T, half_d, dtype, integer, data):
     gen = seeded(data.draw)
     x = torch.randn(*batch, T, 2 * half_d, generator=gen, dtype=dtype)
@@ -219,8 +277,12 @@ def test_rope_rotates_counter_clockwise():
     torch.testing.assert_close(rope(x, torch.zeros(3)), x)
 
 
-@given(st.integers(1, 6), st.integers(-100, 100), st.lists(st.integers(-500, 500), min_size=2,
-                                                           max_size=4), st.data())
+@given(
+    st.integers(1, 6),
+    st.integers(-100, 100),
+    st.lists(st.integers(-500, 500), min_size=2, max_size=4),
+    st.data(),
+)
 @settings(max_examples=20)
 def test_rope_scores_depend_on_the_position_difference_only(half_d, gap, starts, data):
     gen = seeded(data.draw)
@@ -231,8 +293,17 @@ def test_rope_scores_depend_on_the_position_difference_only(half_d, gap, starts,
 
 
 def test_rope_gradcheck():
-    x = torch.randn(2, 4, 6, dtype=F64, generator=torch.Generator().manual_seed(5), requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x: rope(x, torch.tensor([0, 3, -2, 11])), (x,))
+    x = torch.randn(
+        2,
+        4,
+        6,
+        dtype=F64,
+        generator=torch.Generator().manual_seed(5),
+        requires_grad=True,
+    )
+    assert torch.autograd.gradcheck(
+        lambda x: rope(x, torch.tensor([0, 3, -2, 11])), (x,)
+    )
 
 
 @pytest.mark.parametrize("T, C", [(1, 2), (7, 4), (50, 16), (3, 64)])
@@ -249,26 +320,40 @@ def test_sinusoidal_positions_match_the_formula(T, C, dtype):
 
 # The residual block
 
+
 @pytest.mark.parametrize("pre_norm", [True, False])
 def test_residual_block_matches_transformer_encoder_layer(pre_norm):
     gen = torch.Generator().manual_seed(6)
     C, H = 8, 4
-    layer = torch.nn.TransformerEncoderLayer(C, H, dim_feedforward=12, dropout=0.0, batch_first=True,
-                                             norm_first=pre_norm, dtype=F64)
+    layer = torch.nn.TransformerEncoderLayer(
+        C,
+        H,
+        dim_feedforward=12,
+        dropout=0.0,
+        batch_first=True,
+        norm_first=pre_norm,
+        dtype=F64,
+    )
     with torch.no_grad():
         for p in layer.parameters():
             p.copy_(randn(gen, *p.shape, scale=p.shape[-1] ** -0.5))
     W, b = weights_of(layer.self_attn)
     attn = lambda h: multi_head_attention(h, h, *W, H, *b)
     ffn = lambda h: layer.linear2(torch.relu(layer.linear1(h)))
-    norm1 = lambda h: F.layer_norm(h, (C,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
-    norm2 = lambda h: F.layer_norm(h, (C,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
+    norm1 = lambda h: F.layer_norm(
+        h, (C,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps
+    )
+    norm2 = lambda h: F.layer_norm(
+        h, (C,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps
+    )
     x = randn(gen, 3, 5, C)
-    torch.testing.assert_close(residual_block(x, attn, ffn, norm1, norm2, pre_norm), layer(x),
-                               **MATCH[F64])
+    torch.testing.assert_close(
+        residual_block(x, attn, ffn, norm1, norm2, pre_norm), layer(x), **MATCH[F64]
+    )
 
 
 # Errors
+
 
 def test_errors_name_the_problem():
     q, k, v = torch.zeros(2, 4, 8), torch.zeros(2, 5, 8), torch.zeros(2, 5, 3)
@@ -276,14 +361,19 @@ def test_errors_name_the_problem():
         attention(q, torch.zeros(2, 5, 6), v)
     with pytest.raises(ValueError, match="k and v must have one row per key"):
         attention(q, k, torch.zeros(2, 4, 3))
-    with pytest.raises(ValueError, match=r"q and k must have batch dimensions \(all but the last "
-                                         r"two\) that broadcast, got \(3, 4, 8\) and \(2, 5, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"q and k must have batch dimensions \(all but the last "
+        r"two\) that broadcast, got \(3, 4, 8\) and \(2, 5, 8\)",
+    ):
         attention_weights(torch.zeros(3, 4, 8), k)
     with pytest.raises(ValueError, match="q, k and v must have batch dimensions"):
         attention(q, k, torch.zeros(3, 5, 3))
     with pytest.raises(ValueError, match=r"mask of shape \(3, 5\) does not broadcast"):
         attention(q, k, v, torch.ones(3, 5, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"mask of shape \(3, 4, 5\) does not broadcast"):
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(3, 4, 5\) does not broadcast"
+    ):
         attention(q, k, v, torch.ones(3, 4, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match="mask must be a boolean tensor"):
         attention(q, k, v, torch.ones(4, 5))
@@ -295,13 +385,19 @@ def test_errors_name_the_problem():
         attention(torch.zeros(8), k, v)
 
     W, x = torch.zeros(12, 12), torch.zeros(1, 4, 12)
-    with pytest.raises(ValueError, match="num_heads = 5 does not divide the width C = 12"):
+    with pytest.raises(
+        ValueError, match="num_heads = 5 does not divide the width C = 12"
+    ):
         multi_head_attention(x, x, W, W, W, W, 5)
     with pytest.raises(ValueError, match="num_heads must be an integer >= 1"):
         multi_head_attention(x, x, W, W, W, W, 0)
-    with pytest.raises(ValueError, match="num_heads = 5 must be a positive integer that divides"):
+    with pytest.raises(
+        ValueError, match="num_heads = 5 must be a positive integer that divides"
+    ):
         split_heads(x, 5)
-    with pytest.raises(ValueError, match=r"x must be a tensor of shape \(\.\.\., H, T, d\)"):
+    with pytest.raises(
+        ValueError, match=r"x must be a tensor of shape \(\.\.\., H, T, d\)"
+    ):
         merge_heads(x[0])
     with pytest.raises(ValueError, match="x_q and x_kv must have the same width C"):
         multi_head_attention(x, torch.zeros(1, 4, 6), W, W, W, W, 3)
@@ -310,13 +406,19 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"b_o \(b of W_o\) must be \(C,\) = \(12,\)"):
         multi_head_attention(x, x, W, W, W, W, 3, b_o=torch.zeros(6))
     with pytest.raises(ValueError, match="key_padding_mask must be boolean"):
-        multi_head_attention(x, x, W, W, W, W, 3, key_padding_mask=torch.zeros(1, 5, dtype=torch.bool))
+        multi_head_attention(
+            x, x, W, W, W, W, 3, key_padding_mask=torch.zeros(1, 5, dtype=torch.bool)
+        )
     with pytest.raises(ValueError, match="no key to attend to"):
-        multi_head_attention(x, x, W, W, W, W, 3, key_padding_mask=torch.ones(1, 4, dtype=torch.bool))
+        multi_head_attention(
+            x, x, W, W, W, W, 3, key_padding_mask=torch.ones(1, 4, dtype=torch.bool)
+        )
 
     with pytest.raises(ValueError, match="the width d must be even, got d = 5"):
         rope(torch.zeros(3, 5), torch.arange(3))
-    with pytest.raises(ValueError, match=r"positions must be a tensor of shape \(T,\) = \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"positions must be a tensor of shape \(T,\) = \(3,\)"
+    ):
         rope(torch.zeros(3, 4), torch.arange(3)[None])
     with pytest.raises(ValueError, match="positions must be a tensor"):
         rope(torch.zeros(3, 4), [0, 1, 2])

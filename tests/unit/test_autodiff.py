@@ -14,14 +14,41 @@ from hypothesis import given, settings, strategies as st
 
 from tests.unit.strategies import seeded
 from snippets.autodiff import (
-    Dual, Value, add, backward, central_difference, checkpoint, counting, cross_entropy, diff,
-    distinct, evaluate, finite_difference_gradient, forward_difference, init_mlp,
-    jacobian_forward, jacobian_reverse, jvp, log_softmax, logistic_map, matmul, mlp, mul, relu,
-    size, sum_all, topological_order, unbroadcast, vjp)
+    Dual,
+    Value,
+    add,
+    backward,
+    central_difference,
+    checkpoint,
+    counting,
+    cross_entropy,
+    diff,
+    distinct,
+    evaluate,
+    finite_difference_gradient,
+    forward_difference,
+    init_mlp,
+    jacobian_forward,
+    jacobian_reverse,
+    jvp,
+    log_softmax,
+    logistic_map,
+    matmul,
+    mlp,
+    mul,
+    relu,
+    size,
+    sum_all,
+    topological_order,
+    unbroadcast,
+    vjp,
+)
 
 F64 = torch.float64
-EXACT = dict(rtol=0, atol=1e-12)   # float64, the same operations as torch up to ordering
-FEW = settings(max_examples=30)    # cheap properties: enough shapes, within the time budget
+EXACT = dict(rtol=0, atol=1e-12)  # float64, the same operations as torch up to ordering
+FEW = settings(
+    max_examples=30
+)  # cheap properties: enough shapes, within the time budget
 
 
 def randn(shape, gen) -> torch.Tensor:
@@ -43,11 +70,15 @@ def assert_vjps_match_torch(op, torch_op, inputs, gen, g=None):
         e = torch.zeros_like(inputs[i]) if e is None else e
         assert leaf.grad is not None and leaf.grad.shape == inputs[i].shape, (
             f"input {i}: gradient of shape {None if leaf.grad is None else tuple(leaf.grad.shape)}"
-            f" for an input of shape {tuple(inputs[i].shape)}")
-        torch.testing.assert_close(leaf.grad, e, **EXACT, msg=lambda m: f"input {i}: {m}")
+            f" for an input of shape {tuple(inputs[i].shape)}"
+        )
+        torch.testing.assert_close(
+            leaf.grad, e, **EXACT, msg=lambda m: f"input {i}: {m}"
+        )
 
 
 # Primitives
+
 
 @st.composite
 def broadcasting_pairs(draw):
@@ -81,16 +112,24 @@ def test_mul_vjp_sums_over_broadcast_axes(case):
 @given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.data())
 def test_matmul_vjps_match_torch(n, k, m, data):
     gen = seeded(data.draw)
-    assert_vjps_match_torch(matmul, torch.matmul, [randn((n, k), gen), randn((k, m), gen)], gen)
+    assert_vjps_match_torch(
+        matmul, torch.matmul, [randn((n, k), gen), randn((k, m), gen)], gen
+    )
 
 
 @pytest.mark.parametrize("n", [1, 3, 4])
 def test_matmul_vjps_with_square_operands(n):
     """Square A and B: a transposed operand in a VJP has the right shape, only values differ."""
     gen = torch.Generator().manual_seed(n)
-    assert_vjps_match_torch(matmul, torch.matmul, [randn((n, n), gen), randn((n, n), gen)], gen)
-    assert_vjps_match_torch(matmul, torch.matmul, [randn((2, n), gen), randn((n, n), gen)], gen)
-    assert_vjps_match_torch(matmul, torch.matmul, [randn((n, n), gen), randn((n, 2), gen)], gen)
+    assert_vjps_match_torch(
+        matmul, torch.matmul, [randn((n, n), gen), randn((n, n), gen)], gen
+    )
+    assert_vjps_match_torch(
+        matmul, torch.matmul, [randn((2, n), gen), randn((n, n), gen)], gen
+    )
+    assert_vjps_match_torch(
+        matmul, torch.matmul, [randn((n, n), gen), randn((n, 2), gen)], gen
+    )
 
 
 @st.composite
@@ -104,7 +143,7 @@ def tensors(draw, min_dims=0):
 @given(tensors())
 def test_relu_vjp_matches_torch(case):
     x, gen = case
-    x = torch.where(x.abs() < 0.3, torch.zeros_like(x), x)     # exact zeros too
+    x = torch.where(x.abs() < 0.3, torch.zeros_like(x), x)  # exact zeros too
     assert_vjps_match_torch(relu, torch.relu, [x], gen)
 
 
@@ -125,18 +164,25 @@ def test_sum_all_vjp_matches_torch(case):
 @given(tensors(min_dims=1), st.sampled_from([1.0, 30.0]))
 def test_log_softmax_vjp_matches_torch(case, scale):
     x, gen = case
-    assert_vjps_match_torch(log_softmax, lambda z: F.log_softmax(z, -1), [scale * x], gen)
+    assert_vjps_match_torch(
+        log_softmax, lambda z: F.log_softmax(z, -1), [scale * x], gen
+    )
 
 
-@pytest.mark.parametrize("name,program", [
-    ("mean", lambda x, w: (x * w).mean()),
-    ("number-left", lambda x, w: (2.0 + x) * (3.0 * w)),
-    ("tensor-left", lambda x, w: torch.ones(2, 3, dtype=F64) @ (x * w)),
-])
+@pytest.mark.parametrize(
+    "name,program",
+    [
+        ("mean", lambda x, w: (x * w).mean()),
+        ("number-left", lambda x, w: (2.0 + x) * (3.0 * w)),
+        ("tensor-left", lambda x, w: torch.ones(2, 3, dtype=F64) @ (x * w)),
+    ],
+)
 def test_composed_ops_and_operands_on_either_side(name, program):
     """The same program on Values and on torch tensors: numbers and tensors as constants."""
     gen = torch.Generator().manual_seed(9)
-    assert_vjps_match_torch(program, program, [randn((3, 4), gen), randn((4,), gen)], gen)
+    assert_vjps_match_torch(
+        program, program, [randn((3, 4), gen), randn((4,), gen)], gen
+    )
 
 
 def test_log_softmax_vjp_of_a_one_hot_upstream_is_minus_softmax_off_the_target():
@@ -148,9 +194,18 @@ def test_log_softmax_vjp_of_a_one_hot_upstream_is_minus_softmax_off_the_target()
     torch.testing.assert_close(leaf.grad, expected, **EXACT)
 
 
-@pytest.mark.parametrize("shape,target", [((2, 3, 4), (4,)), ((2, 3, 4), (1, 4)),
-                                          ((2, 3, 4), (2, 1, 4)), ((2, 3, 4), (1, 3, 1)),
-                                          ((5,), ()), ((2, 3), (1, 1)), ((3,), (3,))])
+@pytest.mark.parametrize(
+    "shape,target",
+    [
+        ((2, 3, 4), (4,)),
+        ((2, 3, 4), (1, 4)),
+        ((2, 3, 4), (2, 1, 4)),
+        ((2, 3, 4), (1, 3, 1)),
+        ((5,), ()),
+        ((2, 3), (1, 1)),
+        ((3,), (3,)),
+    ],
+)
 def test_unbroadcast_is_the_vjp_of_expand(shape, target):
     gen = torch.Generator().manual_seed(0)
     x = randn(target, gen).requires_grad_()
@@ -161,13 +216,17 @@ def test_unbroadcast_is_the_vjp_of_expand(shape, target):
 
 # The backward pass
 
-@pytest.mark.parametrize("name,program", [
-    ("x*x", lambda x: x * x),
-    ("x+x", lambda x: x + x),
-    ("x*x+x", lambda x: x * x + x),
-    ("diamond", lambda x: (x.relu() + 1.0) * (x * 2.0)),
-    ("three-uses", lambda x: x * x * x),
-])
+
+@pytest.mark.parametrize(
+    "name,program",
+    [
+        ("x*x", lambda x: x * x),
+        ("x+x", lambda x: x + x),
+        ("x*x+x", lambda x: x * x + x),
+        ("diamond", lambda x: (x.relu() + 1.0) * (x * 2.0)),
+        ("three-uses", lambda x: x * x * x),
+    ],
+)
 def test_a_node_used_several_times_gets_the_sum_of_its_gradients(name, program):
     gen = torch.Generator().manual_seed(3)
     assert_vjps_match_torch(program, program, [randn((4,), gen)], gen)
@@ -180,7 +239,9 @@ def test_a_weight_shared_by_two_layers():
     def two_layers(X, W, b):
         return (((X @ W + b).relu() @ W + b).relu()).sum()
 
-    assert_vjps_match_torch(two_layers, two_layers, [X, W, b], gen, g=torch.tensor(1.0, dtype=F64))
+    assert_vjps_match_torch(
+        two_layers, two_layers, [X, W, b], gen, g=torch.tensor(1.0, dtype=F64)
+    )
 
 
 def test_topological_order_puts_parents_first_and_each_node_once():
@@ -189,7 +250,7 @@ def test_topological_order_puts_parents_first_and_each_node_once():
     b = a + x
     c = b * a
     order = topological_order(c)
-    assert len(order) == len(set(order)) == 5                  # x, the constant 2, a, b, c
+    assert len(order) == len(set(order)) == 5  # x, the constant 2, a, b, c
     position = {node: i for i, node in enumerate(order)}
     for node in order:
         assert all(position[p] < position[node] for p in node.parents)
@@ -199,7 +260,7 @@ def test_topological_order_puts_parents_first_and_each_node_once():
 def test_backward_through_a_deep_chain_needs_no_recursion():
     x = Value(torch.tensor([0.5], dtype=F64))
     h = x
-    for _ in range(1200):                                      # > the recursion limit, 1000
+    for _ in range(1200):  # > the recursion limit, 1000
         h = h * 1.0
     h.sum().backward()
     assert x.grad.tolist() == [1.0]
@@ -224,6 +285,7 @@ def test_a_leaf_the_output_does_not_depend_on_keeps_no_gradient():
 
 # A 3-layer MLP with cross-entropy
 
+
 @st.composite
 def mlp_problems(draw):
     """Batch 1-8, input and two hidden widths 1-7, 1-6 classes; float64 params and data."""
@@ -238,8 +300,9 @@ def mlp_problems(draw):
 
 def torch_mlp_loss(params, X, y):
     W1, b1, W2, b2, W3, b3 = params
-    return F.cross_entropy(F.linear(F.relu(F.linear(F.relu(F.linear(X, W1.T, b1)), W2.T, b2)),
-                                    W3.T, b3), y)
+    return F.cross_entropy(
+        F.linear(F.relu(F.linear(F.relu(F.linear(X, W1.T, b1)), W2.T, b2)), W3.T, b3), y
+    )
 
 
 @settings(max_examples=40)
@@ -252,10 +315,13 @@ def test_mlp_cross_entropy_gradients_match_torch(case):
     P_ref = [p.clone().requires_grad_() for p in params]
     loss_ref = torch_mlp_loss(P_ref, X, y)
     torch.testing.assert_close(loss.data, loss_ref.detach(), **EXACT)
-    for name, p, expected in zip(["W1", "b1", "W2", "b2", "W3", "b3"], P,
-                                 torch.autograd.grad(loss_ref, P_ref)):
+    for name, p, expected in zip(
+        ["W1", "b1", "W2", "b2", "W3", "b3"], P, torch.autograd.grad(loss_ref, P_ref)
+    ):
         assert p.grad.shape == expected.shape, f"{name}: shape {tuple(p.grad.shape)}"
-        torch.testing.assert_close(p.grad, expected, **EXACT, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(
+            p.grad, expected, **EXACT, msg=lambda m: f"{name}: {m}"
+        )
 
 
 class EngineLoss(torch.autograd.Function):
@@ -284,6 +350,7 @@ def test_gradcheck_through_the_engine():
 
 # Forward mode and Jacobians
 
+
 def torch_jacobian(f, x):
     return torch.autograd.functional.jacobian(f, x)[0, :, 0]
 
@@ -291,7 +358,11 @@ def torch_jacobian(f, x):
 @st.composite
 def functions(draw):
     """A 2-layer MLP from R^n to R^m (n, m in 1-6) and a point x of shape (1, n)."""
-    n, hidden, m = draw(st.integers(1, 6)), draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    n, hidden, m = (
+        draw(st.integers(1, 6)),
+        draw(st.integers(1, 5)),
+        draw(st.integers(1, 6)),
+    )
     gen = seeded(draw)
     params = init_mlp([n, hidden, m], gen)
     return (lambda x: mlp(params, x)), randn((1, n), gen), gen
@@ -333,10 +404,14 @@ def test_full_jacobians_take_n_jvps_or_m_vjps(case):
 def test_dual_numbers_follow_the_product_rule():
     a, b = Dual(torch.tensor(3.0, dtype=F64), torch.tensor(1.0, dtype=F64)), 2.0
     out = a * a * b + a
-    assert (out.primal.item(), out.tangent.item()) == (21.0, 13.0)    # d(2a^2 + a) = 4a + 1
+    assert (out.primal.item(), out.tangent.item()) == (
+        21.0,
+        13.0,
+    )  # d(2a^2 + a) = 4a + 1
 
 
 # Checkpointing
+
 
 def layer(h, W, b):
     return (h @ W + b).relu()
@@ -358,14 +433,14 @@ def test_checkpointed_segments_give_torchs_gradients_for_one_extra_forward(L, s)
     with counting() as c:
         h = X
         for i in range(0, 2 * L, 2 * s):
-            h = checkpoint(segment, h, *P[i:i + 2 * s])
+            h = checkpoint(segment, h, *P[i : i + 2 * s])
         loss = cross_entropy(h, y)
         after_forward = c["stored"]
         loss.backward()
         del loss, h
-    assert c["matmul"] == c["add"] == c["relu"] == 2 * L       # every layer twice
-    assert after_forward == L // s + 4                          # one node per segment + loss
-    assert c["peak_stored"] == L // s + 4 + 3 * s               # + one recomputed segment
+    assert c["matmul"] == c["add"] == c["relu"] == 2 * L  # every layer twice
+    assert after_forward == L // s + 4  # one node per segment + loss
+    assert c["peak_stored"] == L // s + 4 + 3 * s  # + one recomputed segment
     assert c["stored"] == 0
 
     P_ref = [p.clone().requires_grad_() for p in params]
@@ -394,13 +469,14 @@ def test_checkpoint_of_a_segment_that_ignores_an_input_gives_it_zero():
 
 # The baselines
 
+
 def test_finite_difference_errors_truncation_then_round_off():
     steps = [10.0**-k for k in range(1, 16)]
     fwd = [abs(forward_difference(math.sin, 0.7, h) - math.cos(0.7)) for h in steps]
     ctr = [abs(central_difference(math.sin, 0.7, h) - math.cos(0.7)) for h in steps]
-    for h, e in zip(steps[1:5], fwd[1:5]):                       # h |f''| / 2
+    for h, e in zip(steps[1:5], fwd[1:5]):  # h |f''| / 2
         assert abs(e / h - math.sin(0.7) / 2) < 0.01 * math.sin(0.7)
-    for h, e in zip(steps[1:3], ctr[1:3]):                       # h^2 |f'''| / 6
+    for h, e in zip(steps[1:3], ctr[1:3]):  # h^2 |f'''| / 6
         assert abs(e / h**2 - math.cos(0.7) / 6) < 0.01
     assert 1e-9 <= steps[fwd.index(min(fwd))] <= 1e-7
     assert 1e-7 <= steps[ctr.index(min(ctr))] <= 1e-4
@@ -433,7 +509,10 @@ def test_symbolic_derivative_of_the_logistic_map(k):
     assert abs(evaluate(diff(e), 0.3) - expected.item()) < 1e-12
     assert (size(e), distinct(e)) == (3 * (2 ** (k - 1) - 1), 3 * (k - 1))
     if k > 1:
-        assert size(diff(e)) == 9 * (k - 1) * 2 ** (k - 2) and distinct(diff(e)) == 10 * k - 11
+        assert (
+            size(diff(e)) == 9 * (k - 1) * 2 ** (k - 2)
+            and distinct(diff(e)) == 10 * k - 11
+        )
 
 
 def test_symbolic_rules_on_small_expressions():
@@ -445,6 +524,7 @@ def test_symbolic_rules_on_small_expressions():
 class Node(tuple):
     """An operation that counts how often it is hashed or compared, and gives up past 10^4:
     hashing or comparing the tuples of l_k walks all of its 2^k paths."""
+
     calls = 0
 
     def count(self):
@@ -464,12 +544,12 @@ class Node(tuple):
 def test_distinct_visits_a_shared_sub_expression_once():
     e = "x"
     for _ in range(29):
-        e = Node(("*", Node(("*", 4, e)), Node(("-", 1, e))))          # l_30
+        e = Node(("*", Node(("*", 4, e)), Node(("-", 1, e))))  # l_30
     Node.calls = 0
     assert distinct(e) == 3 * 29 and Node.calls <= 3 * 29
     start = time.perf_counter()
     assert distinct(logistic_map(30)) == 3 * 29
-    assert time.perf_counter() - start < 1.0       # a few ms: 87 nodes; 2^30 paths before
+    assert time.perf_counter() - start < 1.0  # a few ms: 87 nodes; 2^30 paths before
 
 
 BAD_EXPRESSIONS = {
@@ -493,8 +573,10 @@ def test_evaluate_and_diff_reject_unknown_operators_and_variables(name):
 
 def test_cross_entropy_with_minus_inf_logits_matches_torch():
     """A class ruled out (logit -inf) adds nothing to the loss and gets zero gradient."""
-    Z = torch.tensor([[0.5, -math.inf, 2.0], [1.0, 0.0, -math.inf], [-math.inf, 3.0, -math.inf]],
-                     dtype=F64)
+    Z = torch.tensor(
+        [[0.5, -math.inf, 2.0], [1.0, 0.0, -math.inf], [-math.inf, 3.0, -math.inf]],
+        dtype=F64,
+    )
     y = torch.tensor([0, 1, 1])
     Z_ref, Z_val = Z.clone().requires_grad_(), Value(Z.clone())
     loss, loss_ref = cross_entropy(Z_val, y), F.cross_entropy(Z_ref, y)
@@ -508,6 +590,7 @@ def test_cross_entropy_with_minus_inf_logits_matches_torch():
 
 # ReLU at 0
 
+
 def test_relu_at_zero_returns_torchs_subgradient_zero():
     x = torch.zeros(4, dtype=F64, requires_grad=True)
     (expected,) = torch.autograd.grad(torch.relu(x).sum(), x)
@@ -518,6 +601,7 @@ def test_relu_at_zero_returns_torchs_subgradient_zero():
 
 # Errors
 
+
 def zeros(*shape):
     return Value(torch.zeros(shape, dtype=F64))
 
@@ -527,78 +611,176 @@ def bad(name, call, message):
 
 
 BAD = [
-    bad("matmul-inner", lambda: matmul(zeros(2, 3), zeros(4, 5)),
-        r"matmul needs \(n, k\) @ \(k, m\), got \(2, 3\) @ \(4, 5\)"),
-    bad("matmul-1-d", lambda: matmul(zeros(3), zeros(3, 2)),
-        r"matmul needs \(n, k\) @ \(k, m\), got \(3,\) @ \(3, 2\)"),
-    bad("matmul-operator", lambda: zeros(2, 3) @ torch.zeros(2, 3, dtype=F64),
-        r"got \(2, 3\) @ \(2, 3\)"),
-    bad("add-broadcast", lambda: add(zeros(2, 3), zeros(2)),
-        r"add: shapes \(2, 3\) and \(2,\) do not broadcast"),
-    bad("mul-broadcast", lambda: zeros(4, 1, 3) * zeros(2, 2),
-        r"mul: shapes \(4, 1, 3\) and \(2, 2\) do not broadcast"),
-    bad("ce-target-column", lambda: cross_entropy(zeros(4, 3), torch.zeros(4, 1, dtype=torch.int64)),
-        r"targets must be int64 classes of shape \(4,\) for logits \(4, 3\), got torch.int64 \(4, 1\)"),
-    bad("ce-target-length", lambda: cross_entropy(zeros(4, 3), torch.zeros(5, dtype=torch.int64)),
-        r"shape \(4,\) for logits \(4, 3\), got torch.int64 \(5,\)"),
-    bad("ce-float-targets", lambda: cross_entropy(zeros(2, 3), torch.zeros(2)),
-        r"targets must be int64 classes .* got torch.float32 \(2,\)"),
-    bad("ce-class-range", lambda: cross_entropy(zeros(2, 3), torch.tensor([0, 3])),
-        r"targets must be classes in \[0, 3\), got 0\.\.3"),
-    bad("ce-1-d-logits", lambda: cross_entropy(zeros(3), torch.tensor([0])),
-        r"logits must have shape \(n, m\), got \(3,\)"),
-    bad("backward-non-scalar", lambda: zeros(2, 3).relu().backward(),
-        r"backward\(\) needs grad for a non-scalar of shape \(2, 3\)"),
-    bad("backward-grad-shape", lambda: backward(zeros(2, 3).relu(), torch.zeros(3, 2)),
-        r"grad \(3, 2\) must have the node's shape \(2, 3\)"),
-    bad("value-integer", lambda: Value(torch.zeros(2, dtype=torch.int64)),
-        r"data must be a floating-point tensor, got Tensor torch.int64"),
-    bad("log-softmax-scalar", lambda: log_softmax(zeros()),
-        r"log_softmax needs at least one axis"),
-    bad("jvp-tangent-shape", lambda: jvp(lambda x: x, torch.zeros(1, 3), torch.zeros(3)),
-        r"the tangent t \(3,\) must have x's shape \(1, 3\)"),
-    bad("jacobian-column", lambda: jacobian_reverse(lambda x: x, torch.zeros(3, 1)),
-        r"x must be a row of shape \(1, n\), got \(3, 1\)"),
-    bad("jacobian-output-not-a-row", lambda: jacobian_reverse(lambda x: x.sum(), torch.zeros(1, 3)),
-        r"f\(x\) must be a row of shape \(1, n\), got \(\)"),
-    bad("jacobian-forward-1-d", lambda: jacobian_forward(lambda x: x, torch.zeros(3)),
-        r"x must be a row of shape \(1, n\), got \(3,\)"),
-    bad("fd-step", lambda: finite_difference_gradient(torch.sum, torch.zeros(3), 0.0),
-        r"h must be a finite positive number, got 0.0"),
-    bad("fd-2-d", lambda: finite_difference_gradient(torch.sum, torch.zeros(1, 3), 0.1),
-        r"x must have shape \(n,\), got \(1, 3\)"),
-    bad("forward-difference-step", lambda: forward_difference(math.sin, 0.3, 0),
-        r"h must be a finite positive number, got 0"),
-    bad("central-difference-inf", lambda: central_difference(math.sin, math.inf, 1e-4),
-        r"x must be a finite number, got inf"),
-    bad("central-difference-bool", lambda: central_difference(math.sin, 0.3, True),
-        r"h must be a finite positive number, got True"),
-    bad("unbroadcast-fewer-axes", lambda: unbroadcast(torch.zeros(3), (1, 3)),
-        r"g \(3,\) must be shape \(1, 3\) broadcast"),
-    bad("unbroadcast-other-size", lambda: unbroadcast(torch.zeros(2, 0), (1, 3)),
-        r"g \(2, 0\) must be shape \(1, 3\) broadcast"),
-    bad("vjp-v-shape",
+    bad(
+        "matmul-inner",
+        lambda: matmul(zeros(2, 3), zeros(4, 5)),
+        r"matmul needs \(n, k\) @ \(k, m\), got \(2, 3\) @ \(4, 5\)",
+    ),
+    bad(
+        "matmul-1-d",
+        lambda: matmul(zeros(3), zeros(3, 2)),
+        r"matmul needs \(n, k\) @ \(k, m\), got \(3,\) @ \(3, 2\)",
+    ),
+    bad(
+        "matmul-operator",
+        lambda: zeros(2, 3) @ torch.zeros(2, 3, dtype=F64),
+        r"got \(2, 3\) @ \(2, 3\)",
+    ),
+    bad(
+        "add-broadcast",
+        lambda: add(zeros(2, 3), zeros(2)),
+        r"add: shapes \(2, 3\) and \(2,\) do not broadcast",
+    ),
+    bad(
+        "mul-broadcast",
+        lambda: zeros(4, 1, 3) * zeros(2, 2),
+        r"mul: shapes \(4, 1, 3\) and \(2, 2\) do not broadcast",
+    ),
+    bad(
+        "ce-target-column",
+        lambda: cross_entropy(zeros(4, 3), torch.zeros(4, 1, dtype=torch.int64)),
+        r"targets must be int64 classes of shape \(4,\) for logits \(4, 3\), got torch.int64 \(4, 1\)",
+    ),
+    bad(
+        "ce-target-length",
+        lambda: cross_entropy(zeros(4, 3), torch.zeros(5, dtype=torch.int64)),
+        r"shape \(4,\) for logits \(4, 3\), got torch.int64 \(5,\)",
+    ),
+    bad(
+        "ce-float-targets",
+        lambda: cross_entropy(zeros(2, 3), torch.zeros(2)),
+        r"targets must be int64 classes .* got torch.float32 \(2,\)",
+    ),
+    bad(
+        "ce-class-range",
+        lambda: cross_entropy(zeros(2, 3), torch.tensor([0, 3])),
+        r"targets must be classes in \[0, 3\), got 0\.\.3",
+    ),
+    bad(
+        "ce-1-d-logits",
+        lambda: cross_entropy(zeros(3), torch.tensor([0])),
+        r"logits must have shape \(n, m\), got \(3,\)",
+    ),
+    bad(
+        "backward-non-scalar",
+        lambda: zeros(2, 3).relu().backward(),
+        r"backward\(\) needs grad for a non-scalar of shape \(2, 3\)",
+    ),
+    bad(
+        "backward-grad-shape",
+        lambda: backward(zeros(2, 3).relu(), torch.zeros(3, 2)),
+        r"grad \(3, 2\) must have the node's shape \(2, 3\)",
+    ),
+    bad(
+        "value-integer",
+        lambda: Value(torch.zeros(2, dtype=torch.int64)),
+        r"data must be a floating-point tensor, got Tensor torch.int64",
+    ),
+    bad(
+        "log-softmax-scalar",
+        lambda: log_softmax(zeros()),
+        r"log_softmax needs at least one axis",
+    ),
+    bad(
+        "jvp-tangent-shape",
+        lambda: jvp(lambda x: x, torch.zeros(1, 3), torch.zeros(3)),
+        r"the tangent t \(3,\) must have x's shape \(1, 3\)",
+    ),
+    bad(
+        "jacobian-column",
+        lambda: jacobian_reverse(lambda x: x, torch.zeros(3, 1)),
+        r"x must be a row of shape \(1, n\), got \(3, 1\)",
+    ),
+    bad(
+        "jacobian-output-not-a-row",
+        lambda: jacobian_reverse(lambda x: x.sum(), torch.zeros(1, 3)),
+        r"f\(x\) must be a row of shape \(1, n\), got \(\)",
+    ),
+    bad(
+        "jacobian-forward-1-d",
+        lambda: jacobian_forward(lambda x: x, torch.zeros(3)),
+        r"x must be a row of shape \(1, n\), got \(3,\)",
+    ),
+    bad(
+        "fd-step",
+        lambda: finite_difference_gradient(torch.sum, torch.zeros(3), 0.0),
+        r"h must be a finite positive number, got 0.0",
+    ),
+    bad(
+        "fd-2-d",
+        lambda: finite_difference_gradient(torch.sum, torch.zeros(1, 3), 0.1),
+        r"x must have shape \(n,\), got \(1, 3\)",
+    ),
+    bad(
+        "forward-difference-step",
+        lambda: forward_difference(math.sin, 0.3, 0),
+        r"h must be a finite positive number, got 0",
+    ),
+    bad(
+        "central-difference-inf",
+        lambda: central_difference(math.sin, math.inf, 1e-4),
+        r"x must be a finite number, got inf",
+    ),
+    bad(
+        "central-difference-bool",
+        lambda: central_difference(math.sin, 0.3, True),
+        r"h must be a finite positive number, got True",
+    ),
+    bad(
+        "unbroadcast-fewer-axes",
+        lambda: unbroadcast(torch.zeros(3), (1, 3)),
+        r"g \(3,\) must be shape \(1, 3\) broadcast",
+    ),
+    bad(
+        "unbroadcast-other-size",
+        lambda: unbroadcast(torch.zeros(2, 0), (1, 3)),
+        r"g \(2, 0\) must be shape \(1, 3\) broadcast",
+    ),
+    bad(
+        "vjp-v-shape",
         lambda: vjp(lambda v: v * v, torch.zeros(1, 3, dtype=F64), torch.zeros(3)),
-        r"v \(3,\) must have the shape of f\(x\), \(1, 3\)"),
-    bad("vjp-integer-x",
+        r"v \(3,\) must have the shape of f\(x\), \(1, 3\)",
+    ),
+    bad(
+        "vjp-integer-x",
         lambda: vjp(lambda v: v * v, torch.zeros(3, dtype=torch.int64), torch.zeros(3)),
-        r"x must be a floating-point tensor, got Tensor torch.int64"),
-    bad("jacobian-integer-x",
+        r"x must be a floating-point tensor, got Tensor torch.int64",
+    ),
+    bad(
+        "jacobian-integer-x",
         lambda: jacobian_reverse(lambda x: x, torch.zeros(1, 3, dtype=torch.int64)),
-        r"x must be a floating-point tensor, got Tensor torch.int64"),
-    bad("mlp-width",
-        lambda: mlp(init_mlp([3, 4, 2], torch.Generator()), torch.zeros(2, 0, dtype=F64)),
+        r"x must be a floating-point tensor, got Tensor torch.int64",
+    ),
+    bad(
+        "mlp-width",
+        lambda: mlp(
+            init_mlp([3, 4, 2], torch.Generator()), torch.zeros(2, 0, dtype=F64)
+        ),
         r"X must be \(\.\.\., 3\) of dtype torch.float64 to fit W_1 \(3, 4\), "
-        r"got \(2, 0\) torch.float64"),
-    bad("mlp-dtype",   # parameters as Values: their data is checked
-        lambda: mlp([Value(p) for p in init_mlp([3, 2], torch.Generator())], torch.zeros(2, 3)),
-        r"X must be .* of dtype torch.float64 .* got \(2, 3\) torch.float32"),
-    bad("mlp-odd-params", lambda: mlp(init_mlp([3, 2], torch.Generator())[:1], torch.zeros(2, 3)),
-        r"params must be \[W_1, b_1, \.\.\., W_L, b_L\], got 1 items"),
-    bad("checkpoint-not-a-value", lambda: checkpoint(lambda x: x.data, zeros(2)),
-        r"checkpoint: fn must return a Value, got Tensor"),
-    bad("init-mlp-widths", lambda: init_mlp([3], torch.Generator()),
-        r"widths must list at least two positive sizes, got \[3\]"),
+        r"got \(2, 0\) torch.float64",
+    ),
+    bad(
+        "mlp-dtype",  # parameters as Values: their data is checked
+        lambda: mlp(
+            [Value(p) for p in init_mlp([3, 2], torch.Generator())], torch.zeros(2, 3)
+        ),
+        r"X must be .* of dtype torch.float64 .* got \(2, 3\) torch.float32",
+    ),
+    bad(
+        "mlp-odd-params",
+        lambda: mlp(init_mlp([3, 2], torch.Generator())[:1], torch.zeros(2, 3)),
+        r"params must be \[W_1, b_1, \.\.\., W_L, b_L\], got 1 items",
+    ),
+    bad(
+        "checkpoint-not-a-value",
+        lambda: checkpoint(lambda x: x.data, zeros(2)),
+        r"checkpoint: fn must return a Value, got Tensor",
+    ),
+    bad(
+        "init-mlp-widths",
+        lambda: init_mlp([3], torch.Generator()),
+        r"widths must list at least two positive sizes, got \[3\]",
+    ),
 ]
 
 
@@ -614,10 +796,17 @@ def test_empty_inputs_give_empty_gradients_and_jacobians_as_torch_func_does():
     assert finite_difference_gradient(lambda x: (x * x).sum(), x0, 1e-3).shape == (0,)
     row0, row3 = torch.zeros(1, 0, dtype=F64), torch.ones(1, 3, dtype=F64)
     W = torch.ones(0, 2, dtype=F64)
-    J = jacobian_forward(lambda x: x @ W, row0)                    # f: R^0 -> R^2
+    J = jacobian_forward(lambda x: x @ W, row0)  # f: R^0 -> R^2
     assert J.shape == (2, 0) == torch.func.jacfwd(lambda x: x @ W)(row0)[0, :, 0].shape
-    J = jacobian_reverse(lambda x: x * row0.sum(), row0)            # f: R^0 -> R^0
+    J = jacobian_reverse(lambda x: x * row0.sum(), row0)  # f: R^0 -> R^0
     assert J.shape == (0, 0)
-    J = jacobian_reverse(lambda x: x @ torch.ones(3, 0, dtype=F64), row3)  # f: R^3 -> R^0
-    assert J.shape == (0, 3) == torch.func.jacrev(lambda x: x @ torch.ones(3, 0, dtype=F64))(
-        row3)[0, :, 0].shape
+    J = jacobian_reverse(
+        lambda x: x @ torch.ones(3, 0, dtype=F64), row3
+    )  # f: R^3 -> R^0
+    assert (
+        J.shape
+        == (0, 3)
+        == torch.func.jacrev(lambda x: x @ torch.ones(3, 0, dtype=F64))(row3)[
+            0, :, 0
+        ].shape
+    )

@@ -30,7 +30,9 @@ F64, C128 = torch.float64, torch.complex128
 
 
 def rand(*shape, dtype=F64, seed=0):
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+    return torch.randn(
+        shape, generator=torch.Generator().manual_seed(seed), dtype=dtype
+    )
 
 
 def s4d_inputs():
@@ -46,33 +48,67 @@ def nplr_inputs():
 y6 = torch.tensor([0, 1, 2, 3, 0, 1])
 # name: (function of tensors, its inputs, differentiate with respect to the inputs?)
 CASES = {
-    "conv2d": (lambda x, w, b: conv.conv2d(x, w, b, stride=2, padding=1),
-               (rand(2, 3, 8, 8), rand(4, 3, 3, 3, seed=1), rand(4, seed=2)), True),
-    "conv1d": (lambda x, w: conv.conv1d(x, w, dilation=2, groups=3),
-               (rand(2, 3, 9), rand(6, 1, 3, seed=1)), True),
-    "conv2d_backward": (lambda g, x, w: conv.conv2d_backward(g, x, w, padding=1),
-                        (rand(2, 4, 8, 8), rand(2, 3, 8, 8, seed=1), rand(4, 3, 3, 3, seed=2)),
-                        False),
-    "einsum": (lambda a, b: einsum.einsum("bij,bjk->bik", a, b),
-               (rand(2, 3, 4), rand(2, 4, 5, seed=1)), True),
-    "einsum_vjp": (lambda a, b, g: einsum.einsum_vjp("iij,jk->ik", (a, b), g),
-                   (rand(3, 3, 4), rand(4, 5, seed=1), rand(3, 5, seed=2)), False),
+    "conv2d": (
+        lambda x, w, b: conv.conv2d(x, w, b, stride=2, padding=1),
+        (rand(2, 3, 8, 8), rand(4, 3, 3, 3, seed=1), rand(4, seed=2)),
+        True,
+    ),
+    "conv1d": (
+        lambda x, w: conv.conv1d(x, w, dilation=2, groups=3),
+        (rand(2, 3, 9), rand(6, 1, 3, seed=1)),
+        True,
+    ),
+    "conv2d_backward": (
+        lambda g, x, w: conv.conv2d_backward(g, x, w, padding=1),
+        (rand(2, 4, 8, 8), rand(2, 3, 8, 8, seed=1), rand(4, 3, 3, 3, seed=2)),
+        False,
+    ),
+    "einsum": (
+        lambda a, b: einsum.einsum("bij,bjk->bik", a, b),
+        (rand(2, 3, 4), rand(2, 4, 5, seed=1)),
+        True,
+    ),
+    "einsum_vjp": (
+        lambda a, b, g: einsum.einsum_vjp("iij,jk->ik", (a, b), g),
+        (rand(3, 3, 4), rand(4, 5, seed=1), rand(3, 5, seed=2)),
+        False,
+    ),
     "kernel_s4d": (lambda L, B, C: s4.kernel_s4d(L, B, C, 0.1, 16), s4d_inputs(), True),
-    "kernel_nplr": (lambda L, P, B, C: s4.kernel_nplr(L, P, P, B, C, 0.1, 16), nplr_inputs(),
-                    True),
-    "causal_conv": (lambda u, K: s4.causal_conv(u, K, D=0.5), (rand(16), rand(16, seed=1)), True),
-    "attention": (lambda q, k, v: attention.attention(q, k, v, attention.causal_mask(5)),
-                  (rand(2, 5, 8), rand(2, 5, 8, seed=1), rand(2, 5, 8, seed=2)), True),
+    "kernel_nplr": (
+        lambda L, P, B, C: s4.kernel_nplr(L, P, P, B, C, 0.1, 16),
+        nplr_inputs(),
+        True,
+    ),
+    "causal_conv": (
+        lambda u, K: s4.causal_conv(u, K, D=0.5),
+        (rand(16), rand(16, seed=1)),
+        True,
+    ),
+    "attention": (
+        lambda q, k, v: attention.attention(q, k, v, attention.causal_mask(5)),
+        (rand(2, 5, 8), rand(2, 5, 8, seed=1), rand(2, 5, 8, seed=2)),
+        True,
+    ),
     "multi_head_attention": (
-        lambda x, W_q, W_o: attention.multi_head_attention(x, x, W_q, W_q.T, W_q, W_o,
-                                                           num_heads=2),
-        (rand(2, 5, 8), rand(8, 8, seed=1), rand(8, 8, seed=2)), True),
+        lambda x, W_q, W_o: attention.multi_head_attention(
+            x, x, W_q, W_q.T, W_q, W_o, num_heads=2
+        ),
+        (rand(2, 5, 8), rand(8, 8, seed=1), rand(8, 8, seed=2)),
+        True,
+    ),
     "log_softmax": (lambda z: lr.log_softmax(z), (rand(6, 4),), True),
     "softmax": (lambda z: lr.softmax(z, dim=0), (rand(6, 4),), True),
     "cross_entropy": (lambda z: lr.cross_entropy(z, y6), (rand(6, 4),), True),
-    "cross_entropy_grad": (lambda z: lr.cross_entropy_grad(z, y6), (rand(6, 4),), False),
-    "fit (3 steps)": (lambda X: lr.fit(X, y6, 4, steps=3, lr=0.5, l2=0.1), (rand(6, 3),),
-                      False),
+    "cross_entropy_grad": (
+        lambda z: lr.cross_entropy_grad(z, y6),
+        (rand(6, 4),),
+        False,
+    ),
+    "fit (3 steps)": (
+        lambda X: lr.fit(X, y6, 4, steps=3, lr=0.5, l2=0.1),
+        (rand(6, 3),),
+        False,
+    ),
 }
 
 
@@ -86,7 +122,9 @@ def run(fn, inputs, grad: bool):
     out = outputs(fn(*leaves))
     if not grad:
         return out, []
-    projection = sum((o * rand(*o.shape, dtype=o.dtype, seed=9)).real.sum() for o in out)
+    projection = sum(
+        (o * rand(*o.shape, dtype=o.dtype, seed=9)).real.sum() for o in out
+    )
     return out, list(torch.autograd.grad(projection, leaves))
 
 
@@ -100,10 +138,16 @@ def test_compiled_matches_eager(name):
         # autograd.Function while capturing it (deprecated for callers), and Inductor's
         # first use imports code that calls the deprecated torch.jit.script_method.
         warnings.filterwarnings("ignore", message=".*lru_cache.*")
-        warnings.filterwarnings("ignore", message=".*should not be instantiated.*",
-                                category=DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*torch.jit.script_method.*is deprecated",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore",
+            message=".*should not be instantiated.*",
+            category=DeprecationWarning,
+        )
+        warnings.filterwarnings(
+            "ignore",
+            message=".*torch.jit.script_method.*is deprecated",
+            category=DeprecationWarning,
+        )
         got = run(compiled, inputs, grad)
     expected = run(fn, inputs, grad)
     # float64 throughout; the compiled graph may fuse and reorder the same float64 operations
@@ -112,7 +156,9 @@ def test_compiled_matches_eager(name):
 
 def test_a_graph_break_fails():
     """The check can fail: a branch on a tensor's value cannot be one graph."""
+
     def branchy(x):
         return x + 1 if x.sum() > 0 else x - 1
+
     with pytest.raises(Exception, match="[Dd]ata-dependent"):
         torch.compile(branchy, backend=BACKEND, fullgraph=True)(rand(3))

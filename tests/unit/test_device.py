@@ -28,7 +28,18 @@ import pytest
 import torch
 
 import snippets
-from tests.unit.calls import CASES, COMPLEX, EXEMPT, F32, F64, REAL, Call, Case, In, call
+from tests.unit.calls import (
+    CASES,
+    COMPLEX,
+    EXEMPT,
+    F32,
+    F64,
+    REAL,
+    Call,
+    Case,
+    In,
+    call,
+)
 
 # float32 against float64: eps32 = 1.2e-7, and these small calls chain at most a few dozen
 # roundings through well-conditioned maths, so 1e-4 (about 800 eps32) holds with room; the
@@ -85,7 +96,7 @@ def check_on_meta(case: Case) -> None:
     factory also puts its result on whatever device it is given."""
     dtype = (case.dtypes or (F64,))[-1]
     expected = leaves(case.build(In(dtype))())
-    call = case.build(In(dtype))             # the same inputs again, on the CPU
+    call = case.build(In(dtype))  # the same inputs again, on the CPU
     with torch.device("meta"):
         got = leaves(call())
     devices = [t.device.type for t in got if isinstance(t, torch.Tensor)]
@@ -94,9 +105,14 @@ def check_on_meta(case: Case) -> None:
     for g, e in zip(got, expected):
         same(g, e)
     if case.factory:
-        made = [t for t in leaves(case.build(In(dtype, device="meta"))())
-                if isinstance(t, torch.Tensor)]
-        assert made and all(t.device.type == "meta" for t in made), "device= not followed"
+        made = [
+            t
+            for t in leaves(case.build(In(dtype, device="meta"))())
+            if isinstance(t, torch.Tensor)
+        ]
+        assert made and all(t.device.type == "meta" for t in made), (
+            "device= not followed"
+        )
 
 
 def check_dtypes(case: Case) -> None:
@@ -149,14 +165,20 @@ def public_callables() -> list[str]:
     for info in pkgutil.iter_modules(snippets.__path__):
         module = importlib.import_module(f"snippets.{info.name}")
         for name, obj in vars(module).items():
-            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            if (
+                name.startswith("_")
+                or getattr(obj, "__module__", None) != module.__name__
+            ):
                 continue
             if inspect.isfunction(obj) or inspect.isclass(obj):
                 names.append(f"{info.name}.{name}")
             if inspect.isclass(obj):
-                names += [f"{info.name}.{name}.{m}" for m, f in vars(obj).items()
-                          if not m.startswith("_") and (inspect.isfunction(f) or
-                                                        isinstance(f, staticmethod))]
+                names += [
+                    f"{info.name}.{name}.{m}"
+                    for m, f in vars(obj).items()
+                    if not m.startswith("_")
+                    and (inspect.isfunction(f) or isinstance(f, staticmethod))
+                ]
     return names
 
 
@@ -171,8 +193,10 @@ def test_every_public_callable_has_a_case():
 
 def test_the_check_can_fail():
     """A function that makes a tensor on the default device is caught."""
+
     def bad(x):
         return x + torch.ones(x.shape, dtype=x.dtype)
+
     with pytest.raises(RuntimeError):
         check_on_meta(Case(lambda i: call(bad, i.r(3))))
 
@@ -180,11 +204,13 @@ def test_the_check_can_fail():
 def test_a_function_that_ignores_device_is_caught():
     """A factory that takes device= and drops it makes its result on "meta" under the test;
     one that always makes it on the CPU fails the second half."""
+
     def ignores(n, *, device=None, dtype=F64):
         return torch.arange(n, dtype=dtype)
 
     def cpu_only(n, *, device=None, dtype=F64):
         return torch.arange(n, dtype=dtype, device="cpu")
+
     for fn, why in ((ignores, "default device"), (cpu_only, "device= not followed")):
         with pytest.raises(AssertionError, match=why):
             check_on_meta(Case(lambda i: call(fn, 3, **i.factory), factory=True))
@@ -192,16 +218,20 @@ def test_a_function_that_ignores_device_is_caught():
 
 def test_a_wrong_dtype_or_a_float32_loss_is_caught():
     """Computing in float64 and returning it, or losing digits in float32, fails."""
-    with pytest.raises(AssertionError, match="torch.float64 returned for torch.float32"):
+    with pytest.raises(
+        AssertionError, match="torch.float64 returned for torch.float32"
+    ):
         check_dtypes(Case(lambda i: call(lambda x: x.double() * 2, i.r(3))))
-    sloppy = lambda x: x + 1e-3 * (x.dtype == F32)                          # noqa: E731
+    sloppy = lambda x: x + 1e-3 * (x.dtype == F32)  # noqa: E731
     with pytest.raises(AssertionError):
         check_dtypes(Case(lambda i: call(sloppy, i.r(3))))
 
 
 # Factories whose result holds 0 and 1 only: exact in every dtype, so any dtype is fine.
 ANY_DTYPE = {"reading_list.all_masks", "symmetry.random_permutation_matrix"}
-TYPED_FACTORIES = [n for n, c in CASES.items() if c.factory and c.dtypes and n not in ANY_DTYPE]
+TYPED_FACTORIES = [
+    n for n, c in CASES.items() if c.factory and c.dtypes and n not in ANY_DTYPE
+]
 
 
 @pytest.mark.parametrize("name", TYPED_FACTORIES)
@@ -224,25 +254,32 @@ def documented(name: str) -> str | None:
     objs = [importlib.import_module(f"snippets.{module}")]
     for part in path:
         objs.append(inspect.getattr_static(objs[-1], part))
-    for obj in reversed(objs[1:]):                 # the method first, then its class
+    for obj in reversed(objs[1:]):  # the method first, then its class
         doc = " ".join((getattr(obj, "__func__", obj).__doc__ or "").split())
         if "Dtypes:" in doc:
-            return re.match(r"Dtypes:(.*?)(?:\.\s|\.$|$)", doc[doc.index("Dtypes:"):])[0]
+            return re.match(r"Dtypes:(.*?)(?:\.\s|\.$|$)", doc[doc.index("Dtypes:") :])[
+                0
+            ]
     return None
 
 
 def check_documented(name: str, case: Case) -> None:
     """The line names exactly the dtypes the case runs in (bfloat16 with its tolerance)."""
     line = documented(name)
-    assert line, f"{name}: no 'Dtypes: ...' line in its docstring (its case runs {case.dtypes})"
+    assert line, (
+        f"{name}: no 'Dtypes: ...' line in its docstring (its case runs {case.dtypes})"
+    )
     named = set(DTYPE_WORDS.findall(line))
     runs = {str(d).removeprefix("torch.") for d in case.dtypes}
     runs |= {"bfloat16"} if case.bfloat16 else set()
-    assert named == runs, f"{name}: {line!r} names {sorted(named)}, its case runs {sorted(runs)}"
+    assert named == runs, (
+        f"{name}: {line!r} names {sorted(named)}, its case runs {sorted(runs)}"
+    )
     if case.bfloat16:
         stated = re.search(r"bfloat16 agrees with float64 to ([0-9.e+-]+)", line)
-        assert stated and float(stated[1]) == case.bfloat16, \
+        assert stated and float(stated[1]) == case.bfloat16, (
             f"{name}: {line!r} does not state the bfloat16 tolerance {case.bfloat16:g}"
+        )
 
 
 @pytest.mark.parametrize("name", DTYPE_CASES)
@@ -254,11 +291,16 @@ def test_a_missing_or_wrong_dtypes_line_is_caught():
     """No line, a dtype the case does not run, one it runs but the line leaves out, or a
     bfloat16 tolerance other than the tested one: each fails."""
     for name, case, why in [
-            ("autodiff.logistic_map", Case(None), "no 'Dtypes"),       # pure Python: no line
-            ("attention.rope", Case(None), "names"),                    # bfloat16 not run
-            ("attention.attention", Case(None, bfloat16=2e-2), "names"),  # bfloat16 not named
-            ("attention.rope", Case(None, bfloat16=1e-2), "tolerance"),   # 2e-2 stated
-            ("s4.kernel_nplr", Case(None), "names")]:                   # complex, not real
+        ("autodiff.logistic_map", Case(None), "no 'Dtypes"),  # pure Python: no line
+        ("attention.rope", Case(None), "names"),  # bfloat16 not run
+        (
+            "attention.attention",
+            Case(None, bfloat16=2e-2),
+            "names",
+        ),  # bfloat16 not named
+        ("attention.rope", Case(None, bfloat16=1e-2), "tolerance"),  # 2e-2 stated
+        ("s4.kernel_nplr", Case(None), "names"),
+    ]:  # complex, not real
         with pytest.raises(AssertionError, match=why):
             check_documented(name, case)
 
@@ -300,7 +342,7 @@ def check_on_device(case: Case, device: torch.device) -> None:
         if isinstance(c, Call):
             random = draws_randomly(c)
             got = c.fn(*on(device, c.args), **on(device, c.kwargs))
-        else:   # built by hand: its i.r, i.c and i.t tensors made on the device
+        else:  # built by hand: its i.r, i.c and i.t tensors made on the device
             random = False
             got = case.build(In(dtype, place=device))()
         expected = case.build(In(dtype))()
@@ -310,7 +352,9 @@ def check_on_device(case: Case, device: torch.device) -> None:
         if isinstance(g, torch.Tensor):
             assert g.device.type == device.type, f"a result on {g.device}, not {device}"
             g = g.cpu()
-        if random or case.compare:   # another generator's numbers: shapes and dtypes only
+        if (
+            random or case.compare
+        ):  # another generator's numbers: shapes and dtypes only
             assert type(g) is type(e)
             if isinstance(g, torch.Tensor):
                 assert (g.shape, g.dtype) == (e.shape, e.dtype)
@@ -319,6 +363,7 @@ def check_on_device(case: Case, device: torch.device) -> None:
 
 
 if DEVICE:
+
     @pytest.mark.parametrize("name", CASES)
     def test_the_device_gives_the_cpu_answer(name):
         check_on_device(CASES[name], torch.device(DEVICE))

@@ -39,7 +39,10 @@ def spoilt_tensors(x: torch.Tensor):
         yield "one dimension less", x[0]
         yield "an empty first dimension", x[:0]
         yield "an empty last dimension", x[..., :0]
-    yield "an integer dtype", (x.real if x.is_complex() else x).to(torch.int64)  # no warning
+    yield (
+        "an integer dtype",
+        (x.real if x.is_complex() else x).to(torch.int64),
+    )  # no warning
     for value in (math.nan, math.inf):
         bad = x.clone()
         if bad.numel():
@@ -64,12 +67,18 @@ def non_contiguous(x: torch.Tensor) -> torch.Tensor:
 def variants(c: Call):
     """(parameter name, what, Call) for each spoilt argument of c."""
     bound = inspect.signature(c.fn).bind(*c.args, **c.kwargs)
-    told = {}   # check_number("lr", value): value is named as the helper's caller calls it
+    told = {}  # check_number("lr", value): value is named as the helper's caller calls it
     params = list(bound.signature.parameters)
-    if params[:1] == ["name"] and len(params) > 1 and isinstance(bound.arguments.get("name"), str):
+    if (
+        params[:1] == ["name"]
+        and len(params) > 1
+        and isinstance(bound.arguments.get("name"), str)
+    ):
         told[params[1]] = bound.arguments["name"]
     for name, value in bound.arguments.items():
-        if isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex()):
+        if isinstance(value, torch.Tensor) and (
+            value.is_floating_point() or value.is_complex()
+        ):
             bads = list(spoilt_tensors(value))
             if value.dim() >= 1 and value.numel() > 1:
                 bads.append(("a non-contiguous layout", non_contiguous(value)))
@@ -95,12 +104,15 @@ def tensors_in(obj) -> list[torch.Tensor]:
 
 @contextmanager
 def time_limit(seconds: float):
-    if not hasattr(signal, "SIGALRM"):   # Windows: the CI job's timeout is the limit there
+    if not hasattr(
+        signal, "SIGALRM"
+    ):  # Windows: the CI job's timeout is the limit there
         yield
         return
 
     def stop(*_):
         raise TimeoutError(f"over {seconds} s")
+
     old = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -121,9 +133,10 @@ def outcome(c: Call) -> str | None:
             c()
     except Exception as e:  # noqa: BLE001 - the point: any type but ValueError is a failure
         error = e
-    for t, b in zip(inputs, before):           # a changed input fails, error or not
+    for t, b in zip(inputs, before):  # a changed input fails, error or not
         if not torch.equal(t.detach().isnan(), b.isnan()) or not torch.equal(
-                t.detach().nan_to_num(), b.nan_to_num()):
+            t.detach().nan_to_num(), b.nan_to_num()
+        ):
             return "an input changed in place"
     if isinstance(error, ValueError):
         raise error
@@ -166,7 +179,7 @@ def fuzzable(case_name: str):
 def test_malformed_input_gets_an_answer_or_a_clear_error(case_name):
     c = fuzzable(case_name)
     if c is None:
-        return   # built by hand (a closure over several calls): its parts have cases of their own
+        return  # built by hand (a closure over several calls): its parts have cases of their own
     failures = []
     for i, (name, what, bad) in enumerate(variants(c)):
         problem = check(bad, name)
@@ -174,8 +187,9 @@ def test_malformed_input_gets_an_answer_or_a_clear_error(case_name):
             # fresh inputs for both calls: a generator among them has moved on
             again = list(variants(fuzzable(case_name)))[i][2]
             try:
-                for got, expected in zip(leaves(again()), leaves(fuzzable(case_name)()),
-                                         strict=True):
+                for got, expected in zip(
+                    leaves(again()), leaves(fuzzable(case_name)()), strict=True
+                ):
                     same(got, expected)
             except AssertionError as e:
                 problem = f"another answer than for contiguous input: {str(e).splitlines()[0]}"

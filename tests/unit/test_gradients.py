@@ -11,19 +11,27 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch.autograd.functional import jacobian
 
-from snippets.gradients import (chain_rule, directional_derivative, jacobian_fd, jacobian_fwd,
-                                jacobian_rev, linearize)
+from snippets.gradients import (
+    chain_rule,
+    directional_derivative,
+    jacobian_fd,
+    jacobian_fwd,
+    jacobian_rev,
+    linearize,
+)
 
 F64 = torch.float64
-FD_TOL = dict(rtol=1e-7, atol=1e-8)   # central differences in float64 at h = eps^(1/3)
+FD_TOL = dict(rtol=1e-7, atol=1e-8)  # central differences in float64 at h = eps^(1/3)
 
 
 def smooth_function(n: int, m: int, seed: int, dtype: torch.dtype = F64):
     """A smooth f: R^n -> R^m with every output depending on every input:
     f(x) = tanh(A x) * (B x) + C sin(x), A, B, C (m, n) with N(0, 1 / n) entries."""
     gen = torch.Generator().manual_seed(seed)
-    A, B, C = (torch.randn(m, n, generator=gen, dtype=F64).to(dtype) / math.sqrt(n)
-               for _ in range(3))
+    A, B, C = (
+        torch.randn(m, n, generator=gen, dtype=F64).to(dtype) / math.sqrt(n)
+        for _ in range(3)
+    )
     return lambda x: torch.tanh(A @ x) * (B @ x) + C @ torch.sin(x)
 
 
@@ -38,6 +46,7 @@ few = settings(max_examples=max(1, settings.default.max_examples // 5))
 
 
 # Jacobians
+
 
 @few
 @given(sizes, sizes, seeds)
@@ -59,9 +68,13 @@ def test_rows_are_gradients_of_the_outputs_and_columns_move_one_input(n, seed):
     for J in (jacobian_rev(f, x), jacobian_fwd(f, x), jacobian_fd(f, x)):
         for i in range(n):
             xr = x.clone().requires_grad_()
-            torch.testing.assert_close(J[i], torch.autograd.grad(f(xr)[i], xr)[0], **FD_TOL)
+            torch.testing.assert_close(
+                J[i], torch.autograd.grad(f(xr)[i], xr)[0], **FD_TOL
+            )
         for j, e_j in enumerate(torch.eye(n, dtype=F64)):
-            torch.testing.assert_close(J[:, j], torch.func.jvp(f, (x,), (e_j,))[1], **FD_TOL)
+            torch.testing.assert_close(
+                J[:, j], torch.func.jvp(f, (x,), (e_j,))[1], **FD_TOL
+            )
 
 
 @few
@@ -87,8 +100,9 @@ def test_jacobians_of_functions_that_ignore_some_inputs():
     expected = torch.tensor([[0.6, 0.0, 0.0], [3.0, 0.0, 0.0]], dtype=F64)
     for method in (jacobian_rev, jacobian_fwd, jacobian_fd):
         torch.testing.assert_close(method(f, x), expected, **FD_TOL)
-        torch.testing.assert_close(method(lambda x: torch.ones(2, dtype=F64), x),
-                                   torch.zeros(2, 3, dtype=F64))
+        torch.testing.assert_close(
+            method(lambda x: torch.ones(2, dtype=F64), x), torch.zeros(2, 3, dtype=F64)
+        )
 
 
 @few
@@ -103,9 +117,11 @@ def test_jacobian_rev_agrees_with_gradcheck(n, m, seed):
 
 def counting(f):
     """f, counting its calls in .calls."""
+
     def counted(x):
         counted.calls += 1
         return f(x)
+
     counted.calls = 0
     return counted
 
@@ -122,6 +138,7 @@ def test_evaluations_of_f(n, m):
 
 # Directional derivatives and the error order of central differences
 
+
 @few
 @given(sizes, sizes, st.sampled_from([1e-3, 1.0, 10.0]), seeds)
 def test_directional_derivative_is_J_v(n, m, scale, seed):
@@ -130,13 +147,16 @@ def test_directional_derivative_is_J_v(n, m, scale, seed):
     D_v = directional_derivative(f, x, v)
     assert D_v.shape == (m,)
     J_v = torch.func.jvp(f, (x,), (v,))[1]
-    torch.testing.assert_close(D_v, J_v, rtol=1e-7, atol=1e-9)   # rounding: eps |f| / h
+    torch.testing.assert_close(D_v, J_v, rtol=1e-7, atol=1e-9)  # rounding: eps |f| / h
     torch.testing.assert_close(J_v, jacobian(f, x) @ v)
 
 
 def test_directional_derivative_of_a_scalar_function_is_grad_dot_v():
-    f = lambda x: (x[0] ** 2 * x[1] + torch.sin(x[2]))  # noqa: E731
-    x, v = torch.tensor([1.5, -2.0, 0.3], dtype=F64), torch.tensor([0.2, 1.0, -3.0], dtype=F64)
+    f = lambda x: x[0] ** 2 * x[1] + torch.sin(x[2])  # noqa: E731
+    x, v = (
+        torch.tensor([1.5, -2.0, 0.3], dtype=F64),
+        torch.tensor([0.2, 1.0, -3.0], dtype=F64),
+    )
     grad = torch.stack([2 * x[0] * x[1], x[0] ** 2, torch.cos(x[2])])
     D_v = directional_derivative(f, x, v)
     assert D_v.shape == (1,)
@@ -152,7 +172,9 @@ def test_central_differences_are_second_order(seed):
     """Halving h divides the error by 4 (O(h^2)); a forward difference would divide it by 2."""
     f, x = smooth_function(3, 2, seed), point(3, seed)
     J = jacobian(f, x)
-    errors = [(jacobian_fd(f, x, h) - J).abs().max().item() for h in (4e-2, 2e-2, 1e-2, 5e-3)]
+    errors = [
+        (jacobian_fd(f, x, h) - J).abs().max().item() for h in (4e-2, 2e-2, 1e-2, 5e-3)
+    ]
     assert all(3.6 < r < 4.4 for r in error_ratios(errors)), errors
 
 
@@ -175,10 +197,13 @@ def test_float32_uses_its_own_default_step():
     assert J32.dtype == torch.float32
     torch.testing.assert_close(J32.double(), J, rtol=1e-3, atol=1e-3)
     h64 = torch.finfo(F64).eps ** (1 / 3)
-    assert (jacobian_fd(f32, x32, h64).double() - J).abs().max() > 10 * (J32.double() - J).abs().max()
+    assert (jacobian_fd(f32, x32, h64).double() - J).abs().max() > 10 * (
+        J32.double() - J
+    ).abs().max()
 
 
 # The chain rule
+
 
 @few
 @given(sizes, sizes, sizes, seeds)
@@ -206,6 +231,7 @@ def test_chain_rule_takes_the_outer_jacobian_at_the_inner_output_on_the_left(see
 
 # The first-order Taylor approximation
 
+
 @few
 @given(sizes, sizes, seeds)
 def test_linearize_is_the_value_plus_the_jacobian_times_the_step(n, m, seed):
@@ -221,7 +247,9 @@ def test_taylor_error_is_second_order(seed):
     f, x0 = smooth_function(4, 3, seed), point(4, seed)
     d = point(4, seed + 3)
     f_lin = linearize(f, x0)
-    errors = [(f(x0 + h * d) - f_lin(h * d)).norm().item() for h in (2e-2, 1e-2, 5e-3, 2.5e-3)]
+    errors = [
+        (f(x0 + h * d) - f_lin(h * d)).norm().item() for h in (2e-2, 1e-2, 5e-3, 2.5e-3)
+    ]
     assert all(3.6 < r < 4.4 for r in error_ratios(errors)), errors
 
 
@@ -253,9 +281,18 @@ POINT_TAKERS = {
     "linearize": lambda x: linearize(torch.sin, x),
 }
 BAD_POINTS = {
-    "2-d": (torch.zeros(2, 3, dtype=F64), r"must be a non-empty 1-D tensor, got shape \(2, 3\)"),
-    "0-d": (torch.tensor(1.0, dtype=F64), r"must be a non-empty 1-D tensor, got shape \(\)"),
-    "empty": (torch.zeros(0, dtype=F64), r"must be a non-empty 1-D tensor, got shape \(0,\)"),
+    "2-d": (
+        torch.zeros(2, 3, dtype=F64),
+        r"must be a non-empty 1-D tensor, got shape \(2, 3\)",
+    ),
+    "0-d": (
+        torch.tensor(1.0, dtype=F64),
+        r"must be a non-empty 1-D tensor, got shape \(\)",
+    ),
+    "empty": (
+        torch.zeros(0, dtype=F64),
+        r"must be a non-empty 1-D tensor, got shape \(0,\)",
+    ),
     "integer": (torch.arange(3), r"must be a floating-point tensor, got torch.int64"),
     "nan": (torch.tensor([0.0, math.nan], dtype=F64), r"has non-finite values"),
     "inf": (torch.tensor([math.inf, 0.0], dtype=F64), r"has non-finite values"),
@@ -272,8 +309,14 @@ def test_bad_points_raise_value_error_naming_them(name, bad_point):
 
 
 BAD_OUTPUTS = {
-    "matrix": (lambda x: torch.outer(x, x), r"f must return a scalar or a 1-D tensor y, got shape \(3, 3\)"),
-    "integer": (lambda x: torch.ones(2, dtype=torch.int64), r"f must return a floating-point tensor y, got torch.int64"),
+    "matrix": (
+        lambda x: torch.outer(x, x),
+        r"f must return a scalar or a 1-D tensor y, got shape \(3, 3\)",
+    ),
+    "integer": (
+        lambda x: torch.ones(2, dtype=torch.int64),
+        r"f must return a floating-point tensor y, got torch.int64",
+    ),
     "float": (lambda x: 1.0, r"f must return a floating-point tensor y, got float"),
 }
 
@@ -287,23 +330,63 @@ def test_bad_outputs_raise_value_error(method, output):
 
 
 BAD = [
-    bad("v-length", lambda: directional_derivative(torch.sin, X, torch.zeros(4, dtype=F64)),
-        r"v must have shape \(3,\), got \(4,\)"),
-    bad("v-nan", lambda: directional_derivative(torch.sin, X, torch.full((3,), math.nan, dtype=F64)),
-        r"v has non-finite values"),
-    bad("h-negative", lambda: jacobian_fd(torch.sin, X, h=-1e-3), r"h must be a positive number, got -0.001"),
-    bad("h-zero", lambda: directional_derivative(torch.sin, X, X, h=0), r"h must be a positive number, got 0"),
-    bad("h-inf", lambda: jacobian_fd(torch.sin, X, h=math.inf), r"h must be a positive number, got inf"),
-    bad("h-str", lambda: jacobian_fd(torch.sin, X, h="0.1"), r"h must be a positive number, got '0.1'"),
-    bad("h-bool", lambda: jacobian_fd(torch.sin, X, h=True), r"h must be a positive number, got True"),
-    bad("dx-length", lambda: linearize(torch.sin, X)(torch.zeros(2, dtype=F64)),
-        r"dx must have shape \(3,\), got \(2,\)"),
-    bad("dx-2-d", lambda: linearize(torch.sin, X)(torch.zeros(3, 1, dtype=F64)),
-        r"dx must be a non-empty 1-D tensor, got shape \(3, 1\)"),
-    bad("chain-inner-output", lambda: chain_rule(torch.sin, lambda x: torch.outer(x, x), X),
-        r"g must return a scalar or a 1-D tensor y, got shape \(3, 3\)"),
-    bad("chain-outer-output", lambda: chain_rule(lambda u: torch.outer(u, u), torch.sin, X),
-        r"f must return a scalar or a 1-D tensor y, got shape \(3, 3\)"),
+    bad(
+        "v-length",
+        lambda: directional_derivative(torch.sin, X, torch.zeros(4, dtype=F64)),
+        r"v must have shape \(3,\), got \(4,\)",
+    ),
+    bad(
+        "v-nan",
+        lambda: directional_derivative(
+            torch.sin, X, torch.full((3,), math.nan, dtype=F64)
+        ),
+        r"v has non-finite values",
+    ),
+    bad(
+        "h-negative",
+        lambda: jacobian_fd(torch.sin, X, h=-1e-3),
+        r"h must be a positive number, got -0.001",
+    ),
+    bad(
+        "h-zero",
+        lambda: directional_derivative(torch.sin, X, X, h=0),
+        r"h must be a positive number, got 0",
+    ),
+    bad(
+        "h-inf",
+        lambda: jacobian_fd(torch.sin, X, h=math.inf),
+        r"h must be a positive number, got inf",
+    ),
+    bad(
+        "h-str",
+        lambda: jacobian_fd(torch.sin, X, h="0.1"),
+        r"h must be a positive number, got '0.1'",
+    ),
+    bad(
+        "h-bool",
+        lambda: jacobian_fd(torch.sin, X, h=True),
+        r"h must be a positive number, got True",
+    ),
+    bad(
+        "dx-length",
+        lambda: linearize(torch.sin, X)(torch.zeros(2, dtype=F64)),
+        r"dx must have shape \(3,\), got \(2,\)",
+    ),
+    bad(
+        "dx-2-d",
+        lambda: linearize(torch.sin, X)(torch.zeros(3, 1, dtype=F64)),
+        r"dx must be a non-empty 1-D tensor, got shape \(3, 1\)",
+    ),
+    bad(
+        "chain-inner-output",
+        lambda: chain_rule(torch.sin, lambda x: torch.outer(x, x), X),
+        r"g must return a scalar or a 1-D tensor y, got shape \(3, 3\)",
+    ),
+    bad(
+        "chain-outer-output",
+        lambda: chain_rule(lambda u: torch.outer(u, u), torch.sin, X),
+        r"f must return a scalar or a 1-D tensor y, got shape \(3, 3\)",
+    ),
 ]
 
 

@@ -14,10 +14,27 @@ from hypothesis import assume, given, settings, strategies as st
 
 from tests.unit.strategies import DTYPES, seeded
 from snippets.logistic_regression import (
-    bayes_decision, binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_grad,
-    conformal_threshold, cross_entropy, cross_entropy_grad, expected_calibration_error, fit,
-    fit_temperature, huber, least_squares, least_squares_gd, log_softmax, logsumexp,
-    predict_proba, prediction_sets, reliability, ridge, smoothness, softmax)
+    bayes_decision,
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+    conformal_threshold,
+    cross_entropy,
+    cross_entropy_grad,
+    expected_calibration_error,
+    fit,
+    fit_temperature,
+    huber,
+    least_squares,
+    least_squares_gd,
+    log_softmax,
+    logsumexp,
+    predict_proba,
+    prediction_sets,
+    reliability,
+    ridge,
+    smoothness,
+    softmax,
+)
 
 SCALES = (1e-3, 1.0, 30.0, 1e2, 1e3, 1e4)
 F64 = torch.float64
@@ -27,7 +44,9 @@ F64 = torch.float64
 def scaled_randn(draw, shape: tuple[int, ...], dtypes=DTYPES):
     """scale * randn(shape), the scale drawn from SCALES, in a drawn dtype."""
     dtype = draw(st.sampled_from(dtypes))
-    return draw(st.sampled_from(SCALES)) * torch.randn(shape, generator=seeded(draw), dtype=dtype)
+    return draw(st.sampled_from(SCALES)) * torch.randn(
+        shape, generator=seeded(draw), dtype=dtype
+    )
 
 
 @st.composite
@@ -43,8 +62,13 @@ def class_problems(draw):
 def logits_along_a_dim(draw):
     """Logits of 1 (length 1-12), 2 or 3 (sizes 1-6) dimensions and a dim, negative or not."""
     ndim = draw(st.integers(1, 3))
-    shape = tuple(draw(st.lists(st.integers(1, 12 if ndim == 1 else 6),
-                                min_size=ndim, max_size=ndim)))
+    shape = tuple(
+        draw(
+            st.lists(
+                st.integers(1, 12 if ndim == 1 else 6), min_size=ndim, max_size=ndim
+            )
+        )
+    )
     return draw(scaled_randn(shape)), draw(st.integers(-ndim, ndim - 1))
 
 
@@ -74,8 +98,11 @@ def value_tol(logits: torch.Tensor) -> dict:
 
 def bounded_tol(dtype: torch.dtype, bound: float = 1.0) -> dict:
     """Tolerances for values in [-bound, bound]: probabilities, or gradients bounded by 1/n."""
-    return dict(rtol=1e-5, atol=1e-6 * bound) if dtype == torch.float32 else dict(
-        rtol=1e-9, atol=1e-14 * bound)
+    return (
+        dict(rtol=1e-5, atol=1e-6 * bound)
+        if dtype == torch.float32
+        else dict(rtol=1e-9, atol=1e-14 * bound)
+    )
 
 
 def assert_finite(*tensors: torch.Tensor) -> None:
@@ -85,6 +112,7 @@ def assert_finite(*tensors: torch.Tensor) -> None:
 
 
 # Softmax and the losses
+
 
 @given(logits_along_a_dim())
 def test_log_softmax_and_softmax_along_any_dim_match_torch(case):
@@ -115,8 +143,9 @@ def test_cross_entropy_and_its_gradient_match_torch(case):
     assert torch.equal(z, before), "the logits were modified"
 
 
-@pytest.mark.parametrize("shape,dim", [((5, 0), -1), ((5, 0), 0), ((0, 5), -1), ((0, 5), 0),
-                                       ((2, 0, 3), 1)])
+@pytest.mark.parametrize(
+    "shape,dim", [((5, 0), -1), ((5, 0), 0), ((0, 5), -1), ((0, 5), 0), ((2, 0, 3), 1)]
+)
 def test_softmax_of_an_empty_tensor_is_empty_as_in_torch(shape, dim):
     z = torch.zeros(shape, dtype=F64)
     for ours, theirs in ((softmax, F.softmax), (log_softmax, F.log_softmax)):
@@ -142,16 +171,24 @@ def test_binary_cross_entropy_and_its_gradient_match_torch(case):
     expected = F.binary_cross_entropy_with_logits(leaf, y)
     (expected_grad,) = torch.autograd.grad(expected, leaf)
 
-    loss, grad = binary_cross_entropy_with_logits(z, y), binary_cross_entropy_with_logits_grad(z, y)
+    loss, grad = (
+        binary_cross_entropy_with_logits(z, y),
+        binary_cross_entropy_with_logits_grad(z, y),
+    )
     assert loss.shape == () and grad.shape == z.shape and grad.dtype == z.dtype
     assert_finite(loss, grad)
     torch.testing.assert_close(loss, expected.detach(), **value_tol(z))
-    torch.testing.assert_close(grad, expected_grad, **bounded_tol(z.dtype, 1 / z.numel()))
+    torch.testing.assert_close(
+        grad, expected_grad, **bounded_tol(z.dtype, 1 / z.numel())
+    )
 
 
 # Logistic regression
 
-def teacher_problem(n: int, c: int, m: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+
+def teacher_problem(
+    n: int, c: int, m: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """X ~ N(0, I) (n, c) in float64 and labels sampled from softmax(X W^T) for a random
     teacher W = 0.5 randn(m, c)."""
     gen = torch.Generator().manual_seed(seed)
@@ -175,8 +212,15 @@ def lbfgs_minimum(X, y, m: int, l2: float) -> float:
     """The least objective torch.optim.LBFGS with a strong Wolfe line search reaches from zero."""
     W = torch.zeros(m, X.shape[1], dtype=X.dtype, requires_grad=True)
     b = torch.zeros(m, dtype=X.dtype, requires_grad=True)
-    opt = torch.optim.LBFGS([W, b], lr=1, max_iter=1000, tolerance_grad=1e-12,
-                            tolerance_change=1e-16, history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [W, b],
+        lr=1,
+        max_iter=1000,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-16,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -211,8 +255,12 @@ def test_fit_steps_along_the_autograd_gradient():
         W, b = fit(X, y, 3, steps=s, lr=lr, l2=l2)
         W1, b1 = fit(X, y, 3, steps=s + 1, lr=lr, l2=l2)
         dW, db = autograd_gradient(X, y, W, b, l2)
-        torch.testing.assert_close((W - W1) / lr, dW, msg=lambda m: f"dL/dW after {s} steps: {m}")
-        torch.testing.assert_close((b - b1) / lr, db, msg=lambda m: f"dL/db after {s} steps: {m}")
+        torch.testing.assert_close(
+            (W - W1) / lr, dW, msg=lambda m: f"dL/dW after {s} steps: {m}"
+        )
+        torch.testing.assert_close(
+            (b - b1) / lr, db, msg=lambda m: f"dL/db after {s} steps: {m}"
+        )
         dZ = cross_entropy_grad(X @ W.T + b, y)
         torch.testing.assert_close(dZ.T @ X + l2 * W, dW)
         torch.testing.assert_close(dZ.sum(0), db)
@@ -235,7 +283,10 @@ def test_smoothness_bounds_the_hessian():
 
     L = smoothness(X, l2)
     gen = torch.Generator().manual_seed(4)
-    for theta in (torch.zeros(15, dtype=F64), torch.randn(15, generator=gen, dtype=F64)):
+    for theta in (
+        torch.zeros(15, dtype=F64),
+        torch.randn(15, generator=gen, dtype=F64),
+    ):
         H = torch.autograd.functional.hessian(flat_objective, theta)
         assert torch.linalg.eigvalsh(H).max().item() <= L * (1 + 1e-12)
 
@@ -243,7 +294,11 @@ def test_smoothness_bounds_the_hessian():
 @st.composite
 def linear_models(draw):
     """X (n, c), W (m, c) at a drawn scale and b (m,), one dtype, n 1-20, c 1-8, m 1-10."""
-    n, c, m = draw(st.integers(1, 20)), draw(st.integers(1, 8)), draw(st.integers(1, 10))
+    n, c, m = (
+        draw(st.integers(1, 20)),
+        draw(st.integers(1, 8)),
+        draw(st.integers(1, 10)),
+    )
     dtype = draw(st.sampled_from(DTYPES))
     gen = seeded(draw)
     X = torch.randn(n, c, generator=gen, dtype=dtype)
@@ -258,19 +313,23 @@ def test_predict_proba_rows_are_softmax_on_the_simplex(case):
     assert p.shape == (X.shape[0], W.shape[0]) and p.dtype == X.dtype
     assert_finite(p)
     assert (p >= 0).all() and (p <= 1).all()
-    torch.testing.assert_close(p.sum(1), torch.ones(X.shape[0], dtype=X.dtype),
-                               **bounded_tol(X.dtype))
+    torch.testing.assert_close(
+        p.sum(1), torch.ones(X.shape[0], dtype=X.dtype), **bounded_tol(X.dtype)
+    )
     torch.testing.assert_close(p, F.softmax(X @ W.T + b, 1), **bounded_tol(X.dtype))
 
 
 # Least squares
+
 
 @st.composite
 def regressions(draw):
     """Float64 X (n, c), n 1-20 and c 1-6 (tall, square or wide), and y (n,)."""
     n, c = draw(st.integers(1, 20)), draw(st.integers(1, 6))
     gen = seeded(draw)
-    return torch.randn(n, c, generator=gen, dtype=F64), torch.randn(n, generator=gen, dtype=F64)
+    return torch.randn(n, c, generator=gen, dtype=F64), torch.randn(
+        n, generator=gen, dtype=F64
+    )
 
 
 @given(regressions())
@@ -279,9 +338,12 @@ def test_least_squares_matches_torch_and_numpy(case):
     X, y = case
     w = least_squares(X, y)
     assert w.shape == (X.shape[1],) and w.dtype == F64
-    tol = dict(rtol=1e-7, atol=1e-12 * torch.linalg.cond(X).item() * (1 + y.norm().item()))
-    torch.testing.assert_close(w, torch.linalg.lstsq(X, y[:, None], driver="gelsd").solution[:, 0],
-                               **tol)
+    tol = dict(
+        rtol=1e-7, atol=1e-12 * torch.linalg.cond(X).item() * (1 + y.norm().item())
+    )
+    torch.testing.assert_close(
+        w, torch.linalg.lstsq(X, y[:, None], driver="gelsd").solution[:, 0], **tol
+    )
     expected = np.linalg.lstsq(X.numpy(), y.numpy(), rcond=None)[0]
     torch.testing.assert_close(w, torch.from_numpy(expected), **tol)
 
@@ -291,11 +353,16 @@ def test_least_squares_gd_has_shape_c_and_converges(n, c):
     """From zero, gradient descent converges to least_squares (the minimum-norm solution when
     X is wide); one step with a given lr is lr (2/n) X^T y."""
     gen = torch.Generator().manual_seed(10 * n + c)
-    X, y = torch.randn(n, c, generator=gen, dtype=F64), torch.randn(n, generator=gen, dtype=F64)
+    X, y = (
+        torch.randn(n, c, generator=gen, dtype=F64),
+        torch.randn(n, generator=gen, dtype=F64),
+    )
     w = least_squares_gd(X, y, steps=1500)
     assert w.shape == (c,)
     torch.testing.assert_close(w, least_squares(X, y), rtol=1e-8, atol=1e-8)
-    torch.testing.assert_close(least_squares_gd(X, y, steps=1, lr=0.3), 0.3 * 2 / n * X.T @ y)
+    torch.testing.assert_close(
+        least_squares_gd(X, y, steps=1, lr=0.3), 0.3 * 2 / n * X.T @ y
+    )
 
 
 @given(regressions(), st.sampled_from([1e-3, 0.1, 1.0, 10.0]))
@@ -314,14 +381,19 @@ def test_ridge_zeroes_the_autograd_gradient(case, lam):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_huber_matches_torch(delta, dtype):
     gen = torch.Generator().manual_seed(5)
-    e = torch.cat([torch.linspace(-30, 30, 601, dtype=dtype),
-                   torch.tensor([delta, -delta, 0.0], dtype=dtype),
-                   5 * torch.randn(100, generator=gen, dtype=dtype)])
+    e = torch.cat(
+        [
+            torch.linspace(-30, 30, 601, dtype=dtype),
+            torch.tensor([delta, -delta, 0.0], dtype=dtype),
+            5 * torch.randn(100, generator=gen, dtype=dtype),
+        ]
+    )
     expected = F.huber_loss(e, torch.zeros_like(e), reduction="none", delta=delta)
     torch.testing.assert_close(huber(e, delta), expected)
 
 
 # Calibration
+
 
 def loop_reliability(probs: torch.Tensor, targets: torch.Tensor, n_bins: int):
     """Per bin (k/B, (k+1)/B]: count, mean confidence (max probability) and accuracy (argmax
@@ -341,7 +413,9 @@ def loop_reliability(probs: torch.Tensor, targets: torch.Tensor, n_bins: int):
 def loop_ece(probs: torch.Tensor, targets: torch.Tensor, n_bins: int) -> float:
     """sum_k |B_k| / n |accuracy_k - confidence_k| from loop_reliability."""
     count, confidence, accuracy = loop_reliability(probs, targets, n_bins)
-    return sum(c / len(targets) * abs(a - f) for c, a, f in zip(count, accuracy, confidence))
+    return sum(
+        c / len(targets) * abs(a - f) for c, a, f in zip(count, accuracy, confidence)
+    )
 
 
 @st.composite
@@ -363,11 +437,17 @@ def test_reliability_and_ece_match_a_loop(case):
     ref_count, ref_confidence, ref_accuracy = loop_reliability(probs, targets, n_bins)
     tol = dict(rtol=0, atol=1e-6 if probs.dtype == torch.float32 else 1e-12)
     assert count.tolist() == ref_count
-    torch.testing.assert_close(confidence, torch.tensor(ref_confidence, dtype=probs.dtype), **tol)
-    torch.testing.assert_close(accuracy, torch.tensor(ref_accuracy, dtype=probs.dtype), **tol)
+    torch.testing.assert_close(
+        confidence, torch.tensor(ref_confidence, dtype=probs.dtype), **tol
+    )
+    torch.testing.assert_close(
+        accuracy, torch.tensor(ref_accuracy, dtype=probs.dtype), **tol
+    )
     ece = expected_calibration_error(probs, targets, n_bins)
     assert ece.shape == ()
-    assert ece.item() == pytest.approx(loop_ece(probs, targets, n_bins), abs=tol["atol"])
+    assert ece.item() == pytest.approx(
+        loop_ece(probs, targets, n_bins), abs=tol["atol"]
+    )
 
 
 def test_ece_weights_bins_by_their_counts():
@@ -415,8 +495,14 @@ def golden_section_temperature(logits: torch.Tensor, targets: torch.Tensor) -> f
 
 # fit_temperature takes ~10 ms a call: a third of the profile's examples.
 @settings(max_examples=max(1, settings.default.max_examples // 3))
-@given(st.integers(30, 200), st.integers(2, 8), st.sampled_from([0.5, 1.0, 3.0, 10.0]),
-       st.floats(0.3, 5.0), st.sampled_from(DTYPES), st.integers(0, 2**16))
+@given(
+    st.integers(30, 200),
+    st.integers(2, 8),
+    st.sampled_from([0.5, 1.0, 3.0, 10.0]),
+    st.floats(0.3, 5.0),
+    st.sampled_from(DTYPES),
+    st.integers(0, 2**16),
+)
 def test_fit_temperature_minimises_the_loss(n, m, scale, t_true, dtype, seed):
     """Logits whose labels are drawn at temperature t_true, one label moved off the argmax so
     that they do not separate the targets."""
@@ -441,15 +527,23 @@ def test_fit_temperature_rejects_logits_that_separate_the_targets():
 
 # Decisions and conformal prediction
 
+
 def loop_expected_costs(probs: torch.Tensor, C: torch.Tensor) -> list[list[float]]:
     """For every row and prediction j, sum_i C[i, j] p_i, by loops."""
     C = C.tolist()
     m = len(C)
-    return [[sum(C[i][j] * p[i] for i in range(m)) for j in range(m)] for p in probs.tolist()]
+    return [
+        [sum(C[i][j] * p[i] for i in range(m)) for j in range(m)]
+        for p in probs.tolist()
+    ]
 
 
-@given(st.integers(1, 20), st.integers(1, 6), st.sampled_from([0.3, 1.0, 5.0]),
-       st.integers(0, 2**16))
+@given(
+    st.integers(1, 20),
+    st.integers(1, 6),
+    st.sampled_from([0.3, 1.0, 5.0]),
+    st.integers(0, 2**16),
+)
 def test_bayes_decision_minimises_the_expected_cost(n, m, scale, seed):
     gen = torch.Generator().manual_seed(seed)
     probs = F.softmax(scale * torch.randn(n, m, generator=gen, dtype=F64), 1)
@@ -462,13 +556,20 @@ def test_bayes_decision_minimises_the_expected_cost(n, m, scale, seed):
         ranked = sorted(costs)
         if len(ranked) == 1 or ranked[1] - best > 1e-9:
             assert decisions[row] == costs.index(best)
-    assert torch.equal(bayes_decision(probs, 1 - torch.eye(m, dtype=F64)), probs.argmax(1))
+    assert torch.equal(
+        bayes_decision(probs, 1 - torch.eye(m, dtype=F64)), probs.argmax(1)
+    )
 
 
 ALPHAS = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
 
 
-@given(st.integers(1, 200), st.integers(1, 6), st.sampled_from(ALPHAS), st.integers(0, 2**16))
+@given(
+    st.integers(1, 200),
+    st.integers(1, 6),
+    st.sampled_from(ALPHAS),
+    st.integers(0, 2**16),
+)
 def test_conformal_threshold_is_the_right_order_statistic(n, m, alpha, seed):
     """q is the k-th smallest score 1 - p[y], k = ceil((n + 1)(1 - alpha)) in exact decimal
     arithmetic; with k > n there are too few calibration points."""
@@ -495,10 +596,13 @@ def test_prediction_sets_cover_the_true_class(alpha):
     assert sets.shape == (20_000, 10) and sets.dtype == torch.bool
     torch.testing.assert_close(sets, 1 - probs[10_000:] <= q)
     coverage = sets[torch.arange(20_000), targets[10_000:]].double().mean().item()
-    assert abs(coverage - (1 - alpha)) <= 0.02 and coverage >= 1 - alpha - 0.01, coverage
+    assert abs(coverage - (1 - alpha)) <= 0.02 and coverage >= 1 - alpha - 0.01, (
+        coverage
+    )
 
 
 # Errors
+
 
 def zeros(*shape: int, dtype: torch.dtype = F64) -> torch.Tensor:
     """A tensor of the given shape; only shapes and dtypes matter to the argument checks."""
@@ -527,10 +631,12 @@ WITH_TARGETS = {
     "reliability": reliability,
     "expected_calibration_error": expected_calibration_error,
     "fit_temperature": fit_temperature,
-    "conformal_threshold": lambda probs, targets: conformal_threshold(probs, targets, 0.5),
+    "conformal_threshold": lambda probs, targets: conformal_threshold(
+        probs, targets, 0.5
+    ),
     "fit": lambda X, y: fit(X, y, 3, steps=1),
 }
-BAD_TARGETS = {   # the message after the targets' name (fit calls them y)
+BAD_TARGETS = {  # the message after the targets' name (fit calls them y)
     "negative": (labels(0, -1, 2, 0), r"must be classes in \[0, 3\).*-1"),
     "too-large": (labels(0, 3, 2, 0), r"must be classes in \[0, 3\).*3"),
     "too-few": (labels(0, 1, 2), r"must have shape \(4,\).*got \(3,\)"),
@@ -544,7 +650,9 @@ BAD_TARGETS = {   # the message after the targets' name (fit calls them y)
 @pytest.mark.parametrize("name", WITH_TARGETS)
 def test_bad_targets_raise_value_error_naming_them(name, bad):
     targets, message = BAD_TARGETS[bad]
-    with pytest.raises(ValueError, match=("y " if name == "fit" else "targets ") + message):
+    with pytest.raises(
+        ValueError, match=("y " if name == "fit" else "targets ") + message
+    ):
         WITH_TARGETS[name](PROBS, targets)
 
 
@@ -553,14 +661,24 @@ def test_bad_targets_raise_value_error_naming_them(name, bad):
 WITH_LOGITS = {
     "fit_temperature": (lambda z: fit_temperature(z, TARGETS), "logits"),
     "reliability": (lambda z: reliability(z, TARGETS), "probs"),
-    "expected_calibration_error": (lambda z: expected_calibration_error(z, TARGETS), "probs"),
+    "expected_calibration_error": (
+        lambda z: expected_calibration_error(z, TARGETS),
+        "probs",
+    ),
     "conformal_threshold": (lambda z: conformal_threshold(z, TARGETS, 0.5), "probs"),
-    "bayes_decision": (lambda z: bayes_decision(z, 1 - torch.eye(3, dtype=F64)), "probs"),
+    "bayes_decision": (
+        lambda z: bayes_decision(z, 1 - torch.eye(3, dtype=F64)),
+        "probs",
+    ),
     "prediction_sets": (lambda z: prediction_sets(z, 0.5), "probs"),
     "binary_cross_entropy_with_logits": (
-        lambda z: binary_cross_entropy_with_logits(z, PROBS), "z"),
+        lambda z: binary_cross_entropy_with_logits(z, PROBS),
+        "z",
+    ),
     "binary_cross_entropy_with_logits_grad": (
-        lambda z: binary_cross_entropy_with_logits_grad(z, PROBS), "z"),
+        lambda z: binary_cross_entropy_with_logits_grad(z, PROBS),
+        "z",
+    ),
     "predict_proba": (lambda z: predict_proba(z, zeros(2, 3), zeros(2)), "X"),
     "fit": (lambda z: fit(z, TARGETS, 3, steps=1), "X"),
     "least_squares": (lambda z: least_squares(z, zeros(4)), "X"),
@@ -571,7 +689,9 @@ WITH_LOGITS = {
 @pytest.mark.parametrize("name", WITH_LOGITS)
 def test_non_finite_input_raises_value_error_naming_it(name, value):
     call, argument = WITH_LOGITS[name]
-    with pytest.raises(ValueError, match=rf"{argument} has non-finite values \(inf or nan\)"):
+    with pytest.raises(
+        ValueError, match=rf"{argument} has non-finite values \(inf or nan\)"
+    ):
         call(with_value(PROBS, value))
 
 
@@ -589,7 +709,9 @@ ROW_MESSAGE = r"logits has a row with a nan or \+inf, or with only -inf"
 
 
 @pytest.mark.parametrize("value", [math.inf, math.nan])
-@pytest.mark.parametrize("entry", [0, 7, 11])   # first, middle and last: the row's max sees all
+@pytest.mark.parametrize(
+    "entry", [0, 7, 11]
+)  # first, middle and last: the row's max sees all
 @pytest.mark.parametrize("name", SOFTMAX_FAMILY)
 def test_softmax_family_rejects_nan_and_inf(name, entry, value):
     z = PROBS.clone()
@@ -612,15 +734,15 @@ def test_minus_inf_logits_are_zero_probabilities_as_in_torch():
     """-inf in some entries of a row: probability 0 and log-probability -inf, the loss +inf
     where the target's logit is -inf, and the gradient finite, all as torch computes them."""
     z = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
-    z[0, 1] = z[2, 0] = z[2, 1] = -math.inf       # row 2 keeps one class: its target, 2
+    z[0, 1] = z[2, 0] = z[2, 1] = -math.inf  # row 2 keeps one class: its target, 2
     z[3, TARGETS[3]] = -math.inf
     leaf = z.clone().requires_grad_()
-    for y in (TARGETS, labels(0, 1, 2, 1)):        # the target's logit -inf in row 3, or not
+    for y in (TARGETS, labels(0, 1, 2, 1)):  # the target's logit -inf in row 3, or not
         expected = F.cross_entropy(leaf, y)
         (expected_grad,) = torch.autograd.grad(expected, leaf)
         torch.testing.assert_close(cross_entropy(z, y), expected.detach())
         torch.testing.assert_close(cross_entropy_grad(z, y), expected_grad)
-    assert cross_entropy(z, TARGETS) == math.inf   # -log 0: inf, exactly
+    assert cross_entropy(z, TARGETS) == math.inf  # -log 0: inf, exactly
     torch.testing.assert_close(log_softmax(z), F.log_softmax(z, 1))
     torch.testing.assert_close(softmax(z.T, 0), F.softmax(z.T, 0))
     torch.testing.assert_close(logsumexp(z, 1), torch.logsumexp(z, 1, keepdim=True))
@@ -633,86 +755,205 @@ def bad(name: str, call, message: str):
 
 
 BAD = [
-    bad("binary-shapes", lambda: binary_cross_entropy_with_logits(zeros(2, 3), zeros(3, 2)),
-        r"z \(2, 3\) and y \(3, 2\) must have the same shape"),
-    bad("binary-grad-shapes", lambda: binary_cross_entropy_with_logits_grad(zeros(3), zeros(3, 1)),
-        r"z \(3,\) and y \(3, 1\) must have the same shape"),
-    bad("binary-y-above-1",
+    bad(
+        "binary-shapes",
+        lambda: binary_cross_entropy_with_logits(zeros(2, 3), zeros(3, 2)),
+        r"z \(2, 3\) and y \(3, 2\) must have the same shape",
+    ),
+    bad(
+        "binary-grad-shapes",
+        lambda: binary_cross_entropy_with_logits_grad(zeros(3), zeros(3, 1)),
+        r"z \(3,\) and y \(3, 1\) must have the same shape",
+    ),
+    bad(
+        "binary-y-above-1",
         lambda: binary_cross_entropy_with_logits(zeros(3), with_value(zeros(3), 1.5)),
-        r"y must hold probabilities in \[0, 1\]"),
-    bad("binary-grad-y-negative",
-        lambda: binary_cross_entropy_with_logits_grad(zeros(3), with_value(zeros(3), -0.1)),
-        r"y must hold probabilities in \[0, 1\]"),
-    bad("binary-y-nan",
-        lambda: binary_cross_entropy_with_logits(zeros(3), with_value(zeros(3), math.nan)),
-        r"y has non-finite values"),
-    bad("binary-integer-y", lambda: binary_cross_entropy_with_logits(zeros(3), zeros(3).long()),
-        r"y must be a floating-point tensor"),
-    bad("cross-entropy-1-d", lambda: cross_entropy(zeros(3), labels(0)),
-        r"logits must have 2 dimensions, got shape \(3,\)"),
-    bad("integer-logits", lambda: softmax(zeros(3).long()), r"logits must be a floating-point"),
-    bad("n_bins-zero", lambda: reliability(PROBS, TARGETS, 0),
-        r"n_bins must be an integer >= 1, got 0"),
-    bad("n_bins-negative", lambda: expected_calibration_error(PROBS, TARGETS, -2),
-        r"n_bins must be an integer >= 1, got -2"),
-    bad("n_bins-float", lambda: expected_calibration_error(PROBS, TARGETS, 2.5),
-        r"n_bins must be an integer >= 1, got 2.5"),
-    bad("n_bins-str", lambda: reliability(PROBS, TARGETS, "10"),
-        r"n_bins must be an integer >= 1, got '10'"),
-    bad("n_bins-bool", lambda: reliability(PROBS, TARGETS, True),
-        r"n_bins must be an integer >= 1, got True"),
-    bad("C-wrong-shape", lambda: bayes_decision(PROBS, zeros(3, 2)),
-        r"C must be \(3, 3\) of dtype torch.float64 for probs \(4, 3\), got \(3, 2\)"),
-    bad("C-too-big", lambda: bayes_decision(PROBS, zeros(4, 4)),
-        r"C must be \(3, 3\) .* got \(4, 4\) torch.float64"),
-    bad("C-float32", lambda: bayes_decision(PROBS, zeros(3, 3).float()),
-        r"C must be \(3, 3\) of dtype torch.float64 .* got \(3, 3\) torch.float32"),
-    bad("no-classes", lambda: bayes_decision(PROBS[:, :0], zeros(3, 3)),
-        r"C must be \(0, 0\) .* for probs \(4, 0\)"),
-    bad("alpha-one", lambda: conformal_threshold(PROBS, TARGETS, 1.0),
-        r"alpha=1.0 needs 0 < alpha < 1"),
-    bad("alpha-negative", lambda: conformal_threshold(PROBS, TARGETS, -0.1),
-        r"alpha=-0.1 needs 0 < alpha < 1"),
-    bad("alpha-above-one", lambda: conformal_threshold(PROBS, TARGETS, 1.5),
-        r"alpha=1.5 needs 0 < alpha < 1"),
-    bad("alpha-zero", lambda: conformal_threshold(PROBS, TARGETS, 0.0),
-        r"alpha=0.0 needs 0 < alpha < 1"),
-    bad("alpha-nan", lambda: conformal_threshold(PROBS, TARGETS, math.nan),
-        r"alpha=nan needs 0 < alpha < 1"),
-    bad("too-few-calibration-points", lambda: conformal_threshold(PROBS, TARGETS, 0.1),
-        r"alpha=0.1 .*at least 9 calibration points, got 4"),
-    bad("least-squares-rows", lambda: least_squares(zeros(4, 2), zeros(3)),
-        r"X \(4, 2\) and y \(3,\) must have as many rows"),
-    bad("least-squares-2-d-y", lambda: least_squares(zeros(4, 2), zeros(4, 1)),
-        r"y must have 1 dimensions, got shape \(4, 1\)"),
-    bad("least-squares-gd-rows",
+        r"y must hold probabilities in \[0, 1\]",
+    ),
+    bad(
+        "binary-grad-y-negative",
+        lambda: binary_cross_entropy_with_logits_grad(
+            zeros(3), with_value(zeros(3), -0.1)
+        ),
+        r"y must hold probabilities in \[0, 1\]",
+    ),
+    bad(
+        "binary-y-nan",
+        lambda: binary_cross_entropy_with_logits(
+            zeros(3), with_value(zeros(3), math.nan)
+        ),
+        r"y has non-finite values",
+    ),
+    bad(
+        "binary-integer-y",
+        lambda: binary_cross_entropy_with_logits(zeros(3), zeros(3).long()),
+        r"y must be a floating-point tensor",
+    ),
+    bad(
+        "cross-entropy-1-d",
+        lambda: cross_entropy(zeros(3), labels(0)),
+        r"logits must have 2 dimensions, got shape \(3,\)",
+    ),
+    bad(
+        "integer-logits",
+        lambda: softmax(zeros(3).long()),
+        r"logits must be a floating-point",
+    ),
+    bad(
+        "n_bins-zero",
+        lambda: reliability(PROBS, TARGETS, 0),
+        r"n_bins must be an integer >= 1, got 0",
+    ),
+    bad(
+        "n_bins-negative",
+        lambda: expected_calibration_error(PROBS, TARGETS, -2),
+        r"n_bins must be an integer >= 1, got -2",
+    ),
+    bad(
+        "n_bins-float",
+        lambda: expected_calibration_error(PROBS, TARGETS, 2.5),
+        r"n_bins must be an integer >= 1, got 2.5",
+    ),
+    bad(
+        "n_bins-str",
+        lambda: reliability(PROBS, TARGETS, "10"),
+        r"n_bins must be an integer >= 1, got '10'",
+    ),
+    bad(
+        "n_bins-bool",
+        lambda: reliability(PROBS, TARGETS, True),
+        r"n_bins must be an integer >= 1, got True",
+    ),
+    bad(
+        "C-wrong-shape",
+        lambda: bayes_decision(PROBS, zeros(3, 2)),
+        r"C must be \(3, 3\) of dtype torch.float64 for probs \(4, 3\), got \(3, 2\)",
+    ),
+    bad(
+        "C-too-big",
+        lambda: bayes_decision(PROBS, zeros(4, 4)),
+        r"C must be \(3, 3\) .* got \(4, 4\) torch.float64",
+    ),
+    bad(
+        "C-float32",
+        lambda: bayes_decision(PROBS, zeros(3, 3).float()),
+        r"C must be \(3, 3\) of dtype torch.float64 .* got \(3, 3\) torch.float32",
+    ),
+    bad(
+        "no-classes",
+        lambda: bayes_decision(PROBS[:, :0], zeros(3, 3)),
+        r"C must be \(0, 0\) .* for probs \(4, 0\)",
+    ),
+    bad(
+        "alpha-one",
+        lambda: conformal_threshold(PROBS, TARGETS, 1.0),
+        r"alpha=1.0 needs 0 < alpha < 1",
+    ),
+    bad(
+        "alpha-negative",
+        lambda: conformal_threshold(PROBS, TARGETS, -0.1),
+        r"alpha=-0.1 needs 0 < alpha < 1",
+    ),
+    bad(
+        "alpha-above-one",
+        lambda: conformal_threshold(PROBS, TARGETS, 1.5),
+        r"alpha=1.5 needs 0 < alpha < 1",
+    ),
+    bad(
+        "alpha-zero",
+        lambda: conformal_threshold(PROBS, TARGETS, 0.0),
+        r"alpha=0.0 needs 0 < alpha < 1",
+    ),
+    bad(
+        "alpha-nan",
+        lambda: conformal_threshold(PROBS, TARGETS, math.nan),
+        r"alpha=nan needs 0 < alpha < 1",
+    ),
+    bad(
+        "too-few-calibration-points",
+        lambda: conformal_threshold(PROBS, TARGETS, 0.1),
+        r"alpha=0.1 .*at least 9 calibration points, got 4",
+    ),
+    bad(
+        "least-squares-rows",
+        lambda: least_squares(zeros(4, 2), zeros(3)),
+        r"X \(4, 2\) and y \(3,\) must have as many rows",
+    ),
+    bad(
+        "least-squares-2-d-y",
+        lambda: least_squares(zeros(4, 2), zeros(4, 1)),
+        r"y must have 1 dimensions, got shape \(4, 1\)",
+    ),
+    bad(
+        "least-squares-gd-rows",
         lambda: least_squares_gd(torch.ones(4, 2, dtype=F64), zeros(1), steps=3),
-        r"X \(4, 2\) and y \(1,\)"),
-    bad("ridge-rows", lambda: ridge(zeros(4, 2), zeros(3), 0.1), r"X \(4, 2\) and y \(3,\)"),
-    bad("predict-proba-W-columns", lambda: predict_proba(zeros(4, 2), zeros(3, 5), zeros(3)),
-        r"W \(3, 5\) torch.float64 and b \(3,\) torch.float64 do not fit X \(4, 2\)"),
-    bad("predict-proba-b-length", lambda: predict_proba(zeros(4, 2), zeros(3, 2), zeros(2)),
-        r"W \(3, 2\) .*and b \(2,\) .*do not fit X \(4, 2\)"),
-    bad("predict-proba-b-2-d", lambda: predict_proba(zeros(4, 2), zeros(3, 2), zeros(3, 1)),
-        r"b must have 1 dimensions, got shape \(3, 1\)"),
-    bad("predict-proba-W-1-d", lambda: predict_proba(zeros(4, 2), zeros(2), zeros(2)),
-        r"W must have 2 dimensions, got shape \(2,\)"),
-    bad("predict-proba-W-float32", lambda: predict_proba(zeros(4, 2), zeros(3, 2).float(), zeros(3)),
-        r"W \(3, 2\) torch.float32 and b \(3,\) torch.float64 do not fit X \(4, 2\) torch.float64"),
-    bad("predict-proba-W-nan", lambda: predict_proba(zeros(4, 2), zeros(3, 2) / 0, zeros(3)),
-        r"W has non-finite values"),
-    bad("predict-proba-b-inf", lambda: predict_proba(zeros(4, 2), zeros(3, 2), 1 / zeros(3)),
-        r"b has non-finite values"),
-    bad("predict-proba-X-1-d", lambda: predict_proba(zeros(2), zeros(3, 2), zeros(3)),
-        r"X must have 2 dimensions, got shape \(2,\)"),
-    bad("fit-classes", lambda: fit(zeros(4, 2), labels(0, 1, 3, 0), 3, steps=1),
-        r"y must be classes in \[0, 3\) for X \(4, 2\) and num_classes=3, got values from 0 to 3"),
-    bad("fit-rows", lambda: fit(zeros(0, 2), labels(0, 1, 2, 0), 3, steps=1),
-        r"y must have shape \(0,\), a class per row of X \(0, 2\) and num_classes=3, got \(4,\)"),
-    bad("no-rows", lambda: cross_entropy(zeros(0, 3), labels(0, 1, 2, 0)),
-        r"targets must have shape \(0,\), a class per row of logits \(0, 3\), got \(4,\)"),
-    bad("no-columns", lambda: fit_temperature(zeros(4, 0), labels(0, 1, 2, 0)),
-        r"targets must be classes in \[0, 0\) for logits \(4, 0\), got values from 0 to 2"),
+        r"X \(4, 2\) and y \(1,\)",
+    ),
+    bad(
+        "ridge-rows",
+        lambda: ridge(zeros(4, 2), zeros(3), 0.1),
+        r"X \(4, 2\) and y \(3,\)",
+    ),
+    bad(
+        "predict-proba-W-columns",
+        lambda: predict_proba(zeros(4, 2), zeros(3, 5), zeros(3)),
+        r"W \(3, 5\) torch.float64 and b \(3,\) torch.float64 do not fit X \(4, 2\)",
+    ),
+    bad(
+        "predict-proba-b-length",
+        lambda: predict_proba(zeros(4, 2), zeros(3, 2), zeros(2)),
+        r"W \(3, 2\) .*and b \(2,\) .*do not fit X \(4, 2\)",
+    ),
+    bad(
+        "predict-proba-b-2-d",
+        lambda: predict_proba(zeros(4, 2), zeros(3, 2), zeros(3, 1)),
+        r"b must have 1 dimensions, got shape \(3, 1\)",
+    ),
+    bad(
+        "predict-proba-W-1-d",
+        lambda: predict_proba(zeros(4, 2), zeros(2), zeros(2)),
+        r"W must have 2 dimensions, got shape \(2,\)",
+    ),
+    bad(
+        "predict-proba-W-float32",
+        lambda: predict_proba(zeros(4, 2), zeros(3, 2).float(), zeros(3)),
+        r"W \(3, 2\) torch.float32 and b \(3,\) torch.float64 do not fit X \(4, 2\) torch.float64",
+    ),
+    bad(
+        "predict-proba-W-nan",
+        lambda: predict_proba(zeros(4, 2), zeros(3, 2) / 0, zeros(3)),
+        r"W has non-finite values",
+    ),
+    bad(
+        "predict-proba-b-inf",
+        lambda: predict_proba(zeros(4, 2), zeros(3, 2), 1 / zeros(3)),
+        r"b has non-finite values",
+    ),
+    bad(
+        "predict-proba-X-1-d",
+        lambda: predict_proba(zeros(2), zeros(3, 2), zeros(3)),
+        r"X must have 2 dimensions, got shape \(2,\)",
+    ),
+    bad(
+        "fit-classes",
+        lambda: fit(zeros(4, 2), labels(0, 1, 3, 0), 3, steps=1),
+        r"y must be classes in \[0, 3\) for X \(4, 2\) and num_classes=3, got values from 0 to 3",
+    ),
+    bad(
+        "fit-rows",
+        lambda: fit(zeros(0, 2), labels(0, 1, 2, 0), 3, steps=1),
+        r"y must have shape \(0,\), a class per row of X \(0, 2\) and num_classes=3, got \(4,\)",
+    ),
+    bad(
+        "no-rows",
+        lambda: cross_entropy(zeros(0, 3), labels(0, 1, 2, 0)),
+        r"targets must have shape \(0,\), a class per row of logits \(0, 3\), got \(4,\)",
+    ),
+    bad(
+        "no-columns",
+        lambda: fit_temperature(zeros(4, 0), labels(0, 1, 2, 0)),
+        r"targets must be classes in \[0, 0\) for logits \(4, 0\), got values from 0 to 2",
+    ),
 ]
 
 
@@ -722,30 +963,74 @@ def test_bad_input_raises_value_error_naming_it(call, message):
         call()
 
 
-X4, Y4 = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=F64), zeros(4)
+X4, Y4 = (
+    torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=F64),
+    zeros(4),
+)
 BAD_HYPER = [
-    bad("huber-delta-zero", lambda: huber(zeros(3), 0.0),
-        r"delta must be a finite number > 0, got 0.0"),
-    bad("huber-delta-negative", lambda: huber(zeros(3), -1.0), r"delta must be .* > 0, got -1.0"),
-    bad("huber-delta-nan", lambda: huber(zeros(3), math.nan), r"delta must be .*, got nan"),
-    bad("least-squares-gd-lr", lambda: least_squares_gd(X4, Y4, 10, lr=-1.0),
-        r"lr must be a finite number >= 0, got -1.0"),
-    bad("least-squares-gd-lr-inf", lambda: least_squares_gd(X4, Y4, 10, lr=math.inf),
-        r"lr must be a finite number >= 0, got inf"),
-    bad("least-squares-gd-steps", lambda: least_squares_gd(X4, Y4, -1),
-        r"steps must be an integer >= 0, got -1"),
-    bad("least-squares-gd-steps-float", lambda: least_squares_gd(X4, Y4, 2.0),
-        r"steps must be an integer >= 0, got 2.0"),
-    bad("ridge-lam", lambda: ridge(X4, Y4, -1.0), r"lam must be a finite number >= 0, got -1.0"),
+    bad(
+        "huber-delta-zero",
+        lambda: huber(zeros(3), 0.0),
+        r"delta must be a finite number > 0, got 0.0",
+    ),
+    bad(
+        "huber-delta-negative",
+        lambda: huber(zeros(3), -1.0),
+        r"delta must be .* > 0, got -1.0",
+    ),
+    bad(
+        "huber-delta-nan",
+        lambda: huber(zeros(3), math.nan),
+        r"delta must be .*, got nan",
+    ),
+    bad(
+        "least-squares-gd-lr",
+        lambda: least_squares_gd(X4, Y4, 10, lr=-1.0),
+        r"lr must be a finite number >= 0, got -1.0",
+    ),
+    bad(
+        "least-squares-gd-lr-inf",
+        lambda: least_squares_gd(X4, Y4, 10, lr=math.inf),
+        r"lr must be a finite number >= 0, got inf",
+    ),
+    bad(
+        "least-squares-gd-steps",
+        lambda: least_squares_gd(X4, Y4, -1),
+        r"steps must be an integer >= 0, got -1",
+    ),
+    bad(
+        "least-squares-gd-steps-float",
+        lambda: least_squares_gd(X4, Y4, 2.0),
+        r"steps must be an integer >= 0, got 2.0",
+    ),
+    bad(
+        "ridge-lam",
+        lambda: ridge(X4, Y4, -1.0),
+        r"lam must be a finite number >= 0, got -1.0",
+    ),
     bad("ridge-lam-nan", lambda: ridge(X4, Y4, math.nan), r"lam must be .*, got nan"),
-    bad("smoothness-l2", lambda: smoothness(X4, -1.0),
-        r"l2 must be a finite number >= 0, got -1.0"),
+    bad(
+        "smoothness-l2",
+        lambda: smoothness(X4, -1.0),
+        r"l2 must be a finite number >= 0, got -1.0",
+    ),
     bad("smoothness-l2-bool", lambda: smoothness(X4, True), r"l2 must be .*, got True"),
     bad("smoothness-X-1-d", lambda: smoothness(zeros(3)), r"X must have 2 dimensions"),
-    bad("fit-steps", lambda: fit(X4, TARGETS, 3, steps=-1),
-        r"steps must be an integer >= 0, got -1"),
-    bad("fit-lr", lambda: fit(X4, TARGETS, 3, steps=1, lr=-1.0), r"lr must be .* >= 0, got -1.0"),
-    bad("fit-l2", lambda: fit(X4, TARGETS, 3, steps=1, l2=-0.5), r"l2 must be .* >= 0, got -0.5"),
+    bad(
+        "fit-steps",
+        lambda: fit(X4, TARGETS, 3, steps=-1),
+        r"steps must be an integer >= 0, got -1",
+    ),
+    bad(
+        "fit-lr",
+        lambda: fit(X4, TARGETS, 3, steps=1, lr=-1.0),
+        r"lr must be .* >= 0, got -1.0",
+    ),
+    bad(
+        "fit-l2",
+        lambda: fit(X4, TARGETS, 3, steps=1, l2=-0.5),
+        r"l2 must be .* >= 0, got -0.5",
+    ),
 ]
 
 

@@ -12,8 +12,17 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 from tests.unit.strategies import DTYPES, seeded, tol
-from snippets.next_token import (CharTokenizer, bigram_counts, embed, embed_grad, next_token_loss,
-                                 next_token_distribution, one_hot, prefix_mean, windows)
+from snippets.next_token import (
+    CharTokenizer,
+    bigram_counts,
+    embed,
+    embed_grad,
+    next_token_loss,
+    next_token_distribution,
+    one_hot,
+    prefix_mean,
+    windows,
+)
 
 F64 = torch.float64
 ID_DTYPES = (torch.int64, torch.int32, torch.uint8)
@@ -34,6 +43,7 @@ def token_ids(draw, max_V: int = 12, max_dims: int = 3):
 
 # Tokens
 
+
 @given(st.text(alphabet=ALPHABET, min_size=1, max_size=40), st.data())
 def test_tokenizer_round_trip_on_any_text(text, data):
     tok = CharTokenizer(text)
@@ -42,11 +52,14 @@ def test_tokenizer_round_trip_on_any_text(text, data):
     assert tok.vocab == sorted(set(text)) and len(tok) == len(set(text))
     assert ids.tolist() == [sorted(set(text)).index(ch) for ch in text]
     assert tok.decode(ids) == text
-    part = data.draw(st.text(alphabet=tok.vocab, max_size=10))  # any string over the vocabulary
+    part = data.draw(
+        st.text(alphabet=tok.vocab, max_size=10)
+    )  # any string over the vocabulary
     assert tok.decode(tok.encode(part)) == part
 
 
 # One-hot and embeddings
+
 
 @given(token_ids(), st.sampled_from(DTYPES))
 def test_one_hot_matches_torch(case, dtype):
@@ -102,10 +115,13 @@ def test_embed_grad_without_channels_is_empty_as_autograds():
 def test_embed_gradcheck():
     gen = torch.Generator().manual_seed(0)
     E = torch.randn(4, 3, generator=gen, dtype=F64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda E: embed(torch.tensor([[1, 3, 1], [0, 1, 1]]), E), (E,))
+    assert torch.autograd.gradcheck(
+        lambda E: embed(torch.tensor([[1, 3, 1], [0, 1, 1]]), E), (E,)
+    )
 
 
 # Windows
+
 
 @given(st.integers(2, 40), st.integers(1, 40), st.data())
 def test_windows_match_slices(n, T, data):
@@ -114,7 +130,9 @@ def test_windows_match_slices(n, T, data):
     x, y = windows(ids, T)
     assert x.shape == y.shape == (n - T, T)
     for i in range(n - T):
-        assert torch.equal(x[i], ids[i:i + T]) and torch.equal(y[i], ids[i + 1:i + T + 1])
+        assert torch.equal(x[i], ids[i : i + T]) and torch.equal(
+            y[i], ids[i + 1 : i + T + 1]
+        )
 
 
 def test_windows_of_the_notes_example():
@@ -126,6 +144,7 @@ def test_windows_of_the_notes_example():
 
 # The loss over every position
 
+
 @st.composite
 def next_token_problems(draw):
     """Logits (B, T, V), B 1-4, T 1-6, V 1-8, at a drawn scale and dtype, and targets (B, T)."""
@@ -134,7 +153,9 @@ def next_token_problems(draw):
     gen = seeded(draw)
     scale = draw(st.sampled_from([1e-2, 1.0, 10.0, 200.0]))
     logits = scale * torch.randn(B, T, V, generator=gen, dtype=dtype)
-    return logits, torch.randint(0, V, (B, T), generator=gen).to(draw(st.sampled_from(ID_DTYPES)))
+    return logits, torch.randint(0, V, (B, T), generator=gen).to(
+        draw(st.sampled_from(ID_DTYPES))
+    )
 
 
 @given(next_token_problems())
@@ -142,13 +163,18 @@ def test_next_token_loss_matches_cross_entropy_in_both_layouts(case):
     logits, y = case
     B, T, V = logits.shape
     big = max(1.0, logits.abs().max().item())
-    t = dict(rtol=1e-5, atol=2e-6 * big) if logits.dtype == torch.float32 else dict(
-        rtol=1e-9, atol=1e-12 * big)
+    t = (
+        dict(rtol=1e-5, atol=2e-6 * big)
+        if logits.dtype == torch.float32
+        else dict(rtol=1e-9, atol=1e-12 * big)
+    )
     loss = next_token_loss(logits, y)
     assert loss.shape == () and loss.dtype == logits.dtype and torch.isfinite(loss)
     flat = F.cross_entropy(logits.reshape(B * T, V), y.long().reshape(-1))
     torch.testing.assert_close(loss, flat, **t)
-    torch.testing.assert_close(loss, F.cross_entropy(logits.transpose(1, 2), y.long()), **t)
+    torch.testing.assert_close(
+        loss, F.cross_entropy(logits.transpose(1, 2), y.long()), **t
+    )
     per = next_token_loss(logits, y, reduction="none")
     assert per.shape == (B, T)
     for b in range(B):
@@ -164,7 +190,9 @@ def test_next_token_loss_gradient_is_softmax_minus_one_hot(case):
     B, T, V = logits.shape
     leaf = logits.clone().requires_grad_()
     (grad,) = torch.autograd.grad(next_token_loss(leaf, y), leaf)
-    expected = (F.softmax(logits, -1) - F.one_hot(y.long(), V).to(logits.dtype)) / (B * T)
+    expected = (F.softmax(logits, -1) - F.one_hot(y.long(), V).to(logits.dtype)) / (
+        B * T
+    )
     torch.testing.assert_close(grad, expected, **tol(logits.dtype))
 
 
@@ -185,8 +213,14 @@ def test_next_token_loss_is_finite_where_log_of_softmax_is_not():
 
 # Causality
 
-@given(st.integers(1, 3), st.integers(1, 8), st.integers(1, 5), st.sampled_from(DTYPES),
-       st.data())
+
+@given(
+    st.integers(1, 3),
+    st.integers(1, 8),
+    st.integers(1, 5),
+    st.sampled_from(DTYPES),
+    st.data(),
+)
 def test_prefix_mean_is_the_running_average(B, T, C, dtype, data):
     X = torch.randn(B, T, C, generator=seeded(data.draw), dtype=dtype)
     H = prefix_mean(X)
@@ -201,12 +235,17 @@ def test_prefix_mean_does_not_peek():
     X = torch.randn(3, 7, 4, generator=gen, dtype=F64)
     for t in range(6):
         later = X.clone()
-        later[:, t + 1:] = torch.randn(3, 6 - t, 4, generator=gen, dtype=F64)
-        torch.testing.assert_close(prefix_mean(later)[:, : t + 1], prefix_mean(X)[:, : t + 1])
-        torch.testing.assert_close(prefix_mean(X[:, : t + 1]), prefix_mean(X)[:, : t + 1])
+        later[:, t + 1 :] = torch.randn(3, 6 - t, 4, generator=gen, dtype=F64)
+        torch.testing.assert_close(
+            prefix_mean(later)[:, : t + 1], prefix_mean(X)[:, : t + 1]
+        )
+        torch.testing.assert_close(
+            prefix_mean(X[:, : t + 1]), prefix_mean(X)[:, : t + 1]
+        )
 
 
 # Bigram counts
+
 
 @given(st.text(alphabet="abcde ", min_size=2, max_size=60))
 def test_bigram_counts_match_a_counter(text):
@@ -223,13 +262,17 @@ def test_bigram_counts_match_a_counter(text):
         if N[a].sum() > 0:
             torch.testing.assert_close(P[a], N[a].double() / N[a].sum())
         else:
-            torch.testing.assert_close(P[a], torch.full((len(tok),), 1 / len(tok), dtype=F64))
+            torch.testing.assert_close(
+                P[a], torch.full((len(tok),), 1 / len(tok), dtype=F64)
+            )
 
 
 def test_next_token_distribution_of_fractional_counts():
     """Rows are normalised by their sums, also when those are below 1; an empty row is uniform."""
     N = torch.tensor([[0.2, 0.3, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 6.0]], dtype=F64)
-    expected = torch.tensor([[0.4, 0.6, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.25, 0.0, 0.75]], dtype=F64)
+    expected = torch.tensor(
+        [[0.4, 0.6, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.25, 0.0, 0.75]], dtype=F64
+    )
     torch.testing.assert_close(next_token_distribution(N), expected)
 
 
@@ -242,7 +285,7 @@ def test_the_bigram_loss_is_minimised_by_the_observed_distribution():
     ids, V = tok.encode(text), len(tok)
     x, y = ids[:-1], ids[1:]
     P = next_token_distribution(bigram_counts(ids, V))
-    W = P.log().clamp(min=-200.0).requires_grad_()      # log 0 -> -200: softmax unchanged
+    W = P.log().clamp(min=-200.0).requires_grad_()  # log 0 -> -200: softmax unchanged
     loss = F.cross_entropy(W[x], y)
     (grad,) = torch.autograd.grad(loss, W)
     assert grad.abs().max() < 1e-12
@@ -255,6 +298,7 @@ def test_the_bigram_loss_is_minimised_by_the_observed_distribution():
 
 
 # Errors
+
 
 def ints(*values: int) -> torch.Tensor:
     return torch.tensor(values)
@@ -271,69 +315,160 @@ def bad(name: str, call, message: str):
 
 TOK = CharTokenizer("abc")
 BAD = [
-    bad("tokenizer-empty", lambda: CharTokenizer(""), "text must be a non-empty string"),
-    bad("tokenizer-not-str", lambda: CharTokenizer(["a", "b"]),
-        "text must be a non-empty string"),
-    bad("encode-unknown", lambda: TOK.encode("abz!"),
-        r"characters not in the vocabulary: \['!', 'z'\]"),
-    bad("decode-too-large", lambda: TOK.decode(ints(0, 3)),
-        r"ids must be token ids in \[0, V\) = \[0, 3\), got values from 0 to 3"),
-    bad("decode-negative", lambda: TOK.decode(ints(-1, 2)),
-        r"ids must be token ids in \[0, V\) = \[0, 3\), got values from -1"),
-    bad("decode-float", lambda: TOK.decode(zeros(2)),
-        "ids must be an integer tensor of token ids, got torch.float64"),
-    bad("decode-2-d", lambda: TOK.decode(ints(0, 1)[None]),
-        r"ids must have 1 dimension, got shape \(1, 2\)"),
-    bad("one-hot-out-of-range", lambda: one_hot(ints(0, 4), 4),
-        r"ids must be token ids in \[0, V\) = \[0, 4\), got values from 0 to 4"),
-    bad("one-hot-V-zero", lambda: one_hot(ints(0), 0), "V must be a positive integer, got 0"),
-    bad("one-hot-bool-ids", lambda: one_hot(torch.tensor([True]), 2),
-        "ids must be an integer tensor"),
-    bad("embed-out-of-range", lambda: embed(ints(0, 5), zeros(5, 2)),
-        r"ids must be token ids in \[0, E.shape\[0\]\) = \[0, 5\), got values from 0 to 5"),
-    bad("embed-E-1-d", lambda: embed(ints(0), zeros(5)),
-        r"E must have 2 dimensions, got shape \(5,\)"),
-    bad("embed-E-integer", lambda: embed(ints(0), zeros(5, 2, dtype=torch.int64)),
-        "E must be a floating-point tensor"),
-    bad("embed-grad-shape", lambda: embed_grad(ints(0, 1), zeros(3, 2), 2),
-        r"dL_dX must have shape ids.shape \+ \(C,\) = \(2,\) \+ \(C,\), got \(3, 2\)"),
-    bad("embed-grad-no-C", lambda: embed_grad(ints(0, 1), zeros(2), 2),
-        r"dL_dX must have shape ids.shape \+ \(C,\)"),
-    bad("embed-grad-out-of-range", lambda: embed_grad(ints(0, 2), zeros(2, 3), 2),
-        r"ids must be token ids in \[0, V\) = \[0, 2\)"),
-    bad("windows-too-long", lambda: windows(ints(0, 1, 2), 3),
-        r"a window of T \+ 1 = 4 tokens is longer than the text of 3 tokens"),
-    bad("windows-T-zero", lambda: windows(ints(0, 1, 2), 0), "T must be a positive integer, got 0"),
-    bad("windows-T-float", lambda: windows(ints(0, 1, 2), 1.0),
-        "T must be a positive integer, got 1.0"),
-    bad("windows-2-d", lambda: windows(ints(0, 1, 2)[None], 1),
-        r"ids must be a 1-dimensional tensor, got shape \(1, 3\)"),
-    bad("loss-targets-transposed",
+    bad(
+        "tokenizer-empty", lambda: CharTokenizer(""), "text must be a non-empty string"
+    ),
+    bad(
+        "tokenizer-not-str",
+        lambda: CharTokenizer(["a", "b"]),
+        "text must be a non-empty string",
+    ),
+    bad(
+        "encode-unknown",
+        lambda: TOK.encode("abz!"),
+        r"characters not in the vocabulary: \['!', 'z'\]",
+    ),
+    bad(
+        "decode-too-large",
+        lambda: TOK.decode(ints(0, 3)),
+        r"ids must be token ids in \[0, V\) = \[0, 3\), got values from 0 to 3",
+    ),
+    bad(
+        "decode-negative",
+        lambda: TOK.decode(ints(-1, 2)),
+        r"ids must be token ids in \[0, V\) = \[0, 3\), got values from -1",
+    ),
+    bad(
+        "decode-float",
+        lambda: TOK.decode(zeros(2)),
+        "ids must be an integer tensor of token ids, got torch.float64",
+    ),
+    bad(
+        "decode-2-d",
+        lambda: TOK.decode(ints(0, 1)[None]),
+        r"ids must have 1 dimension, got shape \(1, 2\)",
+    ),
+    bad(
+        "one-hot-out-of-range",
+        lambda: one_hot(ints(0, 4), 4),
+        r"ids must be token ids in \[0, V\) = \[0, 4\), got values from 0 to 4",
+    ),
+    bad(
+        "one-hot-V-zero",
+        lambda: one_hot(ints(0), 0),
+        "V must be a positive integer, got 0",
+    ),
+    bad(
+        "one-hot-bool-ids",
+        lambda: one_hot(torch.tensor([True]), 2),
+        "ids must be an integer tensor",
+    ),
+    bad(
+        "embed-out-of-range",
+        lambda: embed(ints(0, 5), zeros(5, 2)),
+        r"ids must be token ids in \[0, E.shape\[0\]\) = \[0, 5\), got values from 0 to 5",
+    ),
+    bad(
+        "embed-E-1-d",
+        lambda: embed(ints(0), zeros(5)),
+        r"E must have 2 dimensions, got shape \(5,\)",
+    ),
+    bad(
+        "embed-E-integer",
+        lambda: embed(ints(0), zeros(5, 2, dtype=torch.int64)),
+        "E must be a floating-point tensor",
+    ),
+    bad(
+        "embed-grad-shape",
+        lambda: embed_grad(ints(0, 1), zeros(3, 2), 2),
+        r"dL_dX must have shape ids.shape \+ \(C,\) = \(2,\) \+ \(C,\), got \(3, 2\)",
+    ),
+    bad(
+        "embed-grad-no-C",
+        lambda: embed_grad(ints(0, 1), zeros(2), 2),
+        r"dL_dX must have shape ids.shape \+ \(C,\)",
+    ),
+    bad(
+        "embed-grad-out-of-range",
+        lambda: embed_grad(ints(0, 2), zeros(2, 3), 2),
+        r"ids must be token ids in \[0, V\) = \[0, 2\)",
+    ),
+    bad(
+        "windows-too-long",
+        lambda: windows(ints(0, 1, 2), 3),
+        r"a window of T \+ 1 = 4 tokens is longer than the text of 3 tokens",
+    ),
+    bad(
+        "windows-T-zero",
+        lambda: windows(ints(0, 1, 2), 0),
+        "T must be a positive integer, got 0",
+    ),
+    bad(
+        "windows-T-float",
+        lambda: windows(ints(0, 1, 2), 1.0),
+        "T must be a positive integer, got 1.0",
+    ),
+    bad(
+        "windows-2-d",
+        lambda: windows(ints(0, 1, 2)[None], 1),
+        r"ids must be a 1-dimensional tensor, got shape \(1, 3\)",
+    ),
+    bad(
+        "loss-targets-transposed",
         lambda: next_token_loss(zeros(2, 5, 3), zeros(5, 2, dtype=torch.int64)),
         r"targets must have shape \(B, T\) = \(2, 5\) to match logits \(B, T, V\) = "
-        r"\(2, 5, 3\), got \(5, 2\)"),
-    bad("loss-flattened-logits",
+        r"\(2, 5, 3\), got \(5, 2\)",
+    ),
+    bad(
+        "loss-flattened-logits",
         lambda: next_token_loss(zeros(10, 3), zeros(10, dtype=torch.int64)),
-        r"logits must have 3 dimensions, got shape \(10, 3\)"),
-    bad("loss-target-out-of-range", lambda: next_token_loss(zeros(1, 2, 3), ints(0, 3)[None]),
-        r"targets must be token ids in \[0, logits.shape\[-1\]\) = \[0, 3\), got values from 0 to 3"),
-    bad("loss-float-targets", lambda: next_token_loss(zeros(1, 2, 3), zeros(1, 2)),
-        "targets must be an integer tensor"),
-    bad("loss-reduction",
+        r"logits must have 3 dimensions, got shape \(10, 3\)",
+    ),
+    bad(
+        "loss-target-out-of-range",
+        lambda: next_token_loss(zeros(1, 2, 3), ints(0, 3)[None]),
+        r"targets must be token ids in \[0, logits.shape\[-1\]\) = \[0, 3\), got values from 0 to 3",
+    ),
+    bad(
+        "loss-float-targets",
+        lambda: next_token_loss(zeros(1, 2, 3), zeros(1, 2)),
+        "targets must be an integer tensor",
+    ),
+    bad(
+        "loss-reduction",
         lambda: next_token_loss(zeros(1, 2, 3), ints(0, 1)[None], reduction="sum"),
-        r"reduction must be 'mean' or 'none', got 'sum'"),
-    bad("prefix-mean-1-d", lambda: prefix_mean(zeros(4)),
-        r"X must have shape \(..., T, C\), got \(4,\)"),
-    bad("prefix-mean-integer", lambda: prefix_mean(zeros(2, 2, dtype=torch.int64)),
-        "X must be a floating-point tensor"),
-    bad("bigram-out-of-range", lambda: bigram_counts(ints(0, 1, 3), 3),
-        r"ids must be token ids in \[0, V\) = \[0, 3\)"),
-    bad("bigram-2-d", lambda: bigram_counts(ints(0, 1)[None], 3),
-        r"ids must have 1 dimension, got shape \(1, 2\)"),
-    bad("distribution-not-square", lambda: next_token_distribution(zeros(2, 3)),
-        r"N must be a \(V, V\) tensor of counts, got shape \(2, 3\)"),
-    bad("distribution-negative", lambda: next_token_distribution(-torch.eye(2)),
-        "N must hold counts, got a negative value"),
+        r"reduction must be 'mean' or 'none', got 'sum'",
+    ),
+    bad(
+        "prefix-mean-1-d",
+        lambda: prefix_mean(zeros(4)),
+        r"X must have shape \(..., T, C\), got \(4,\)",
+    ),
+    bad(
+        "prefix-mean-integer",
+        lambda: prefix_mean(zeros(2, 2, dtype=torch.int64)),
+        "X must be a floating-point tensor",
+    ),
+    bad(
+        "bigram-out-of-range",
+        lambda: bigram_counts(ints(0, 1, 3), 3),
+        r"ids must be token ids in \[0, V\) = \[0, 3\)",
+    ),
+    bad(
+        "bigram-2-d",
+        lambda: bigram_counts(ints(0, 1)[None], 3),
+        r"ids must have 1 dimension, got shape \(1, 2\)",
+    ),
+    bad(
+        "distribution-not-square",
+        lambda: next_token_distribution(zeros(2, 3)),
+        r"N must be a \(V, V\) tensor of counts, got shape \(2, 3\)",
+    ),
+    bad(
+        "distribution-negative",
+        lambda: next_token_distribution(-torch.eye(2)),
+        "N must hold counts, got a negative value",
+    ),
 ]
 
 

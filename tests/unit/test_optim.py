@@ -38,7 +38,9 @@ class Separable:
             p.grad = c * torch.tanh(p.detach() - a)
 
 
-def assert_lockstep(ours_cls, kwargs: dict, problem: Separable, steps: int = 100) -> None:
+def assert_lockstep(
+    ours_cls, kwargs: dict, problem: Separable, steps: int = 100
+) -> None:
     """ours_cls(**kwargs) and its torch.optim namesake, each from the same start and each fed
     the gradient at its own parameters, agree to 1e-12 after `steps` steps."""
     mine, theirs = problem.params(), problem.params()
@@ -49,13 +51,16 @@ def assert_lockstep(ours_cls, kwargs: dict, problem: Separable, steps: int = 100
         ours.step()
         ref.step()
     for p, q in zip(mine, theirs):
-        torch.testing.assert_close(p, q, **TOL, msg=lambda m: f"after {steps} steps, {kwargs}: {m}")
+        torch.testing.assert_close(
+            p, q, **TOL, msg=lambda m: f"after {steps} steps, {kwargs}: {m}"
+        )
     moved = sum((p - p0).abs().sum().item() for p, p0 in zip(mine, problem.theta0))
     assert moved > 0 or kwargs.get("lr") == 0, "the parameters did not move"
 
 
-shape_lists = st.lists(st.lists(st.integers(1, 4), max_size=3).map(tuple), min_size=1,
-                       max_size=3)
+shape_lists = st.lists(
+    st.lists(st.integers(1, 4), max_size=3).map(tuple), min_size=1, max_size=3
+)
 
 
 @st.composite
@@ -71,9 +76,13 @@ def sgd_kwargs(draw):
     momentum = draw(st.sampled_from([0.0, 0.5, 0.9]))
     nesterov = momentum > 0 and draw(st.booleans())
     dampening = 0.0 if nesterov else draw(st.sampled_from([0.0, 0.1, 0.9]))
-    return dict(lr=draw(st.sampled_from([0.0, 1e-2, 0.3, 1.0])), momentum=momentum,
-                dampening=dampening, nesterov=nesterov,
-                weight_decay=draw(st.sampled_from([0.0, 1e-3, 0.1])))
+    return dict(
+        lr=draw(st.sampled_from([0.0, 1e-2, 0.3, 1.0])),
+        momentum=momentum,
+        dampening=dampening,
+        nesterov=nesterov,
+        weight_decay=draw(st.sampled_from([0.0, 1e-3, 0.1])),
+    )
 
 
 @st.composite
@@ -84,10 +93,15 @@ def adam_kwargs(draw, wide: bool = False):
     of magnitude within a few steps, torch's own result included (see the chapter)."""
     lrs = [1e-4, 1e-3, 1e-2] + [0.1, 1.0] * wide
     beta2s = [0.99, 0.999, 0.9999] + [0.0, 0.5, 0.9] * wide
-    return dict(lr=draw(st.sampled_from(lrs)),
-                betas=(draw(st.sampled_from([0.0, 0.5, 0.9, 0.99])), draw(st.sampled_from(beta2s))),
-                eps=draw(st.sampled_from([1e-8, 1e-4, 0.1])),
-                weight_decay=draw(st.sampled_from([0.0, 1e-2, 0.5])))
+    return dict(
+        lr=draw(st.sampled_from(lrs)),
+        betas=(
+            draw(st.sampled_from([0.0, 0.5, 0.9, 0.99])),
+            draw(st.sampled_from(beta2s)),
+        ),
+        eps=draw(st.sampled_from([1e-8, 1e-4, 0.1])),
+        weight_decay=draw(st.sampled_from([0.0, 1e-2, 0.5])),
+    )
 
 
 @settings(max_examples=12)
@@ -107,8 +121,13 @@ STATE[AdamW] = STATE[Adam]
 
 
 @settings(max_examples=20)
-@given(problems(), st.one_of(st.tuples(st.just(SGD), sgd_kwargs()),
-                             st.tuples(st.sampled_from([Adam, AdamW]), adam_kwargs(wide=True))))
+@given(
+    problems(),
+    st.one_of(
+        st.tuples(st.just(SGD), sgd_kwargs()),
+        st.tuples(st.sampled_from([Adam, AdamW]), adam_kwargs(wide=True)),
+    ),
+)
 def test_every_step_matches_torch_from_the_same_state(problem, case):
     """Each of 20 steps, started from torch's parameters and state (copied into ours), lands
     where torch's lands, to 1e-12 of the parameter and step sizes: the update rule itself
@@ -125,12 +144,17 @@ def test_every_step_matches_torch_from_the_same_state(problem, case):
         ours.step()
         for i, (p, q, q0) in enumerate(zip(mine, theirs, before)):
             scale = q0.abs().max().item() + (q - q0).abs().max().item()
-            torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12 * (1 + scale),
-                                       msg=lambda m: f"step {t}, {kwargs}: {m}")
+            torch.testing.assert_close(
+                p,
+                q,
+                rtol=1e-12,
+                atol=1e-12 * (1 + scale),
+                msg=lambda m: f"step {t}, {kwargs}: {m}",
+            )
             with torch.no_grad():
-                p.copy_(q)                              # back in sync: same parameters
+                p.copy_(q)  # back in sync: same parameters
             for ours_name, torch_name in STATE[cls].items():
-                if torch_name in ref.state[q]:          # and the same state
+                if torch_name in ref.state[q]:  # and the same state
                     getattr(ours, ours_name)[i] = ref.state[q][torch_name].clone()
 
 
@@ -152,9 +176,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("cls,kwargs", CASES, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize(
+    "cls,kwargs", CASES, ids=lambda v: getattr(v, "__name__", str(v))
+)
 def test_each_feature_matches_torch_for_100_steps(cls, kwargs):
-    assert_lockstep(cls, kwargs, Separable([(3, 2), (4,), ()], torch.Generator().manual_seed(0)))
+    assert_lockstep(
+        cls, kwargs, Separable([(3, 2), (4,), ()], torch.Generator().manual_seed(0))
+    )
 
 
 def mlp_problem():
@@ -162,20 +190,28 @@ def mlp_problem():
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(64, 2, generator=gen, dtype=F64)
     y = (X.square().sum(1) < 1.2).to(F64)
-    theta0 = [0.5 * torch.randn(s, generator=gen, dtype=F64) for s in [(8, 2), (8,), (8,), ()]]
+    theta0 = [
+        0.5 * torch.randn(s, generator=gen, dtype=F64) for s in [(8, 2), (8,), (8,), ()]
+    ]
 
     def loss(W1, b1, w2, b2):
-        return F.binary_cross_entropy_with_logits(torch.tanh(X @ W1.T + b1) @ w2 + b2, y)
+        return F.binary_cross_entropy_with_logits(
+            torch.tanh(X @ W1.T + b1) @ w2 + b2, y
+        )
 
     return theta0, loss
 
 
-@pytest.mark.parametrize("cls,kwargs", [
-    (SGD, dict(lr=0.5, momentum=0.9, dampening=0.1, weight_decay=1e-3)),
-    (SGD, dict(lr=0.5, momentum=0.9, nesterov=True, weight_decay=1e-3)),
-    (Adam, dict(lr=0.05, weight_decay=1e-2)),
-    (AdamW, dict(lr=0.05, weight_decay=1e-1)),
-], ids=["sgd-momentum", "sgd-nesterov", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "cls,kwargs",
+    [
+        (SGD, dict(lr=0.5, momentum=0.9, dampening=0.1, weight_decay=1e-3)),
+        (SGD, dict(lr=0.5, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+        (Adam, dict(lr=0.05, weight_decay=1e-2)),
+        (AdamW, dict(lr=0.05, weight_decay=1e-1)),
+    ],
+    ids=["sgd-momentum", "sgd-nesterov", "adam", "adamw"],
+)
 def test_training_an_mlp_by_autograd_matches_torch(cls, kwargs):
     """The real loop: zero_grad, backward, step, on a non-convex loss, for 100 steps."""
     theta0, loss = mlp_problem()
@@ -196,8 +232,11 @@ def test_training_an_mlp_by_autograd_matches_torch(cls, kwargs):
 def test_parameters_without_a_gradient_are_skipped_as_torch_does():
     """A parameter whose grad is None neither moves nor advances its step count: its Adam bias
     correction later counts only the steps it took part in."""
-    for cls, kwargs in [(SGD, dict(lr=0.1, momentum=0.9)), (Adam, dict(lr=0.1)),
-                        (AdamW, dict(lr=0.1, weight_decay=0.1))]:
+    for cls, kwargs in [
+        (SGD, dict(lr=0.1, momentum=0.9)),
+        (Adam, dict(lr=0.1)),
+        (AdamW, dict(lr=0.1, weight_decay=0.1)),
+    ]:
         problem = Separable([(3,), (2,)], torch.Generator().manual_seed(1))
         mine, theirs = problem.params(), problem.params()
         ours, ref = cls(mine, **kwargs), TORCH[cls](theirs, **kwargs)
@@ -215,8 +254,12 @@ def test_parameters_without_a_gradient_are_skipped_as_torch_does():
 
 
 @settings(max_examples=30)
-@given(st.sampled_from([0.3, 0.9, 0.99]), st.sampled_from([0.0, 0.2, 0.9]),
-       st.integers(1, 12), st.integers(0, 2**16))
+@given(
+    st.sampled_from([0.3, 0.9, 0.99]),
+    st.sampled_from([0.0, 0.2, 0.9]),
+    st.integers(1, 12),
+    st.integers(0, 2**16),
+)
 def test_momentum_buffer_is_the_weighted_sum_of_past_gradients(mu, tau, t, seed):
     """b_t = mu^(t-1) g_1 + (1 - tau) sum_{k=2..t} mu^(t-k) g_k: the first gradient undampened."""
     grads = torch.randn(t, 5, generator=torch.Generator().manual_seed(seed), dtype=F64)
@@ -228,8 +271,10 @@ def test_momentum_buffer_is_the_weighted_sum_of_past_gradients(mu, tau, t, seed)
         theta.grad, theta_ref.grad = g.clone(), g.clone()
         ours.step()
         ref.step()
-    weights = torch.tensor([mu ** (t - 1)] + [(1 - tau) * mu ** (t - k) for k in range(2, t + 1)],
-                           dtype=F64)
+    weights = torch.tensor(
+        [mu ** (t - 1)] + [(1 - tau) * mu ** (t - k) for k in range(2, t + 1)],
+        dtype=F64,
+    )
     torch.testing.assert_close(ours.b[0], weights @ grads)
     torch.testing.assert_close(ref.state[theta_ref]["momentum_buffer"], weights @ grads)
     torch.testing.assert_close(theta, theta_ref, **TOL)
@@ -264,7 +309,9 @@ def test_sgd_weight_decay_is_l2_regularisation():
         opt = SGD(params, lr=0.3, momentum=0.9, weight_decay=wd)
         for _ in range(50):
             opt.zero_grad()
-            (loss(*params) + penalty / 2 * sum(p.square().sum() for p in params)).backward()
+            (
+                loss(*params) + penalty / 2 * sum(p.square().sum() for p in params)
+            ).backward()
             opt.step()
         runs.append(params)
     for p, q in zip(*runs):
@@ -282,7 +329,9 @@ def test_adam_weight_decay_is_l2_and_adamw_decays_theta_itself():
         opt = cls(params, lr=lr, weight_decay=wd)
         for _ in range(50):
             opt.zero_grad()
-            (loss(*params) + penalty / 2 * sum(p.square().sum() for p in params)).backward()
+            (
+                loss(*params) + penalty / 2 * sum(p.square().sum() for p in params)
+            ).backward()
             with torch.no_grad():
                 for p in params:
                     p *= shrink
@@ -290,7 +339,9 @@ def test_adam_weight_decay_is_l2_and_adamw_decays_theta_itself():
         return torch.cat([p.detach().flatten() for p in params])
 
     torch.testing.assert_close(train(Adam, lam), train(Adam, 0.0, penalty=lam), **TOL)
-    torch.testing.assert_close(train(AdamW, lam), train(Adam, 0.0, shrink=1 - lr * lam), **TOL)
+    torch.testing.assert_close(
+        train(AdamW, lam), train(Adam, 0.0, shrink=1 - lr * lam), **TOL
+    )
     assert (train(AdamW, lam) - train(Adam, lam)).abs().max() > 1e-2
 
 
@@ -306,8 +357,9 @@ def test_bias_correction_makes_every_step_lr_for_a_constant_gradient(betas):
         before = theta.detach().clone()
         theta.grad = g.clone()
         opt.step()
-        torch.testing.assert_close(before - theta.detach(), lr * g / (g.abs() + eps),
-                                   rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            before - theta.detach(), lr * g / (g.abs() + eps), rtol=1e-12, atol=0
+        )
 
 
 def test_defaults_are_torchs():
@@ -315,10 +367,13 @@ def test_defaults_are_torchs():
         mine = inspect.signature(ours).parameters
         for name, param in inspect.signature(theirs).parameters.items():
             if name in mine and name != "params":
-                assert mine[name].default == param.default, f"{ours.__name__}({name}=...)"
+                assert mine[name].default == param.default, (
+                    f"{ours.__name__}({name}=...)"
+                )
 
 
 # Mini-batches
+
 
 @settings(max_examples=40)
 @given(st.integers(1, 300), st.integers(1, 64), st.integers(0, 2**16))
@@ -338,19 +393,23 @@ def test_minibatches_are_seeded():
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-@pytest.mark.parametrize("n,b,message", [
-    (0, 4, r"n must be a positive integer, got 0"),
-    (10.0, 4, r"n must be a positive integer, got 10.0"),
-    (10, 0, r"batch_size must be a positive integer, got 0"),
-    (10, -2, r"batch_size must be a positive integer, got -2"),
-    (10, 2.5, r"batch_size must be a positive integer, got 2.5"),
-])
+@pytest.mark.parametrize(
+    "n,b,message",
+    [
+        (0, 4, r"n must be a positive integer, got 0"),
+        (10.0, 4, r"n must be a positive integer, got 10.0"),
+        (10, 0, r"batch_size must be a positive integer, got 0"),
+        (10, -2, r"batch_size must be a positive integer, got -2"),
+        (10, 2.5, r"batch_size must be a positive integer, got 2.5"),
+    ],
+)
 def test_minibatches_reject_bad_sizes(n, b, message):
     with pytest.raises(ValueError, match=message):
         minibatches(n, b)
 
 
 # Invalid hyper-parameters: ours raises ValueError naming the parameter wherever torch raises.
+
 
 def p():
     return [torch.zeros(2, requires_grad=True)]
@@ -360,10 +419,17 @@ INVALID = [
     (SGD, dict(lr=-0.1), r"lr must be >= 0, got -0.1"),
     (SGD, dict(lr=0.1, momentum=-0.5), r"momentum must be >= 0, got -0.5"),
     (SGD, dict(lr=0.1, weight_decay=-1e-4), r"weight_decay must be >= 0, got -0.0001"),
-    (SGD, dict(lr=0.1, nesterov=True), r"nesterov needs momentum > 0 and dampening == 0, "
-                                        r"got momentum=0, dampening=0"),
-    (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
-     r"nesterov needs momentum > 0 .*dampening=0.1"),
+    (
+        SGD,
+        dict(lr=0.1, nesterov=True),
+        r"nesterov needs momentum > 0 and dampening == 0, "
+        r"got momentum=0, dampening=0",
+    ),
+    (
+        SGD,
+        dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+        r"nesterov needs momentum > 0 .*dampening=0.1",
+    ),
     (Adam, dict(lr=-1e-3), r"lr must be >= 0, got -0.001"),
     (Adam, dict(lr=math.nan), r"lr must be >= 0, got nan"),
     (Adam, dict(eps=-1e-8), r"eps must be >= 0, got -1e-08"),
@@ -378,8 +444,11 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("cls,kwargs,message", INVALID,
-                         ids=lambda v: getattr(v, "__name__", None) if isinstance(v, type) else None)
+@pytest.mark.parametrize(
+    "cls,kwargs,message",
+    INVALID,
+    ids=lambda v: getattr(v, "__name__", None) if isinstance(v, type) else None,
+)
 def test_invalid_hyper_parameters_raise_where_torch_raises(cls, kwargs, message):
     with pytest.raises(ValueError):
         TORCH[cls](p(), **kwargs)
@@ -389,8 +458,11 @@ def test_invalid_hyper_parameters_raise_where_torch_raises(cls, kwargs, message)
 
 @pytest.mark.parametrize("cls", [SGD, Adam, AdamW])
 def test_bad_params_raise_as_torch_does(cls):
-    for params, error in (([], ValueError), (torch.zeros(2), TypeError),
-                          ([torch.zeros(2, requires_grad=True) * 2], ValueError)):
+    for params, error in (
+        ([], ValueError),
+        (torch.zeros(2), TypeError),
+        ([torch.zeros(2, requires_grad=True) * 2], ValueError),
+    ):
         with pytest.raises(error):
             TORCH[cls](params)
         with pytest.raises(error):
@@ -414,10 +486,16 @@ def test_complex_parameters_step_as_two_real_ones_as_in_torch(cls):
     gen = torch.Generator().manual_seed(0)
     theta0 = torch.randn(3, 2, generator=gen, dtype=torch.complex128)
     grads = [torch.randn(3, 2, generator=gen, dtype=torch.complex128) for _ in range(5)]
-    kwargs = dict(lr=0.1, weight_decay=0.01, **({"momentum": 0.9} if cls is SGD else {}))
+    kwargs = dict(
+        lr=0.1, weight_decay=0.01, **({"momentum": 0.9} if cls is SGD else {})
+    )
     complex_p, ref_p = theta0.clone().requires_grad_(), theta0.clone().requires_grad_()
     real_p = torch.view_as_real(theta0).clone().requires_grad_()
-    opts = cls([complex_p], **kwargs), cls([real_p], **kwargs), TORCH[cls]([ref_p], **kwargs)
+    opts = (
+        cls([complex_p], **kwargs),
+        cls([real_p], **kwargs),
+        TORCH[cls]([ref_p], **kwargs),
+    )
     for g in grads:
         complex_p.grad, real_p.grad, ref_p.grad = g, torch.view_as_real(g), g
         for opt in opts:
@@ -435,8 +513,9 @@ def test_complex_parameters_step_as_two_real_ones_as_in_torch(cls):
         torch.testing.assert_close(q.detach(), expected, rtol=1e-5, atol=0)
 
 
-values = st.sampled_from([-1.0, -1e-12, -0.0, 0.0, 1e-12, 0.5, 1.0, 2.0, math.inf, -math.inf,
-                          math.nan])
+values = st.sampled_from(
+    [-1.0, -1e-12, -0.0, 0.0, 1e-12, 0.5, 1.0, 2.0, math.inf, -math.inf, math.nan]
+)
 
 
 def raises(make, **kwargs) -> bool:
@@ -449,14 +528,23 @@ def raises(make, **kwargs) -> bool:
 
 @settings(max_examples=60)
 @given(values, values, values, values, st.booleans())
-def test_sgd_accepts_exactly_what_torch_accepts(lr, momentum, dampening, weight_decay, nesterov):
-    kwargs = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                  nesterov=nesterov)
+def test_sgd_accepts_exactly_what_torch_accepts(
+    lr, momentum, dampening, weight_decay, nesterov
+):
+    kwargs = dict(
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+    )
     assert raises(SGD, **kwargs) == raises(torch.optim.SGD, **kwargs), kwargs
 
 
 @settings(max_examples=60)
 @given(st.sampled_from([Adam, AdamW]), values, values, values, values, values)
-def test_adam_accepts_exactly_what_torch_accepts(cls, lr, beta1, beta2, eps, weight_decay):
+def test_adam_accepts_exactly_what_torch_accepts(
+    cls, lr, beta1, beta2, eps, weight_decay
+):
     kwargs = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
     assert raises(cls, **kwargs) == raises(TORCH[cls], **kwargs), kwargs

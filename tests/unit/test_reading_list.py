@@ -15,10 +15,27 @@ from torch.autograd.functional import jacobian
 
 from tests.unit.strategies import DTYPES, seeded, tol
 from snippets.reading_list import (
-    adanorm, additive_coupling, additive_coupling_inverse, affine_coupling,
-    affine_coupling_inverse, all_masks, dropout, expected_over_masks, glu_backward, gtu,
-    flow, gtu_backward, layer_norm, layer_norm_backward, max_norm, path_terms, residual_chain,
-    split_solve, split_step, unrolled_residual)
+    adanorm,
+    additive_coupling,
+    additive_coupling_inverse,
+    affine_coupling,
+    affine_coupling_inverse,
+    all_masks,
+    dropout,
+    expected_over_masks,
+    glu_backward,
+    gtu,
+    flow,
+    gtu_backward,
+    layer_norm,
+    layer_norm_backward,
+    max_norm,
+    path_terms,
+    residual_chain,
+    split_solve,
+    split_step,
+    unrolled_residual,
+)
 
 F64 = torch.float64
 FEW = settings(max_examples=max(1, settings.default.max_examples // 3))
@@ -27,7 +44,9 @@ FEW = settings(max_examples=max(1, settings.default.max_examples // 3))
 @st.composite
 def tensors(draw, min_dims=1, max_side=6):
     """A tensor of 1-3 dimensions, sides 1-max_side, scaled from 1e-2 to 30, either dtype."""
-    shape = tuple(draw(st.lists(st.integers(1, max_side), min_size=min_dims, max_size=3)))
+    shape = tuple(
+        draw(st.lists(st.integers(1, max_side), min_size=min_dims, max_size=3))
+    )
     dtype = draw(st.sampled_from(DTYPES))
     scale = draw(st.sampled_from([1e-2, 1.0, 30.0]))
     return scale * torch.randn(shape, generator=seeded(draw), dtype=dtype)
@@ -35,7 +54,12 @@ def tensors(draw, min_dims=1, max_side=6):
 
 # Dropout
 
-@given(x=tensors(), p=st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.8]), seed=st.integers(0, 2**16))
+
+@given(
+    x=tensors(),
+    p=st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.8]),
+    seed=st.integers(0, 2**16),
+)
 def test_dropout_keeps_entries_scaled_by_one_over_one_minus_p_like_torch(x, p, seed):
     y = dropout(x, p, generator=torch.Generator().manual_seed(seed))
     with torch.random.fork_rng():
@@ -49,26 +73,41 @@ def test_dropout_keeps_entries_scaled_by_one_over_one_minus_p_like_torch(x, p, s
         torch.testing.assert_close(y, x)
 
 
-@given(n=st.integers(1, 6), p=st.sampled_from([0.1, 0.2, 0.3, 0.6, 0.9]), data=st.data())
-def test_dropout_is_unbiased_and_the_weight_scaling_rule_is_exact_for_a_linear_layer(n, p, data):
+@given(
+    n=st.integers(1, 6), p=st.sampled_from([0.1, 0.2, 0.3, 0.6, 0.9]), data=st.data()
+)
+def test_dropout_is_unbiased_and_the_weight_scaling_rule_is_exact_for_a_linear_layer(
+    n, p, data
+):
     gen = seeded(data.draw)
-    x, W, b = torch.randn(n, generator=gen, dtype=F64), torch.randn(3, n, generator=gen, dtype=F64), \
-        torch.randn(3, generator=gen, dtype=F64)
+    x, W, b = (
+        torch.randn(n, generator=gen, dtype=F64),
+        torch.randn(3, n, generator=gen, dtype=F64),
+        torch.randn(3, generator=gen, dtype=F64),
+    )
     keep = 1 - p
-    torch.testing.assert_close(expected_over_masks(lambda m: dropout(x, p, mask=m), n, keep), x)
-    torch.testing.assert_close(expected_over_masks(lambda m: (m * x) @ W.T + b, n, keep),
-                               x @ (keep * W).T + b)
+    torch.testing.assert_close(
+        expected_over_masks(lambda m: dropout(x, p, mask=m), n, keep), x
+    )
+    torch.testing.assert_close(
+        expected_over_masks(lambda m: (m * x) @ W.T + b, n, keep), x @ (keep * W).T + b
+    )
 
 
 @given(n=st.integers(0, 8), keep=st.floats(0, 1))
-def test_mask_probabilities_sum_to_one_and_each_unit_is_kept_with_probability_keep(n, keep):
+def test_mask_probabilities_sum_to_one_and_each_unit_is_kept_with_probability_keep(
+    n, keep
+):
     masks = all_masks(n)
     assert masks.shape == (2**n, n) and len({tuple(m.tolist()) for m in masks}) == 2**n
-    torch.testing.assert_close(expected_over_masks(lambda m: torch.ones((), dtype=F64), n, keep),
-                               torch.tensor(1.0, dtype=F64))
+    torch.testing.assert_close(
+        expected_over_masks(lambda m: torch.ones((), dtype=F64), n, keep),
+        torch.tensor(1.0, dtype=F64),
+    )
     if n:
-        torch.testing.assert_close(expected_over_masks(lambda m: m, n, keep),
-                                   torch.full((n,), keep, dtype=F64))
+        torch.testing.assert_close(
+            expected_over_masks(lambda m: m, n, keep), torch.full((n,), keep, dtype=F64)
+        )
 
 
 @given(W=tensors(min_dims=2), c=st.sampled_from([0.1, 1.0, 5.0]))
@@ -82,15 +121,28 @@ def test_max_norm_matches_torch_renorm(W, c):
 
 # Layer norm and AdaNorm
 
-@given(x=tensors(), k=st.integers(1, 2), affine=st.booleans(), eps=st.sampled_from([1e-5, 1e-2]),
-       data=st.data())
+
+@given(
+    x=tensors(),
+    k=st.integers(1, 2),
+    affine=st.booleans(),
+    eps=st.sampled_from([1e-5, 1e-2]),
+    data=st.data(),
+)
 def test_layer_norm_matches_torch(x, k, affine, eps, data):
     k = min(k, x.dim())
-    shape = x.shape[x.dim() - k:]
+    shape = x.shape[x.dim() - k :]
     gen = seeded(data.draw)
-    w, b = (torch.randn(shape, generator=gen, dtype=x.dtype) for _ in range(2)) if affine else (None, None)
-    torch.testing.assert_close(layer_norm(x, shape, w, b, eps), F.layer_norm(x, shape, w, b, eps),
-                               **tol(x.dtype))
+    w, b = (
+        (torch.randn(shape, generator=gen, dtype=x.dtype) for _ in range(2))
+        if affine
+        else (None, None)
+    )
+    torch.testing.assert_close(
+        layer_norm(x, shape, w, b, eps),
+        F.layer_norm(x, shape, w, b, eps),
+        **tol(x.dtype),
+    )
 
 
 @given(x=tensors(), eps=st.sampled_from([0.0, 1e-5, 0.1]), data=st.data())
@@ -98,29 +150,42 @@ def test_layer_norm_backward_matches_autograd(x, eps, data):
     x = x.double()
     shape = x.shape[-1:]
     if eps == 0.0 and shape[0] == 1:
-        eps = 1e-5                                     # one entry: variance 0
+        eps = 1e-5  # one entry: variance 0
     g = torch.randn(x.shape, generator=seeded(data.draw), dtype=F64)
     leaf = x.clone().requires_grad_()
     (expected,) = torch.autograd.grad(F.layer_norm(leaf, shape, eps=eps), leaf, g)
     scale = 1 / math.sqrt(x.var(-1, correction=0).min().item() + eps)
-    torch.testing.assert_close(layer_norm_backward(x, g, shape, eps), expected,
-                               rtol=1e-7, atol=1e-10 * scale)
-    torch.testing.assert_close(layer_norm_backward(x, g, shape, eps).sum(-1),
-                               torch.zeros(x.shape[:-1], dtype=F64), rtol=0, atol=1e-9 * scale)
+    torch.testing.assert_close(
+        layer_norm_backward(x, g, shape, eps), expected, rtol=1e-7, atol=1e-10 * scale
+    )
+    torch.testing.assert_close(
+        layer_norm_backward(x, g, shape, eps).sum(-1),
+        torch.zeros(x.shape[:-1], dtype=F64),
+        rtol=0,
+        atol=1e-9 * scale,
+    )
 
 
 @given(x=tensors(min_dims=1), a=st.floats(0.1, 10), c=st.floats(-5, 5))
 def test_layer_norm_ignores_positive_scaling_and_shifting_of_each_input(x, a, c):
     x = x.double()
     assume(x.shape[-1] >= 2 and x.std(-1, correction=0).min() > 1e-3)
-    torch.testing.assert_close(layer_norm(a * x + c, x.shape[-1:], eps=0.0),
-                               layer_norm(x, x.shape[-1:], eps=0.0))
-    torch.testing.assert_close(layer_norm(a * x, x.shape[-1:], eps=1e-3),
-                               layer_norm(x, x.shape[-1:], eps=1e-3 / a**2))
+    torch.testing.assert_close(
+        layer_norm(a * x + c, x.shape[-1:], eps=0.0),
+        layer_norm(x, x.shape[-1:], eps=0.0),
+    )
+    torch.testing.assert_close(
+        layer_norm(a * x, x.shape[-1:], eps=1e-3),
+        layer_norm(x, x.shape[-1:], eps=1e-3 / a**2),
+    )
 
 
-@given(x=tensors(), C=st.sampled_from([0.5, 1.0, 3.0]), k=st.sampled_from([0.0, 0.1, 0.5]),
-       data=st.data())
+@given(
+    x=tensors(),
+    C=st.sampled_from([0.5, 1.0, 3.0]),
+    k=st.sampled_from([0.0, 0.1, 0.5]),
+    data=st.data(),
+)
 def test_adanorm_forward_and_its_detached_gradient(x, C, k, data):
     x = x.double()
     g = torch.randn(x.shape, generator=seeded(data.draw), dtype=F64)
@@ -131,11 +196,16 @@ def test_adanorm_forward_and_its_detached_gradient(x, C, k, data):
     torch.testing.assert_close(z.detach(), phi * y)
     torch.testing.assert_close(phi.mean(-1), torch.full(x.shape[:-1], C, dtype=F64))
     (dL_dx,) = torch.autograd.grad(z, leaf, g)
-    torch.testing.assert_close(dL_dx, layer_norm_backward(x, phi * g, x.shape[-1:], 1e-5),
-                               rtol=1e-7, atol=1e-9 * C / math.sqrt(x.var(-1, correction=0).min().item() + 1e-5))
+    torch.testing.assert_close(
+        dL_dx,
+        layer_norm_backward(x, phi * g, x.shape[-1:], 1e-5),
+        rtol=1e-7,
+        atol=1e-9 * C / math.sqrt(x.var(-1, correction=0).min().item() + 1e-5),
+    )
 
 
 # Gated units
+
 
 @given(A=tensors(), data=st.data())
 def test_glu_and_gtu_gradients_match_autograd(A, data):
@@ -144,11 +214,16 @@ def test_glu_and_gtu_gradients_match_autograd(A, data):
     units = [(lambda a, b: a * torch.sigmoid(b), glu_backward), (gtu, gtu_backward)]
     for unit, backward in units:
         a, b = A.clone().requires_grad_(), B.clone().requires_grad_()
-        for mine, expected in zip(backward(A, B, g), torch.autograd.grad(unit(a, b), (a, b), g)):
+        for mine, expected in zip(
+            backward(A, B, g), torch.autograd.grad(unit(a, b), (a, b), g)
+        ):
             torch.testing.assert_close(mine, expected, **tol(A.dtype))
     torch.testing.assert_close(gtu(A, B), torch.tanh(A) * torch.sigmoid(B))
-    torch.testing.assert_close(gtu_backward(A, B, g)[0], (1 - torch.tanh(A) ** 2) * glu_backward(A, B, g)[0],
-                               **tol(A.dtype))
+    torch.testing.assert_close(
+        gtu_backward(A, B, g)[0],
+        (1 - torch.tanh(A) ** 2) * glu_backward(A, B, g)[0],
+        **tol(A.dtype),
+    )
 
 
 def test_gtu_passes_gradcheck():
@@ -159,6 +234,7 @@ def test_gtu_passes_gradcheck():
 
 # Couplings
 
+
 @st.composite
 def couplings(draw):
     """x (batch, D) with D 2-7 (odd D: the second half is longer), and networks s, t of x1."""
@@ -166,8 +242,14 @@ def couplings(draw):
     d = D // 2
     gen = seeded(draw)
     W_s, W_t = (torch.randn(D - d, d, generator=gen, dtype=F64) for _ in range(2))
-    x = draw(st.sampled_from([0.1, 1.0, 3.0])) * torch.randn(batch, D, generator=gen, dtype=F64)
-    return x, (lambda x1: torch.tanh(x1 @ W_s.T)), (lambda x1: torch.sin(x1 @ W_t.T) + x1.sum(-1, keepdim=True))
+    x = draw(st.sampled_from([0.1, 1.0, 3.0])) * torch.randn(
+        batch, D, generator=gen, dtype=F64
+    )
+    return (
+        x,
+        (lambda x1: torch.tanh(x1 @ W_s.T)),
+        (lambda x1: torch.sin(x1 @ W_t.T) + x1.sum(-1, keepdim=True)),
+    )
 
 
 @FEW
@@ -195,6 +277,7 @@ def test_additive_coupling_inverts_and_preserves_volume(case):
 
 # Residual paths
 
+
 @given(n=st.integers(0, 5), c=st.integers(1, 4), data=st.data())
 def test_unrolled_paths_sum_to_the_residual_chain_for_linear_blocks(n, c, data):
     gen = seeded(data.draw)
@@ -203,10 +286,14 @@ def test_unrolled_paths_sum_to_the_residual_chain_for_linear_blocks(n, c, data):
     blocks = [lambda v, A=A: v @ A.T for A in As]
     torch.testing.assert_close(unrolled_residual(x, As), residual_chain(x, blocks))
     lengths = [len(path) for path in path_terms(x, As)]
-    assert [lengths.count(k) for k in range(n + 1)] == [math.comb(n, k) for k in range(n + 1)]
-    for j in range(n):                                    # lesion: drop block j
+    assert [lengths.count(k) for k in range(n + 1)] == [
+        math.comb(n, k) for k in range(n + 1)
+    ]
+    for j in range(n):  # lesion: drop block j
         kept = sum(term for path, term in path_terms(x, As).items() if j not in path)
-        torch.testing.assert_close(residual_chain(x, blocks[:j] + blocks[j + 1:]), kept)
+        torch.testing.assert_close(
+            residual_chain(x, blocks[:j] + blocks[j + 1 :]), kept
+        )
 
 
 def test_unrolling_is_not_exact_for_nonlinear_blocks():
@@ -219,18 +306,31 @@ def test_unrolling_is_not_exact_for_nonlinear_blocks():
 
 # Splitting
 
+
 def order(A, B, scheme, substep, local, x0):
     exact = lambda t: torch.linalg.matrix_exp(t * (A + B))
-    errors = [torch.linalg.matrix_norm(split_step(A, B, 1 / n, scheme, substep) - exact(1 / n))
-              if local else torch.linalg.vector_norm(split_solve(A, B, x0, 1.0, n, scheme, substep)
-                                                     - exact(1.0) @ x0)
-              for n in (32, 64)]
+    errors = [
+        torch.linalg.matrix_norm(
+            split_step(A, B, 1 / n, scheme, substep) - exact(1 / n)
+        )
+        if local
+        else torch.linalg.vector_norm(
+            split_solve(A, B, x0, 1.0, n, scheme, substep) - exact(1.0) @ x0
+        )
+        for n in (32, 64)
+    ]
     return math.log2(errors[0] / errors[1])
 
 
-@pytest.mark.parametrize("scheme, substep, local_order",
-                         [("lie_trotter", "exact", 2), ("strang", "exact", 3),
-                          ("lie_trotter", "euler", 2), ("strang", "euler", 2)])
+@pytest.mark.parametrize(
+    "scheme, substep, local_order",
+    [
+        ("lie_trotter", "exact", 2),
+        ("strang", "exact", 3),
+        ("lie_trotter", "euler", 2),
+        ("strang", "euler", 2),
+    ],
+)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_splitting_orders(scheme, substep, local_order, seed):
     gen = torch.Generator().manual_seed(seed)
@@ -243,10 +343,14 @@ def test_splitting_orders(scheme, substep, local_order, seed):
 @pytest.mark.parametrize("scheme", ["lie_trotter", "strang"])
 def test_splitting_is_exact_when_the_parts_commute(scheme):
     gen = torch.Generator().manual_seed(3)
-    A, B = torch.diag(torch.randn(4, generator=gen, dtype=F64)), torch.diag(torch.randn(4, generator=gen, dtype=F64))
+    A, B = (
+        torch.diag(torch.randn(4, generator=gen, dtype=F64)),
+        torch.diag(torch.randn(4, generator=gen, dtype=F64)),
+    )
     x0 = torch.randn(4, generator=gen, dtype=F64)
-    torch.testing.assert_close(split_solve(A, B, x0, 1.0, 3, scheme),
-                               torch.linalg.matrix_exp(A + B) @ x0)
+    torch.testing.assert_close(
+        split_solve(A, B, x0, 1.0, 3, scheme), torch.linalg.matrix_exp(A + B) @ x0
+    )
 
 
 # Errors
@@ -254,39 +358,95 @@ def test_splitting_is_exact_when_the_parts_commute(scheme):
 X = torch.zeros(2, 4)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: dropout(X, 1.0), r"dropout probability p must be in \[0, 1\)"),
-    (lambda: dropout(X, -0.1), r"dropout probability p must be in \[0, 1\)"),
-    (lambda: dropout(X, 0.5, mask=torch.ones(4)), r"mask \(4,\) must have x's shape \(2, 4\)"),
-    (lambda: dropout(torch.zeros(3, dtype=torch.int64), 0.5), "x must be a floating-point tensor"),
-    (lambda: all_masks(17), r"n must be in \[0, 16\]"),
-    (lambda: expected_over_masks(lambda m: m, 3, 1.5), r"keep probability must be in \[0, 1\]"),
-    (lambda: max_norm(X, 0.0), "c > 0"),
-    (lambda: max_norm(torch.zeros(4), 1.0), "W must have at least 2 dimension"),
-    (lambda: layer_norm(X, (5,)), r"normalized_shape \(5,\) must be the trailing dimensions"),
-    (lambda: layer_norm(X, ()), r"normalized_shape \(\) must be the trailing dimensions"),
-    (lambda: layer_norm(X, (4,), eps=-1.0), "eps must be >= 0"),
-    (lambda: layer_norm(X, (4,), torch.ones(3)), r"weight \(3,\) must have normalized_shape \(4,\)"),
-    (lambda: layer_norm_backward(X, torch.zeros(4), (4,)), r"dL_dy \(4,\) must have x's shape"),
-    (lambda: layer_norm_backward(X, X.long(), (4,)), "dL_dy must be a floating-point tensor"),
-    (lambda: layer_norm(torch.zeros(2, 0), (0,), torch.ones(3)),
-     r"weight \(3,\) must have normalized_shape \(0,\), the trailing dimensions of x \(2, 0\)"),
-    (lambda: adanorm(X, C=-1.0), "adanorm needs C > 0 and k >= 0"),
-    (lambda: adanorm(X, k=-0.1), "adanorm needs C > 0 and k >= 0"),
-    (lambda: gtu(X, torch.zeros(4)), "A, B .* must have one shape"),
-    (lambda: glu_backward(X, X, torch.zeros(3)), "A, B .* must have one shape"),
-    (lambda: affine_coupling(torch.zeros(2, 1), lambda v: v, lambda v: v), "needs at least 2 entries"),
-    (lambda: affine_coupling(X, lambda v: v[..., :1], lambda v: v), r"s\(x1\) must have the second half's shape"),
-    (lambda: affine_coupling_inverse(X, lambda v: v, lambda v: v.sum()), r"t\(x1\) must have"),
-    (lambda: additive_coupling(X, lambda v: 0.0), r"m\(x1\) must have"),
-    (lambda: path_terms(X, [torch.eye(3)]), r"As\[0\] must be \(4, 4\)"),
-    (lambda: split_step(torch.eye(2), torch.eye(3), 0.1), "A and B must be square and of one shape"),
-    (lambda: split_step(torch.eye(2), torch.zeros(2, 0), 0.1), r"B must be a square matrix \(c, c\)"),
-    (lambda: flow(torch.zeros(0, 3), 0.1, "euler"), r"M must be a square matrix \(c, c\), got shape \(0, 3\)"),
-    (lambda: split_step(torch.eye(2), torch.eye(2), 0.1, "strang", "rk4"), "substep 'exact' or 'euler'"),
-    (lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(2), 1.0, 0), "n_steps must be an integer >= 1"),
-    (lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(3), 1.0, 4), r"x0 must have shape \(2,\) to match A"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: dropout(X, 1.0), r"dropout probability p must be in \[0, 1\)"),
+        (lambda: dropout(X, -0.1), r"dropout probability p must be in \[0, 1\)"),
+        (
+            lambda: dropout(X, 0.5, mask=torch.ones(4)),
+            r"mask \(4,\) must have x's shape \(2, 4\)",
+        ),
+        (
+            lambda: dropout(torch.zeros(3, dtype=torch.int64), 0.5),
+            "x must be a floating-point tensor",
+        ),
+        (lambda: all_masks(17), r"n must be in \[0, 16\]"),
+        (
+            lambda: expected_over_masks(lambda m: m, 3, 1.5),
+            r"keep probability must be in \[0, 1\]",
+        ),
+        (lambda: max_norm(X, 0.0), "c > 0"),
+        (lambda: max_norm(torch.zeros(4), 1.0), "W must have at least 2 dimension"),
+        (
+            lambda: layer_norm(X, (5,)),
+            r"normalized_shape \(5,\) must be the trailing dimensions",
+        ),
+        (
+            lambda: layer_norm(X, ()),
+            r"normalized_shape \(\) must be the trailing dimensions",
+        ),
+        (lambda: layer_norm(X, (4,), eps=-1.0), "eps must be >= 0"),
+        (
+            lambda: layer_norm(X, (4,), torch.ones(3)),
+            r"weight \(3,\) must have normalized_shape \(4,\)",
+        ),
+        (
+            lambda: layer_norm_backward(X, torch.zeros(4), (4,)),
+            r"dL_dy \(4,\) must have x's shape",
+        ),
+        (
+            lambda: layer_norm_backward(X, X.long(), (4,)),
+            "dL_dy must be a floating-point tensor",
+        ),
+        (
+            lambda: layer_norm(torch.zeros(2, 0), (0,), torch.ones(3)),
+            r"weight \(3,\) must have normalized_shape \(0,\), the trailing dimensions of x \(2, 0\)",
+        ),
+        (lambda: adanorm(X, C=-1.0), "adanorm needs C > 0 and k >= 0"),
+        (lambda: adanorm(X, k=-0.1), "adanorm needs C > 0 and k >= 0"),
+        (lambda: gtu(X, torch.zeros(4)), "A, B .* must have one shape"),
+        (lambda: glu_backward(X, X, torch.zeros(3)), "A, B .* must have one shape"),
+        (
+            lambda: affine_coupling(torch.zeros(2, 1), lambda v: v, lambda v: v),
+            "needs at least 2 entries",
+        ),
+        (
+            lambda: affine_coupling(X, lambda v: v[..., :1], lambda v: v),
+            r"s\(x1\) must have the second half's shape",
+        ),
+        (
+            lambda: affine_coupling_inverse(X, lambda v: v, lambda v: v.sum()),
+            r"t\(x1\) must have",
+        ),
+        (lambda: additive_coupling(X, lambda v: 0.0), r"m\(x1\) must have"),
+        (lambda: path_terms(X, [torch.eye(3)]), r"As\[0\] must be \(4, 4\)"),
+        (
+            lambda: split_step(torch.eye(2), torch.eye(3), 0.1),
+            "A and B must be square and of one shape",
+        ),
+        (
+            lambda: split_step(torch.eye(2), torch.zeros(2, 0), 0.1),
+            r"B must be a square matrix \(c, c\)",
+        ),
+        (
+            lambda: flow(torch.zeros(0, 3), 0.1, "euler"),
+            r"M must be a square matrix \(c, c\), got shape \(0, 3\)",
+        ),
+        (
+            lambda: split_step(torch.eye(2), torch.eye(2), 0.1, "strang", "rk4"),
+            "substep 'exact' or 'euler'",
+        ),
+        (
+            lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(2), 1.0, 0),
+            "n_steps must be an integer >= 1",
+        ),
+        (
+            lambda: split_solve(torch.eye(2), torch.eye(2), torch.ones(3), 1.0, 4),
+            r"x0 must have shape \(2,\) to match A",
+        ),
+    ],
+)
 def test_bad_input_raises_value_error_naming_it(call, message):
     with pytest.raises(ValueError, match=message):
         call()

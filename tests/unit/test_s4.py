@@ -26,17 +26,27 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from snippets.s4 import (causal_conv, discretize_bilinear, discretize_zoh, hippo_legs,
-                         kernel_naive, kernel_nplr, kernel_s4d, nplr_legs, scan, vandermonde)
+from snippets.s4 import (
+    causal_conv,
+    discretize_bilinear,
+    discretize_zoh,
+    hippo_legs,
+    kernel_naive,
+    kernel_nplr,
+    kernel_s4d,
+    nplr_legs,
+    scan,
+    vandermonde,
+)
 
 SAFETY = 8.0
 F64, C128 = torch.float64, torch.complex128
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Dense references (one system at a time; channels are looped over by the callers).
 # ---------------------------------------------------------------------------------------------
+
 
 def wide(t: torch.Tensor) -> torch.Tensor:
     """float64, or complex128 for a complex tensor."""
@@ -98,7 +108,7 @@ def ref_zoh_series(A, B, step: float):
     j = max(0, math.ceil(math.log2(norm / 0.25))) if norm > 0 else 0
     h = step / 2**j
     X, I = h * A, torch.eye(N, dtype=A.dtype)
-    A_bar, Phi, term = I.clone(), I.clone(), I.clone()    # Phi = sum_k X^k / (k+1)!
+    A_bar, Phi, term = I.clone(), I.clone(), I.clone()  # Phi = sum_k X^k / (k+1)!
     for k in range(1, 25):
         term = term @ X / k
         A_bar = A_bar + term
@@ -164,7 +174,9 @@ def nplr_matrix(Lambda, P, Q):
 
 def transient(A_bar, L: int) -> float:
     """max_{0 <= i < L} ||A_bar^i||_2: how much the powers can grow before they decay."""
-    return max(1.0, torch.linalg.matrix_norm(matrix_powers(wide(A_bar), L), 2).max().item())
+    return max(
+        1.0, torch.linalg.matrix_norm(matrix_powers(wide(A_bar), L), 2).max().item()
+    )
 
 
 def resolvent(A_bar, L: int) -> float:
@@ -187,6 +199,7 @@ def norm(t) -> float:
 # Channels: H is None for one system, else the size of the leading channel dimension.
 # ---------------------------------------------------------------------------------------------
 
+
 def chans(H):
     return [None] if H is None else list(range(H))
 
@@ -201,14 +214,17 @@ def stacked(values, H):
 
 def assert_within(actual, expected, bounds, what: str):
     """Same shape; per channel, max |actual - expected| <= bound (bounds: one per channel)."""
-    assert tuple(actual.shape) == tuple(expected.shape), \
+    assert tuple(actual.shape) == tuple(expected.shape), (
         f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+    )
     diff = (wide(actual) - wide(expected)).abs()
     diff = diff.reshape(len(bounds), -1)
     for h, bound in enumerate(bounds):
         err = diff[h].max().item() if diff[h].numel() else 0.0
-        assert err <= bound, (f"{what}: channel {h}: max error {err:.3e} > bound {bound:.3e} "
-                              f"(largest reference entry {wide(expected).abs().max().item():.3e})")
+        assert err <= bound, (
+            f"{what}: channel {h}: max error {err:.3e} > bound {bound:.3e} "
+            f"(largest reference entry {wide(expected).abs().max().item():.3e})"
+        )
 
 
 def real_of(dtype: torch.dtype) -> torch.dtype:
@@ -223,9 +239,12 @@ def complex_of(dtype: torch.dtype) -> torch.dtype:
 # Random systems.
 # ---------------------------------------------------------------------------------------------
 
+
 def randc(*shape, gen):
-    return torch.complex(torch.randn(*shape, generator=gen, dtype=F64),
-                         torch.randn(*shape, generator=gen, dtype=F64)) / math.sqrt(2)
+    return torch.complex(
+        torch.randn(*shape, generator=gen, dtype=F64),
+        torch.randn(*shape, generator=gen, dtype=F64),
+    ) / math.sqrt(2)
 
 
 def shift_stable(A, margin: float):
@@ -240,20 +259,25 @@ SINGULAR = ["zero", "nilpotent", "rank-deficient"]
 
 def matrix(kind: str, N: int, gen) -> torch.Tensor:
     """A float64 (complex128 for "complex") N x N matrix of the given kind."""
-    if kind == "symmetric":                        # -(M M^T / N + c I): negative definite
+    if kind == "symmetric":  # -(M M^T / N + c I): negative definite
         M = torch.randn(N, N, generator=gen, dtype=F64)
-        return -(M @ M.T / N + (0.05 + torch.rand((), generator=gen, dtype=F64)) * torch.eye(N))
+        return -(
+            M @ M.T / N
+            + (0.05 + torch.rand((), generator=gen, dtype=F64)) * torch.eye(N)
+        )
     if kind == "legs":
         return ref_hippo(N)[0]
     if kind == "nonnormal":
-        return shift_stable(torch.randn(N, N, generator=gen, dtype=F64) / math.sqrt(N), 0.1)
+        return shift_stable(
+            torch.randn(N, N, generator=gen, dtype=F64) / math.sqrt(N), 0.1
+        )
     if kind == "complex":
         return shift_stable(randc(N, N, gen=gen) / math.sqrt(N), 0.1)
-    if kind == "zero":                             # N integrators
+    if kind == "zero":  # N integrators
         return torch.zeros(N, N, dtype=F64)
-    if kind == "nilpotent":                        # strictly upper triangular: a chain of them
+    if kind == "nilpotent":  # strictly upper triangular: a chain of them
         return torch.triu(torch.randn(N, N, generator=gen, dtype=F64), 1)
-    if kind == "rank-deficient":                   # -v v^T: one decaying mode, N - 1 integrators
+    if kind == "rank-deficient":  # -v v^T: one decaying mode, N - 1 integrators
         v = torch.randn(N, generator=gen, dtype=F64)
         return -torch.outer(v, v)
     raise AssertionError(kind)
@@ -284,13 +308,16 @@ LENGTHS = st.one_of(st.sampled_from([1, 2, 3, 4, 8, 16, 32, 64]), st.integers(1,
 # 1. HiPPO-LegS
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("N", [1, 2, 3, 4, 5, 8, 13, 32])
 def test_hippo_legs_entries(N):
     A, B = hippo_legs(N)
     A_ref, B_ref = ref_hippo(N)
     assert A.dtype == F64 and B.dtype == F64
     assert A.shape == (N, N) and B.shape == (N,)
-    assert torch.equal(torch.triu(A, 1), torch.zeros(N, N, dtype=F64)), "nonzero above diagonal"
+    assert torch.equal(torch.triu(A, 1), torch.zeros(N, N, dtype=F64)), (
+        "nonzero above diagonal"
+    )
     assert torch.equal(torch.diagonal(A), -torch.arange(1, N + 1, dtype=F64))
     # sqrt(2n+1) sqrt(2k+1) or sqrt((2n+1)(2k+1)): a few ulps apart at most.
     torch.testing.assert_close(A, A_ref, rtol=4 * eps(F64), atol=0)
@@ -301,11 +328,12 @@ def test_hippo_legs_entries(N):
 # 2. Discretisation
 # ---------------------------------------------------------------------------------------------
 
+
 class DiscCase(NamedTuple):
-    A: torch.Tensor       # (N, N) or (H, N, N), in the dtype under test
+    A: torch.Tensor  # (N, N) or (H, N, N), in the dtype under test
     B: torch.Tensor
-    step: object          # what the function is given
-    steps: list           # per channel, as python floats
+    step: object  # what the function is given
+    steps: list  # per channel, as python floats
     H: int | None
     kind: str
 
@@ -317,11 +345,15 @@ def disc_cases(draw, kinds):
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
     As = [matrix(kind, N, gen) for _ in chans(H)]
     cplx = kind == "complex" or draw(st.booleans())
-    Bs = [randc(N, gen=gen) if cplx else torch.randn(N, generator=gen, dtype=F64)
-          for _ in chans(H)]
+    Bs = [
+        randc(N, gen=gen) if cplx else torch.randn(N, generator=gen, dtype=F64)
+        for _ in chans(H)
+    ]
     A, B = stacked(As, H), stacked(Bs, H)
     real = draw(st.sampled_from([F64, torch.float32]))
-    dtype = complex_of(real) if cplx else real      # one dtype (mixed ones: a test of their own)
+    dtype = (
+        complex_of(real) if cplx else real
+    )  # one dtype (mixed ones: a test of their own)
     A, B = A.to(dtype), B.to(dtype)
     steps, step = channel_steps(draw, H)
     step, rounded = as_dtype_step(step, real)
@@ -333,17 +365,29 @@ def disc_bounds(case, A_bars, B_bars, cond):
     number of the matrix the discretisation solves (or exponentiates): the first-order forward
     error of an LU solve (or of a scaled-and-squared exponential) with N-term dot products."""
     N, e = case.A.shape[-1], eps(real_of(case.A.dtype))
-    return [SAFETY * e * N * c * (norm(a) + norm(b) + 1) for a, b, c in zip(A_bars, B_bars, cond)]
+    return [
+        SAFETY * e * N * c * (norm(a) + norm(b) + 1)
+        for a, b, c in zip(A_bars, B_bars, cond)
+    ]
 
 
 @given(disc_cases(STABLE))
 def test_discretize_bilinear_matches_its_formula(case):
     A_bar, B_bar = discretize_bilinear(case.A, case.B, case.step)
-    refs = [ref_bilinear(at(case.A, h), at(case.B, h), s)
-            for h, s in zip(chans(case.H), case.steps)]
-    A_ref, B_ref = stacked([r[0] for r in refs], case.H), stacked([r[1] for r in refs], case.H)
-    cond = [torch.linalg.cond(torch.eye(case.A.shape[-1]) - s / 2 * wide(at(case.A, h))).item()
-            for h, s in zip(chans(case.H), case.steps)]
+    refs = [
+        ref_bilinear(at(case.A, h), at(case.B, h), s)
+        for h, s in zip(chans(case.H), case.steps)
+    ]
+    A_ref, B_ref = (
+        stacked([r[0] for r in refs], case.H),
+        stacked([r[1] for r in refs], case.H),
+    )
+    cond = [
+        torch.linalg.cond(
+            torch.eye(case.A.shape[-1]) - s / 2 * wide(at(case.A, h))
+        ).item()
+        for h, s in zip(chans(case.H), case.steps)
+    ]
     bounds = disc_bounds(case, [r[0] for r in refs], [r[1] for r in refs], cond)
     dtype = torch.promote_types(case.A.dtype, case.B.dtype)
     assert A_bar.dtype in (case.A.dtype, dtype) and B_bar.dtype == dtype
@@ -357,14 +401,23 @@ def test_discretize_zoh_matches_the_block_exponential_and_a_series(case):
     dtype = torch.promote_types(case.A.dtype, case.B.dtype)
     assert A_bar.dtype in (case.A.dtype, dtype) and B_bar.dtype == dtype
     for name, ref in (("block", ref_zoh_block), ("series", ref_zoh_series)):
-        refs = [ref(at(case.A, h), at(case.B, h), s) for h, s in zip(chans(case.H), case.steps)]
+        refs = [
+            ref(at(case.A, h), at(case.B, h), s)
+            for h, s in zip(chans(case.H), case.steps)
+        ]
         # exp(step A) is as well conditioned as its scaling and squaring: cond ~ e^{||step A||}
         # bounded here by 1 + ||step A||_1 times the growth of the squarings.
-        cond = [1 + torch.linalg.matrix_norm(s * wide(at(case.A, h)), 1).item()
-                for h, s in zip(chans(case.H), case.steps)]
+        cond = [
+            1 + torch.linalg.matrix_norm(s * wide(at(case.A, h)), 1).item()
+            for h, s in zip(chans(case.H), case.steps)
+        ]
         bounds = disc_bounds(case, [r[0] for r in refs], [r[1] for r in refs], cond)
-        assert_within(A_bar, stacked([r[0] for r in refs], case.H), bounds, f"A_bar ({name})")
-        assert_within(B_bar, stacked([r[1] for r in refs], case.H), bounds, f"B_bar ({name})")
+        assert_within(
+            A_bar, stacked([r[0] for r in refs], case.H), bounds, f"A_bar ({name})"
+        )
+        assert_within(
+            B_bar, stacked([r[1] for r in refs], case.H), bounds, f"B_bar ({name})"
+        )
 
 
 @given(disc_cases(["symmetric", "legs", "nonnormal", "complex"]))
@@ -376,9 +429,15 @@ def test_discretize_zoh_matches_the_inverse_formula(case):
         N = A.shape[-1]
         expected = torch.linalg.solve(A, (expm(s * A) - torch.eye(N)) @ B)
         # The solve adds cond(A) to the error of the formula's own inputs.
-        c = torch.linalg.cond(A).item() * (1 + torch.linalg.matrix_norm(s * A, 1).item())
-        bound = SAFETY * eps(real_of(case.A.dtype)) * N * c * (norm(expected) + norm(B) + 1)
-        assert_within(at(B_bar, h)[None], expected[None], [bound], "B_bar (inverse formula)")
+        c = torch.linalg.cond(A).item() * (
+            1 + torch.linalg.matrix_norm(s * A, 1).item()
+        )
+        bound = (
+            SAFETY * eps(real_of(case.A.dtype)) * N * c * (norm(expected) + norm(B) + 1)
+        )
+        assert_within(
+            at(B_bar, h)[None], expected[None], [bound], "B_bar (inverse formula)"
+        )
 
 
 @pytest.mark.parametrize("step", [0.1, 1.0, 2.5])
@@ -396,9 +455,14 @@ def test_discretize_zoh_of_integrators(step, dtype):
     A2 = torch.tensor([[0.0, 1.0], [0.0, 0.0]], dtype=dtype)
     b = torch.tensor([0.3, -2.0], dtype=dtype)
     A_bar, B_bar = discretize_zoh(A2, b, step)
-    torch.testing.assert_close(A_bar, torch.tensor([[1.0, step], [0.0, 1.0]], dtype=dtype), **tol)
-    torch.testing.assert_close(B_bar, torch.tensor([step * 0.3 - step**2 / 2 * 2.0, -2.0 * step],
-                                                   dtype=dtype), **tol)
+    torch.testing.assert_close(
+        A_bar, torch.tensor([[1.0, step], [0.0, 1.0]], dtype=dtype), **tol
+    )
+    torch.testing.assert_close(
+        B_bar,
+        torch.tensor([step * 0.3 - step**2 / 2 * 2.0, -2.0 * step], dtype=dtype),
+        **tol,
+    )
 
     S = torch.diag(torch.ones(2, dtype=F64), 1)
     I = torch.eye(3, dtype=F64)
@@ -406,11 +470,17 @@ def test_discretize_zoh_of_integrators(step, dtype):
     A_bar, B_bar = discretize_zoh(S.to(dtype), B3, step)
     torch.testing.assert_close(A_bar, (I + h * S + h**2 / 2 * S @ S).to(dtype), **tol)
     torch.testing.assert_close(
-        B_bar, ((h * I + h**2 / 2 * S + h**3 / 6 * S @ S) @ B3.to(F64)).to(dtype), **tol)
+        B_bar, ((h * I + h**2 / 2 * S + h**3 / 6 * S @ S) @ B3.to(F64)).to(dtype), **tol
+    )
 
     # The same, as three channels: the integrator, the double integrator padded, the shift.
-    As = torch.stack([torch.zeros(3, 3, dtype=dtype),
-                      torch.block_diag(A2, torch.zeros(1, 1, dtype=dtype)), S.to(dtype)])
+    As = torch.stack(
+        [
+            torch.zeros(3, 3, dtype=dtype),
+            torch.block_diag(A2, torch.zeros(1, 1, dtype=dtype)),
+            S.to(dtype),
+        ]
+    )
     steps = torch.tensor([step, 2 * step, step / 2], dtype=dtype)
     A_bar, B_bar = discretize_zoh(As, B3.expand(3, 3), steps)
     for h, s in enumerate(steps.tolist()):
@@ -430,8 +500,9 @@ def test_discretize_zoh_keeps_B_out_of_A_bar():
     A_big, B_big = discretize_zoh(A, B * 1e30, 0.1)
     torch.testing.assert_close(A_big, torch.linalg.matrix_exp(0.1 * A))
     torch.testing.assert_close(B_big, B_bar * 1e30)
-    B_nan = torch.stack([B, B]).index_put((torch.tensor([0]), torch.tensor([3])),
-                                          torch.tensor(math.nan, dtype=F64))
+    B_nan = torch.stack([B, B]).index_put(
+        (torch.tensor([0]), torch.tensor([3])), torch.tensor(math.nan, dtype=F64)
+    )
     A_bars, B_bars = discretize_zoh(torch.stack([A, A]), B_nan, 0.1)
     torch.testing.assert_close(A_bars, torch.stack([A_bar, A_bar]))
     torch.testing.assert_close(B_bars[1], B_bar)
@@ -445,13 +516,16 @@ def test_discretize_bilinear_of_an_integrator():
     torch.testing.assert_close(A_bar, torch.eye(2, dtype=F64), rtol=0, atol=1e-15)
     torch.testing.assert_close(B_bar, 0.4 * B, rtol=1e-15, atol=1e-15)
     A_bar, B_bar = discretize_bilinear(torch.tensor([[-2.0]], dtype=F64), B[:1], 0.5)
-    torch.testing.assert_close(A_bar, torch.tensor([[(1 - 0.5) / (1 + 0.5)]], dtype=F64))
+    torch.testing.assert_close(
+        A_bar, torch.tensor([[(1 - 0.5) / (1 + 0.5)]], dtype=F64)
+    )
     torch.testing.assert_close(B_bar, torch.tensor([0.5 / (1 + 0.5)], dtype=F64))
 
 
 # ---------------------------------------------------------------------------------------------
 # 3. The recurrence and the convolution
 # ---------------------------------------------------------------------------------------------
+
 
 class ScanCase(NamedTuple):
     A_bar: torch.Tensor
@@ -482,8 +556,12 @@ def scan_cases(draw):
         A_bar, B_bar = method(A, B, s)
         A_bars.append(A_bar)
         B_bars.append(B_bar)
-        Cs.append(randc(N, gen=gen) if cplx else torch.randn(N, generator=gen, dtype=F64))
-        us.append(randc(L, gen=gen) if complex_u else torch.randn(L, generator=gen, dtype=F64))
+        Cs.append(
+            randc(N, gen=gen) if cplx else torch.randn(N, generator=gen, dtype=F64)
+        )
+        us.append(
+            randc(L, gen=gen) if complex_u else torch.randn(L, generator=gen, dtype=F64)
+        )
     real = draw(st.sampled_from([F64, torch.float32]))
     cast = lambda t: t.to(complex_of(real) if t.is_complex() else real)  # noqa: E731
     D = draw(st.sampled_from([0.0, 1.0, -0.7, 2.5]))
@@ -504,7 +582,9 @@ def scan_bounds(case):
         M = transient(at(case.A_bar, h), L)
         umax = wide(at(case.u, h)).abs().max().item()
         terms = L * M * norm(at(case.C, h)) * norm(at(case.B_bar, h))
-        for_y.append(SAFETY * e * (N + math.log2(2 * L)) * (terms * umax + abs(case.D) * umax))
+        for_y.append(
+            SAFETY * e * (N + math.log2(2 * L)) * (terms * umax + abs(case.D) * umax)
+        )
         for_K.append(SAFETY * e * (N + math.log2(2 * L)) * terms)
     return for_y, for_K
 
@@ -512,14 +592,21 @@ def scan_bounds(case):
 def ref_y(case):
     """The reference recurrence, channel by channel."""
     A_bar, B_bar, C, u, _, H = case
-    return stacked([ref_scan(at(A_bar, h), at(B_bar, h), at(C, h), at(u, h)) for h in chans(H)], H)
+    return stacked(
+        [ref_scan(at(A_bar, h), at(B_bar, h), at(C, h), at(u, h)) for h in chans(H)], H
+    )
 
 
 def ref_K(case):
     """The reference kernel (matrix powers), channel by channel."""
     A_bar, B_bar, C, u, _, H = case
-    return stacked([ref_kernel(at(A_bar, h), at(B_bar, h), at(C, h), u.shape[-1])
-                    for h in chans(H)], H)
+    return stacked(
+        [
+            ref_kernel(at(A_bar, h), at(B_bar, h), at(C, h), u.shape[-1])
+            for h in chans(H)
+        ],
+        H,
+    )
 
 
 @given(scan_cases())
@@ -528,8 +615,10 @@ def test_scan_matches_the_recurrence(case):
     y_bounds, _ = scan_bounds(case)
     y_ref = ref_y(case)
     y = scan(A_bar, B_bar, C, u)
-    assert y.dtype == torch.promote_types(torch.promote_types(A_bar.dtype, B_bar.dtype),
-                                          torch.promote_types(C.dtype, u.dtype))
+    assert y.dtype == torch.promote_types(
+        torch.promote_types(A_bar.dtype, B_bar.dtype),
+        torch.promote_types(C.dtype, u.dtype),
+    )
     assert_within(y, y_ref, y_bounds, "scan")
 
 
@@ -539,7 +628,9 @@ def test_kernel_naive_matches_matrix_powers(case):
     _, K_bounds = scan_bounds(case)
     K_ref = ref_K(case)
     K = kernel_naive(A_bar, B_bar, C, u.shape[-1])
-    assert K.dtype == torch.promote_types(torch.promote_types(A_bar.dtype, B_bar.dtype), C.dtype)
+    assert K.dtype == torch.promote_types(
+        torch.promote_types(A_bar.dtype, B_bar.dtype), C.dtype
+    )
     assert_within(K, K_ref, K_bounds, "kernel_naive")
 
 
@@ -551,15 +642,23 @@ def test_convolution_with_the_kernel_is_the_recurrence(case):
     A_bar, B_bar, C, u, D, H = case
     y_bounds, _ = scan_bounds(case)
     y_ref, K_ref = ref_y(case), ref_K(case)
-    K = K_ref.to(complex_of(real_of(A_bar.dtype)) if K_ref.is_complex() else real_of(A_bar.dtype))
+    K = K_ref.to(
+        complex_of(real_of(A_bar.dtype)) if K_ref.is_complex() else real_of(A_bar.dtype)
+    )
     y = causal_conv(u, K, D)
     assert y.dtype == torch.promote_types(u.dtype, K.dtype)
-    assert_within(y, y_ref + D * wide(u), y_bounds, "causal_conv(u, K) vs the recurrence + D u")
+    assert_within(
+        y, y_ref + D * wide(u), y_bounds, "causal_conv(u, K) vs the recurrence + D u"
+    )
     toeplitz = stacked([ref_conv(at(u, h), at(K, h), D) for h in chans(H)], H)
     assert_within(y, toeplitz, y_bounds, "causal_conv vs the Toeplitz product")
     composed = causal_conv(u, kernel_naive(A_bar, B_bar, C, u.shape[-1]), D)
-    assert_within(composed, scan(A_bar, B_bar, C, u) + D * u, [2 * b for b in y_bounds],
-                  "causal_conv(u, kernel_naive(...), D) vs scan(...) + D u")
+    assert_within(
+        composed,
+        scan(A_bar, B_bar, C, u) + D * u,
+        [2 * b for b in y_bounds],
+        "causal_conv(u, kernel_naive(...), D) vs scan(...) + D u",
+    )
 
 
 def mixed(name):
@@ -569,28 +668,45 @@ def mixed(name):
     A = matrix("nonnormal", N, gen)
     Bc, Cc, uc = randc(N, gen=gen), randc(N, gen=gen), randc(L, gen=gen)
     Br, Cr, ur = (torch.randn(n, generator=gen, dtype=F64) for n in (N, N, L))
-    Ab, Bb = ref_bilinear(A, Br, s)                     # a real discrete system
+    Ab, Bb = ref_bilinear(A, Br, s)  # a real discrete system
     Ac = A.to(C128)
     cases = {
-        "bilinear(real A, complex B)": (lambda: discretize_bilinear(A, Bc, s),
-                                        lambda: ref_bilinear(Ac, Bc, s)),
-        "zoh(real A, complex B)": (lambda: discretize_zoh(A, Bc, s),
-                                   lambda: ref_zoh_block(Ac, Bc, s)),
-        "scan(real system, complex u)": (lambda: scan(Ab, Bb, Cr, uc),
-                                         lambda: ref_scan(Ab, Bb, Cr, uc)),
-        "scan(real A_bar, complex B_bar and C)": (lambda: scan(Ab, Bc, Cc, ur),
-                                                  lambda: ref_scan(Ab, Bc, Cc, ur)),
-        "kernel_naive(real A_bar, complex B_bar and C)": (lambda: kernel_naive(Ab, Bc, Cc, L),
-                                                          lambda: ref_kernel(Ab, Bc, Cc, L)),
-        "causal_conv(complex u, real K)": (lambda: causal_conv(uc, ur, 0.5),
-                                           lambda: ref_conv(uc, ur, 0.5)),
+        "bilinear(real A, complex B)": (
+            lambda: discretize_bilinear(A, Bc, s),
+            lambda: ref_bilinear(Ac, Bc, s),
+        ),
+        "zoh(real A, complex B)": (
+            lambda: discretize_zoh(A, Bc, s),
+            lambda: ref_zoh_block(Ac, Bc, s),
+        ),
+        "scan(real system, complex u)": (
+            lambda: scan(Ab, Bb, Cr, uc),
+            lambda: ref_scan(Ab, Bb, Cr, uc),
+        ),
+        "scan(real A_bar, complex B_bar and C)": (
+            lambda: scan(Ab, Bc, Cc, ur),
+            lambda: ref_scan(Ab, Bc, Cc, ur),
+        ),
+        "kernel_naive(real A_bar, complex B_bar and C)": (
+            lambda: kernel_naive(Ab, Bc, Cc, L),
+            lambda: ref_kernel(Ab, Bc, Cc, L),
+        ),
+        "causal_conv(complex u, real K)": (
+            lambda: causal_conv(uc, ur, 0.5),
+            lambda: ref_conv(uc, ur, 0.5),
+        ),
     }
     return cases[name]
 
 
-MIXED = ["bilinear(real A, complex B)", "zoh(real A, complex B)", "scan(real system, complex u)",
-         "scan(real A_bar, complex B_bar and C)", "kernel_naive(real A_bar, complex B_bar and C)",
-         "causal_conv(complex u, real K)"]
+MIXED = [
+    "bilinear(real A, complex B)",
+    "zoh(real A, complex B)",
+    "scan(real system, complex u)",
+    "scan(real A_bar, complex B_bar and C)",
+    "kernel_naive(real A_bar, complex B_bar and C)",
+    "causal_conv(complex u, real K)",
+]
 
 
 @pytest.mark.parametrize("name", MIXED)
@@ -625,7 +741,9 @@ def test_causal_conv_never_wraps_around(L, complex_K):
     last = torch.zeros(L, dtype=F64)
     last[-1] = 1
     y = causal_conv(last, K)
-    torch.testing.assert_close(y[:-1], torch.zeros(L - 1, dtype=dtype), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        y[:-1], torch.zeros(L - 1, dtype=dtype), rtol=0, atol=1e-12
+    )
     torch.testing.assert_close(y[-1], K[0])
 
 
@@ -633,15 +751,21 @@ def test_causal_conv_never_wraps_around(L, complex_K):
 # 4. S4D: diagonal kernels
 # ---------------------------------------------------------------------------------------------
 
+
 def random_lambda(draw, N, gen):
     """Negative real parts (0.05 to 5, log-uniform), imaginary parts up to 30 in size, or the
     S4D-Lin initialisation -1/2 + i pi n."""
     if draw(st.booleans()):
-        re = -torch.exp(torch.empty(N, dtype=F64).uniform_(math.log(0.05), math.log(5),
-                                                            generator=gen))
+        re = -torch.exp(
+            torch.empty(N, dtype=F64).uniform_(
+                math.log(0.05), math.log(5), generator=gen
+            )
+        )
         im = torch.empty(N, dtype=F64).uniform_(-30, 30, generator=gen)
         return torch.complex(re, im)
-    return torch.complex(torch.full((N,), -0.5, dtype=F64), math.pi * torch.arange(N, dtype=F64))
+    return torch.complex(
+        torch.full((N,), -0.5, dtype=F64), math.pi * torch.arange(N, dtype=F64)
+    )
 
 
 class DiagCase(NamedTuple):
@@ -656,14 +780,20 @@ class DiagCase(NamedTuple):
 
 @st.composite
 def diag_cases(draw):
-    N, L, H = draw(st.integers(1, 8)), draw(LENGTHS), draw(st.sampled_from([None, 1, 2, 3]))
+    N, L, H = (
+        draw(st.integers(1, 8)),
+        draw(LENGTHS),
+        draw(st.sampled_from([None, 1, 2, 3])),
+    )
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
     Lambda = stacked([random_lambda(draw, N, gen) for _ in chans(H)], H)
     B, C = randc(*Lambda.shape, gen=gen), randc(*Lambda.shape, gen=gen)
     dtype = draw(st.sampled_from([C128, torch.complex64]))
     steps, step = channel_steps(draw, H)
     step, rounded = as_dtype_step(step, dtype)
-    return DiagCase(Lambda.to(dtype), B.to(dtype), C.to(dtype), step, rounded or steps, L, H)
+    return DiagCase(
+        Lambda.to(dtype), B.to(dtype), C.to(dtype), step, rounded or steps, L, H
+    )
 
 
 def diag_reference(Lambda, B, C, s, L, method):
@@ -686,15 +816,19 @@ def test_kernel_s4d_matches_the_dense_diagonal_system(case, method):
     assert K.dtype == Lambda.dtype and K.shape == (*Lambda.shape[:-1], L)
     refs, bounds = [], []
     for h, s in zip(chans(H), steps):
-        K_ref, A_bar, B_bar = diag_reference(at(Lambda, h), at(B, h), at(C, h), s, L, method)
+        K_ref, A_bar, B_bar = diag_reference(
+            at(Lambda, h), at(B, h), at(C, h), s, L, method
+        )
         refs.append(K_ref)
         # Each K_i = sum_n C_n B_bar_n a_n^i has |a_n| < 1: a_n rounded (relative eps) and
         # raised to the i-th power is off by ~ i eps relative (in the reference as well), a_n^i
         # formed from i log a_n is off by ~ i |log a_n| eps, a python-float step rounded to
         # float32 moves i s Lambda by ~ i |s Lambda| eps, and the sum over n adds ~ N eps.
         a = torch.diagonal(A_bar)
-        phase = max(torch.log(a).abs().max().item(),
-                    (s * at(Lambda, h).to(C128)).abs().max().item())
+        phase = max(
+            torch.log(a).abs().max().item(),
+            (s * at(Lambda, h).to(C128)).abs().max().item(),
+        )
         size = (at(C, h).to(C128) * B_bar).abs().sum().item()
         e = eps(real_of(Lambda.dtype))
         bounds.append(SAFETY * e * (Lambda.shape[-1] + L * (1 + phase)) * size)
@@ -717,28 +851,34 @@ def test_kernel_s4d_at_lambda_0_is_the_integrators_limit(method):
     if method == "zoh":
         torch.testing.assert_close(K, K_dense)
         z = step * Lambda[3:]
-        B_bar = step * B[3:] * (1 + z / 2 + z**2 / 6)           # the series: z^3 / 24 ~ 1e-30 off
+        B_bar = (
+            step * B[3:] * (1 + z / 2 + z**2 / 6)
+        )  # the series: z^3 / 24 ~ 1e-30 off
         i = torch.arange(L, dtype=F64)
         expected = (C[3:, None] * B_bar[:, None] * torch.exp(i * z[:, None])).sum(0)
         # rtol 1e-13, ~450 ulps: an exp and a sum of two terms, each a few ulps off
-        torch.testing.assert_close(kernel_s4d(Lambda[3:], B[3:], C[3:], step, L), expected,
-                                   rtol=1e-13, atol=0)
+        torch.testing.assert_close(
+            kernel_s4d(Lambda[3:], B[3:], C[3:], step, L), expected, rtol=1e-13, atol=0
+        )
 
 
 def test_kernel_s4d_default_method_is_zoh():
     gen = torch.Generator().manual_seed(3)
-    Lambda = torch.complex(-torch.rand(4, generator=gen, dtype=F64) - 0.1,
-                           torch.randn(4, generator=gen, dtype=F64))
+    Lambda = torch.complex(
+        -torch.rand(4, generator=gen, dtype=F64) - 0.1,
+        torch.randn(4, generator=gen, dtype=F64),
+    )
     B, C = randc(4, gen=gen), randc(4, gen=gen)
     K_ref, _, _ = diag_reference(Lambda, B, C, 0.3, 20, "zoh")
     torch.testing.assert_close(kernel_s4d(Lambda, B, C, 0.3, 20), K_ref)
     K_bil, _, _ = diag_reference(Lambda, B, C, 0.3, 20, "bilinear")
-    assert (K_ref - K_bil).abs().max() > 1e-3          # the two methods are told apart
+    assert (K_ref - K_bil).abs().max() > 1e-3  # the two methods are told apart
 
 
 # ---------------------------------------------------------------------------------------------
 # 5. NPLR kernels
 # ---------------------------------------------------------------------------------------------
+
 
 class NplrCase(NamedTuple):
     Lambda: torch.Tensor
@@ -774,7 +914,9 @@ def nplr_cases(draw):
     dtype = draw(st.sampled_from([C128, torch.complex64]))
     steps, step = channel_steps(draw, H)
     step, rounded = as_dtype_step(step, dtype)
-    return NplrCase(*(t.to(dtype) for t in (Lambda, P, Q, B, C)), step, rounded or steps, L, H)
+    return NplrCase(
+        *(t.to(dtype) for t in (Lambda, P, Q, B, C)), step, rounded or steps, L, H
+    )
 
 
 def nplr_bound(Lambda, P, Q, B, C, step: float, L: int, dtype) -> float:
@@ -795,19 +937,30 @@ def nplr_bound(Lambda, P, Q, B, C, step: float, L: int, dtype) -> float:
     G, M = resolvent(A_bar, L), transient(A_bar, L + 1)
     C_t = C @ (torch.eye(N, dtype=C128) - torch.linalg.matrix_power(A_bar, L))
     z = torch.exp(-2j * math.pi * torch.arange(L, dtype=F64) / L)
-    sz = step / 2 * (1 + z)                                              # (L,)
-    d = (1 - z)[:, None] - sz[:, None] * Lambda                          # (L, N)
-    U, Vh = P.T, Q.conj()                                                # (N, r), (r, N)
+    sz = step / 2 * (1 + z)  # (L,)
+    d = (1 - z)[:, None] - sz[:, None] * Lambda  # (L, N)
+    U, Vh = P.T, Q.conj()  # (N, r), (r, N)
     t1 = step * (C_t.abs() * B.abs() / d.abs()).sum(-1)
-    X = ((C_t.abs()[:, None] * U.abs())[None] / d.abs()[..., None]).sum(1)     # (L, r)
-    Y = (Vh.abs()[None] * (B.abs() / d.abs())[:, None, :]).sum(-1)            # (L, r)
-    inner = torch.eye(r, dtype=C128) + sz[:, None, None] * (Vh[None] / d[:, None, :]) @ U
+    X = ((C_t.abs()[:, None] * U.abs())[None] / d.abs()[..., None]).sum(1)  # (L, r)
+    Y = (Vh.abs()[None] * (B.abs() / d.abs())[:, None, :]).sum(-1)  # (L, r)
+    inner = (
+        torch.eye(r, dtype=C128) + sz[:, None, None] * (Vh[None] / d[:, None, :]) @ U
+    )
     inverse_norm = 1 / torch.linalg.svdvals(inner)[:, -1]
-    t2 = step * sz.abs() * torch.linalg.vector_norm(X, dim=-1) * inverse_norm \
+    t2 = (
+        step
+        * sz.abs()
+        * torch.linalg.vector_norm(X, dim=-1)
+        * inverse_norm
         * torch.linalg.vector_norm(Y, dim=-1)
+    )
     W = (t1 + t2).max().item()
     e = eps(real_of(dtype))
-    return SAFETY * e * ((N * (r + 1) + math.log2(2 * L)) * W + L * M * G * norm(C) * norm(B_bar))
+    return (
+        SAFETY
+        * e
+        * ((N * (r + 1) + math.log2(2 * L)) * W + L * M * G * norm(C) * norm(B_bar))
+    )
 
 
 @given(nplr_cases())
@@ -820,7 +973,9 @@ def test_kernel_nplr_matches_the_dense_bilinear_system(case):
         A = nplr_matrix(*(at(t, h).to(C128) for t in (Lambda, P, Q)))
         A_bar, B_bar = ref_bilinear(A, at(B, h), s)
         refs.append(ref_kernel(A_bar, B_bar, at(C, h), L))
-        bounds.append(nplr_bound(*(at(t, h) for t in (Lambda, P, Q, B, C)), s, L, Lambda.dtype))
+        bounds.append(
+            nplr_bound(*(at(t, h) for t in (Lambda, P, Q, B, C)), s, L, Lambda.dtype)
+        )
     assert_within(K, stacked(refs, H), bounds, "kernel_nplr")
 
 
@@ -833,23 +988,36 @@ def legs_system(N: int):
 def test_nplr_legs_reconstructs_hippo_legs(N):
     Lambda, P, B, V = legs_system(N)
     A_legs, B_legs = ref_hippo(N)
-    assert Lambda.shape == (N,) and B.shape == (N,) and V.shape == (N, N) and P.shape[-1] == N
+    assert (
+        Lambda.shape == (N,)
+        and B.shape == (N,)
+        and V.shape == (N, N)
+        and P.shape[-1] == N
+    )
     Lambda, P, B, V = (t.to(C128) for t in (Lambda, P, B, V))
     I = torch.eye(N, dtype=C128)
     torch.testing.assert_close(V @ V.conj().T, I, rtol=0, atol=1e-12 * N)
     A = V @ nplr_matrix(Lambda, P, P) @ V.conj().T
     scale = torch.linalg.matrix_norm(A_legs).item()
-    assert (A - A_legs).abs().max().item() <= 1e-12 * N * scale, "V (Lambda - P P^H) V^H != A"
+    assert (A - A_legs).abs().max().item() <= 1e-12 * N * scale, (
+        "V (Lambda - P P^H) V^H != A"
+    )
     assert A.imag.abs().max().item() <= 1e-12 * N * scale
-    torch.testing.assert_close(B, V.conj().T @ B_legs.to(C128), rtol=0,
-                               atol=1e-12 * N * math.sqrt(N))
-    torch.testing.assert_close(Lambda.real, torch.full((N,), -0.5, dtype=F64), rtol=0,
-                               atol=1e-12 * N)
+    torch.testing.assert_close(
+        B, V.conj().T @ B_legs.to(C128), rtol=0, atol=1e-12 * N * math.sqrt(N)
+    )
+    torch.testing.assert_close(
+        Lambda.real, torch.full((N,), -0.5, dtype=F64), rtol=0, atol=1e-12 * N
+    )
 
 
 @st.composite
 def legs_cases(draw):
-    N, L, H = draw(st.integers(1, 12)), draw(LENGTHS), draw(st.sampled_from([None, 1, 2, 3]))
+    N, L, H = (
+        draw(st.integers(1, 12)),
+        draw(LENGTHS),
+        draw(st.sampled_from([None, 1, 2, 3])),
+    )
     gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
     Lambda, P, B, V = legs_system(N)
     steps, step = channel_steps(draw, H)
@@ -868,9 +1036,13 @@ def test_kernel_nplr_of_hippo_legs(case):
     A_legs, B_legs = ref_hippo(Lambda.shape[-1])
     refs, legs, bounds = [], [], []
     for h, s in zip(chans(H), steps):
-        A_bar, B_bar = ref_bilinear(nplr_matrix(at(Lambda, h), at(P, h), at(P, h)), at(B, h), s)
+        A_bar, B_bar = ref_bilinear(
+            nplr_matrix(at(Lambda, h), at(P, h), at(P, h)), at(B, h), s
+        )
         refs.append(ref_kernel(A_bar, B_bar, at(C, h), L))
-        bounds.append(nplr_bound(*(at(t, h) for t in (Lambda, P, P, B, C)), s, L, Lambda.dtype))
+        bounds.append(
+            nplr_bound(*(at(t, h) for t in (Lambda, P, P, B, C)), s, L, Lambda.dtype)
+        )
         A_bar, B_bar = ref_bilinear(A_legs, B_legs, s)
         legs.append(ref_kernel(A_bar, B_bar, at(C, h) @ V.conj().T, L))
     assert_within(K, stacked(refs, H), bounds, "kernel_nplr (LegS, NPLR basis)")
@@ -882,11 +1054,15 @@ def test_kernel_nplr_is_differentiable(L):
     """S4 trains Lambda, P, B and C: the kernel's gradient in each matches finite differences
     (an in-place update of a tensor autograd saved made the backward raise)."""
     Lambda, P, B, _ = nplr_legs(3)
-    C = torch.complex(*torch.randn(2, 3, generator=torch.Generator().manual_seed(L),
-                                   dtype=torch.float64))
+    C = torch.complex(
+        *torch.randn(
+            2, 3, generator=torch.Generator().manual_seed(L), dtype=torch.float64
+        )
+    )
     inputs = [t.detach().clone().requires_grad_() for t in (Lambda, P, B, C)]
-    assert torch.autograd.gradcheck(lambda Lm, P_, B_, C_: kernel_nplr(Lm, P_, P_, B_, C_, 0.1, L),
-                                    inputs)
+    assert torch.autograd.gradcheck(
+        lambda Lm, P_, B_, C_: kernel_nplr(Lm, P_, P_, B_, C_, 0.1, L), inputs
+    )
 
 
 @pytest.mark.parametrize("L", [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 32, 100, 128])
@@ -895,8 +1071,10 @@ def test_kernel_nplr_for_every_kind_of_length(L):
     single root z = 1)."""
     gen = torch.Generator().manual_seed(7)
     N = 5
-    Lambda = torch.complex(-0.1 - torch.rand(N, generator=gen, dtype=F64),
-                           5 * torch.randn(N, generator=gen, dtype=F64))
+    Lambda = torch.complex(
+        -0.1 - torch.rand(N, generator=gen, dtype=F64),
+        5 * torch.randn(N, generator=gen, dtype=F64),
+    )
     P = randc(2, N, gen=gen) * 0.5
     Q = P + 0.3 * randc(2, N, gen=gen)
     top = torch.linalg.eigvals(nplr_matrix(Lambda, P, Q)).real.max().item()
@@ -904,12 +1082,23 @@ def test_kernel_nplr_for_every_kind_of_length(L):
     B, C = randc(N, gen=gen), randc(N, gen=gen)
     A_bar, B_bar = ref_bilinear(nplr_matrix(Lambda, P, Q), B, 0.1)
     K = kernel_nplr(Lambda, P, Q, B, C, 0.1, L)
-    assert_within(K, ref_kernel(A_bar, B_bar, C, L), [nplr_bound(Lambda, P, Q, B, C, 0.1, L, C128)],
-                  f"kernel_nplr L={L}")
+    assert_within(
+        K,
+        ref_kernel(A_bar, B_bar, C, L),
+        [nplr_bound(Lambda, P, Q, B, C, 0.1, L, C128)],
+        f"kernel_nplr L={L}",
+    )
 
 
-@pytest.mark.parametrize("N,L,step,rank", [(64, 256, 0.01, None), (16, 1100, 0.05, None),
-                                            (4, 1025, 0.5, 2), (6, 2048, 0.02, 1)])
+@pytest.mark.parametrize(
+    "N,L,step,rank",
+    [
+        (64, 256, 0.01, None),
+        (16, 1100, 0.05, None),
+        (4, 1025, 0.5, 2),
+        (6, 2048, 0.02, 1),
+    ],
+)
 def test_kernel_nplr_long_and_large(N, L, step, rank):
     """Longer kernels (more roots of unity than one block of them, if the implementation works
     in blocks; L odd and even) and a 64-state LegS system; rank None is LegS."""
@@ -918,8 +1107,10 @@ def test_kernel_nplr_long_and_large(N, L, step, rank):
         Lambda, P, B, _ = legs_system(N)
         Q = P
     else:
-        Lambda = torch.complex(-0.05 - torch.rand(N, generator=gen, dtype=F64),
-                               10 * torch.randn(N, generator=gen, dtype=F64))
+        Lambda = torch.complex(
+            -0.05 - torch.rand(N, generator=gen, dtype=F64),
+            10 * torch.randn(N, generator=gen, dtype=F64),
+        )
         P = randc(rank, N, gen=gen)
         Q = P + 0.3 * randc(rank, N, gen=gen)
         top = torch.linalg.eigvals(nplr_matrix(Lambda, P, Q)).real.max().item()
@@ -929,12 +1120,15 @@ def test_kernel_nplr_long_and_large(N, L, step, rank):
     A_bar, B_bar = ref_bilinear(nplr_matrix(Lambda, P, Q), B, step)
     K = kernel_nplr(Lambda, P, Q, B, C, step, L)
     bound = nplr_bound(Lambda, P, Q, B, C, step, L, C128)
-    assert_within(K, ref_kernel(A_bar, B_bar, C, L), [bound], f"kernel_nplr N={N} L={L}")
+    assert_within(
+        K, ref_kernel(A_bar, B_bar, C, L), [bound], f"kernel_nplr N={N} L={L}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # 6. The C~ correction and the Woodbury term are not optional
 # ---------------------------------------------------------------------------------------------
+
 
 def test_generating_function_needs_the_c_tilde_correction():
     """The dense generating function with C~ = C (I - A_bar^L) gives the kernel; with C it does
@@ -943,14 +1137,17 @@ def test_generating_function_needs_the_c_tilde_correction():
     property tests use, so those tests would catch either mistake in kernel_nplr."""
     gen = torch.Generator().manual_seed(11)
     N, L, s = 4, 16, 0.1
-    Lambda = torch.complex(-0.2 * torch.ones(N, dtype=F64),
-                           3 * torch.randn(N, generator=gen, dtype=F64))
+    Lambda = torch.complex(
+        -0.2 * torch.ones(N, dtype=F64), 3 * torch.randn(N, generator=gen, dtype=F64)
+    )
     P = randc(1, N, gen=gen)
     B, C = randc(N, gen=gen), randc(N, gen=gen)
     A_bar, B_bar = ref_bilinear(nplr_matrix(Lambda, P, P), B, s)
     K_true = ref_kernel(A_bar, B_bar, C, L)
     bound = nplr_bound(Lambda, P, P, B, C, s, L, C128)
-    assert_within(ref_kernel_gf(A_bar, B_bar, C, L), K_true, [bound], "generating function")
+    assert_within(
+        ref_kernel_gf(A_bar, B_bar, C, L), K_true, [bound], "generating function"
+    )
     without_c_tilde = ref_kernel_gf(A_bar, B_bar, C, L, correct_C=False)
     assert (without_c_tilde - K_true).abs().max().item() > 1e6 * bound
     D_bar, DB_bar = ref_bilinear(torch.diag(Lambda), B, s)
@@ -965,6 +1162,7 @@ def test_generating_function_needs_the_c_tilde_correction():
 # 7. Errors
 # ---------------------------------------------------------------------------------------------
 
+
 def z(*shape, dtype=F64):
     return torch.zeros(shape, dtype=dtype)
 
@@ -975,62 +1173,128 @@ def lam(*shape):
 
 SQUARE = r" must be square, \(N, N\) or \(H, N, N\), got "
 BAD = {
-    "bilinear-nonsquare": (lambda: discretize_bilinear(z(2, 3), z(2), 0.1),
-                           "A" + SQUARE + r"\(2, 3\)"),
-    "zoh-nonsquare": (lambda: discretize_zoh(z(3, 2), z(3), 0.1), "A" + SQUARE + r"\(3, 2\)"),
-    "scan-nonsquare": (lambda: scan(z(2, 3), z(2), z(2), z(4)),
-                       "A_bar" + SQUARE + r"\(2, 3\)"),
-    "naive-nonsquare": (lambda: kernel_naive(z(2, 2, 3), z(2, 2), z(2, 2), 4),
-                        "A_bar" + SQUARE + r"\(2, 2, 3\)"),
-    "bilinear-B-N": (lambda: discretize_bilinear(z(3, 3), z(2), 0.1),
-                     r"B must have shape \(3,\) to match A \(3, 3\), got \(2,\)"),
-    "zoh-B-N": (lambda: discretize_zoh(z(2, 3, 3), z(2, 4), 0.1),
-                r"B must have shape \(2, 3\) to match A \(2, 3, 3\), got \(2, 4\)"),
-    "scan-C-N": (lambda: scan(z(3, 3), z(3), z(2), z(5)),
-                 r"C must have shape \(3,\) to match A_bar \(3, 3\), got \(2,\)"),
-    "naive-B-N": (lambda: kernel_naive(z(3, 3), z(4), z(3), 5),
-                  r"B_bar must have shape \(3,\) .*got \(4,\)"),
-    "naive-C-N": (lambda: kernel_naive(z(3, 3), z(3), z(4), 5),
-                  r"C must have shape \(3,\) .*got \(4,\)"),
-    "s4d-B-N": (lambda: kernel_s4d(lam(3), lam(2), lam(3), 0.1, 4),
-                r"Lambda \(3,\), B \(2,\) and C \(3,\) must all be \(N,\) or \(H, N\)"),
-    "s4d-C-N": (lambda: kernel_s4d(lam(2, 3), lam(2, 3), lam(2, 4), 0.1, 4),
-                r"Lambda \(2, 3\), B \(2, 3\) and C \(2, 4\) must all be"),
-    "nplr-B-N": (lambda: kernel_nplr(lam(3), lam(1, 3), lam(1, 3), lam(4), lam(3), 0.1, 4),
-                 r"Lambda \(3,\), B \(4,\) and C \(3,\) must all be"),
-    "nplr-P-N": (lambda: kernel_nplr(lam(3), lam(1, 2), lam(1, 2), lam(3), lam(3), 0.1, 4),
-                 r"P \(1, 2\) and Q \(1, 2\) must be .*3\)"),
-    "nplr-Q-N": (lambda: kernel_nplr(lam(3), lam(1, 3), lam(1, 4), lam(3), lam(3), 0.1, 4),
-                 r"P \(1, 3\) and Q \(1, 4\) must be .*3\)"),
-    "naive-L0": (lambda: kernel_naive(z(2, 2), z(2), z(2), 0),
-                 r"L must be a positive integer, got 0"),
-    "naive-L-negative": (lambda: kernel_naive(z(2, 2), z(2), z(2), -3),
-                         r"L must be a positive integer, got -3"),
-    "s4d-L0": (lambda: kernel_s4d(lam(2), lam(2), lam(2), 0.1, 0), r"L must be a positive integer"),
-    "nplr-L0": (lambda: kernel_nplr(lam(2), lam(1, 2), lam(1, 2), lam(2), lam(2), 0.1, 0),
-                r"L must be a positive integer, got 0"),
-    "bilinear-step0": (lambda: discretize_bilinear(z(2, 2), z(2), 0.0),
-                       r"step must be positive, got 0\.0"),
-    "bilinear-step-negative": (lambda: discretize_bilinear(z(2, 2), z(2), -0.1),
-                               r"step must be positive, got -0\.1"),
-    "zoh-step0": (lambda: discretize_zoh(z(2, 2), z(2), 0), r"step must be positive, got 0"),
-    "zoh-step-channel": (lambda: discretize_zoh(z(2, 2, 2), z(2, 2), torch.tensor([0.1, -0.1])),
-                         r"step must be positive, got tensor\(\[ ?0\.1000, -0\.1000\]\)"),
-    "s4d-step-negative": (lambda: kernel_s4d(lam(2), lam(2), lam(2), -1.0, 4),
-                          r"step must be positive, got -1\.0"),
-    "s4d-step-channel": (lambda: kernel_s4d(lam(2, 2), lam(2, 2), lam(2, 2),
-                                            torch.tensor([0.0, 1.0]), 4),
-                         r"step must be positive, got tensor"),
-    "nplr-step0": (lambda: kernel_nplr(lam(2), lam(1, 2), lam(1, 2), lam(2), lam(2), 0.0, 4),
-                   r"step must be positive, got 0\.0"),
-    "vandermonde-N": (lambda: vandermonde(lam(3), lam(2), 4),
-                      r"W \(3,\) and log_A \(2,\) must all be \(N,\) or \(H, N\)"),
-    "vandermonde-scalar": (lambda: vandermonde(lam(), lam(), 4), r"W \(\) and log_A \(\) must all be"),
-    "vandermonde-L0": (lambda: vandermonde(lam(2), lam(2), 0), r"L must be a positive integer, got 0"),
-    "vandermonde-real-W": (lambda: vandermonde(lam(2).real, lam(2), 4),
-                           r"W must be complex, got torch.float64"),
-    "s4d-method": (lambda: kernel_s4d(lam(2), lam(2), lam(2), 0.1, 4, method="euler"),
-                   r"method must be 'zoh' or 'bilinear', got 'euler'"),
+    "bilinear-nonsquare": (
+        lambda: discretize_bilinear(z(2, 3), z(2), 0.1),
+        "A" + SQUARE + r"\(2, 3\)",
+    ),
+    "zoh-nonsquare": (
+        lambda: discretize_zoh(z(3, 2), z(3), 0.1),
+        "A" + SQUARE + r"\(3, 2\)",
+    ),
+    "scan-nonsquare": (
+        lambda: scan(z(2, 3), z(2), z(2), z(4)),
+        "A_bar" + SQUARE + r"\(2, 3\)",
+    ),
+    "naive-nonsquare": (
+        lambda: kernel_naive(z(2, 2, 3), z(2, 2), z(2, 2), 4),
+        "A_bar" + SQUARE + r"\(2, 2, 3\)",
+    ),
+    "bilinear-B-N": (
+        lambda: discretize_bilinear(z(3, 3), z(2), 0.1),
+        r"B must have shape \(3,\) to match A \(3, 3\), got \(2,\)",
+    ),
+    "zoh-B-N": (
+        lambda: discretize_zoh(z(2, 3, 3), z(2, 4), 0.1),
+        r"B must have shape \(2, 3\) to match A \(2, 3, 3\), got \(2, 4\)",
+    ),
+    "scan-C-N": (
+        lambda: scan(z(3, 3), z(3), z(2), z(5)),
+        r"C must have shape \(3,\) to match A_bar \(3, 3\), got \(2,\)",
+    ),
+    "naive-B-N": (
+        lambda: kernel_naive(z(3, 3), z(4), z(3), 5),
+        r"B_bar must have shape \(3,\) .*got \(4,\)",
+    ),
+    "naive-C-N": (
+        lambda: kernel_naive(z(3, 3), z(3), z(4), 5),
+        r"C must have shape \(3,\) .*got \(4,\)",
+    ),
+    "s4d-B-N": (
+        lambda: kernel_s4d(lam(3), lam(2), lam(3), 0.1, 4),
+        r"Lambda \(3,\), B \(2,\) and C \(3,\) must all be \(N,\) or \(H, N\)",
+    ),
+    "s4d-C-N": (
+        lambda: kernel_s4d(lam(2, 3), lam(2, 3), lam(2, 4), 0.1, 4),
+        r"Lambda \(2, 3\), B \(2, 3\) and C \(2, 4\) must all be",
+    ),
+    "nplr-B-N": (
+        lambda: kernel_nplr(lam(3), lam(1, 3), lam(1, 3), lam(4), lam(3), 0.1, 4),
+        r"Lambda \(3,\), B \(4,\) and C \(3,\) must all be",
+    ),
+    "nplr-P-N": (
+        lambda: kernel_nplr(lam(3), lam(1, 2), lam(1, 2), lam(3), lam(3), 0.1, 4),
+        r"P \(1, 2\) and Q \(1, 2\) must be .*3\)",
+    ),
+    "nplr-Q-N": (
+        lambda: kernel_nplr(lam(3), lam(1, 3), lam(1, 4), lam(3), lam(3), 0.1, 4),
+        r"P \(1, 3\) and Q \(1, 4\) must be .*3\)",
+    ),
+    "naive-L0": (
+        lambda: kernel_naive(z(2, 2), z(2), z(2), 0),
+        r"L must be a positive integer, got 0",
+    ),
+    "naive-L-negative": (
+        lambda: kernel_naive(z(2, 2), z(2), z(2), -3),
+        r"L must be a positive integer, got -3",
+    ),
+    "s4d-L0": (
+        lambda: kernel_s4d(lam(2), lam(2), lam(2), 0.1, 0),
+        r"L must be a positive integer",
+    ),
+    "nplr-L0": (
+        lambda: kernel_nplr(lam(2), lam(1, 2), lam(1, 2), lam(2), lam(2), 0.1, 0),
+        r"L must be a positive integer, got 0",
+    ),
+    "bilinear-step0": (
+        lambda: discretize_bilinear(z(2, 2), z(2), 0.0),
+        r"step must be positive, got 0\.0",
+    ),
+    "bilinear-step-negative": (
+        lambda: discretize_bilinear(z(2, 2), z(2), -0.1),
+        r"step must be positive, got -0\.1",
+    ),
+    "zoh-step0": (
+        lambda: discretize_zoh(z(2, 2), z(2), 0),
+        r"step must be positive, got 0",
+    ),
+    "zoh-step-channel": (
+        lambda: discretize_zoh(z(2, 2, 2), z(2, 2), torch.tensor([0.1, -0.1])),
+        r"step must be positive, got tensor\(\[ ?0\.1000, -0\.1000\]\)",
+    ),
+    "s4d-step-negative": (
+        lambda: kernel_s4d(lam(2), lam(2), lam(2), -1.0, 4),
+        r"step must be positive, got -1\.0",
+    ),
+    "s4d-step-channel": (
+        lambda: kernel_s4d(
+            lam(2, 2), lam(2, 2), lam(2, 2), torch.tensor([0.0, 1.0]), 4
+        ),
+        r"step must be positive, got tensor",
+    ),
+    "nplr-step0": (
+        lambda: kernel_nplr(lam(2), lam(1, 2), lam(1, 2), lam(2), lam(2), 0.0, 4),
+        r"step must be positive, got 0\.0",
+    ),
+    "vandermonde-N": (
+        lambda: vandermonde(lam(3), lam(2), 4),
+        r"W \(3,\) and log_A \(2,\) must all be \(N,\) or \(H, N\)",
+    ),
+    "vandermonde-scalar": (
+        lambda: vandermonde(lam(), lam(), 4),
+        r"W \(\) and log_A \(\) must all be",
+    ),
+    "vandermonde-L0": (
+        lambda: vandermonde(lam(2), lam(2), 0),
+        r"L must be a positive integer, got 0",
+    ),
+    "vandermonde-real-W": (
+        lambda: vandermonde(lam(2).real, lam(2), 4),
+        r"W must be complex, got torch.float64",
+    ),
+    "s4d-method": (
+        lambda: kernel_s4d(lam(2), lam(2), lam(2), 0.1, 4, method="euler"),
+        r"method must be 'zoh' or 'bilinear', got 'euler'",
+    ),
 }
 
 
@@ -1044,9 +1308,16 @@ def test_bad_input_raises_value_error(name):
 def test_an_empty_input_or_state_gives_an_empty_or_zero_result():
     """L = 0 steps: an empty output, as torch's ops give for an empty dimension; N = 0 states:
     a kernel of zeros (an empty sum)."""
-    y = scan(0.5 * torch.eye(3, dtype=F64), torch.ones(3, dtype=F64), torch.ones(3, dtype=F64), z(0))
+    y = scan(
+        0.5 * torch.eye(3, dtype=F64),
+        torch.ones(3, dtype=F64),
+        torch.ones(3, dtype=F64),
+        z(0),
+    )
     assert y.shape == (0,) and y.dtype == F64
     y = scan(z(2, 3, 3), z(2, 3), z(2, 3), z(2, 0))
     assert y.shape == (2, 0)
     K = vandermonde(lam(0), lam(0), 5)
-    assert K.shape == (5,) and K.dtype == C128 and not K.any()   # 0 exactly: nothing summed
+    assert (
+        K.shape == (5,) and K.dtype == C128 and not K.any()
+    )  # 0 exactly: nothing summed
