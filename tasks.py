@@ -5,6 +5,7 @@
     python3 tasks.py build            # the site into site/, as CI publishes it
     python3 tasks.py test [PART ...]  # every test, or some parts: docs unit site mutants
     python3 tasks.py bench [SUITE]    # benchmarks against torch, written to benchmarks/results/
+    python3 tasks.py style            # ruff format + ruff check --fix, pages' Python blocks too
 
 The test parts, each a pytest run of its own (CI runs each as a job; here they run side by
 side, the others at a lower priority than the site part, and a summary follows):
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import textwrap
 import time
 import venv
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -140,6 +142,111 @@ def build(args: list[str]) -> int:
 
 def serve(args: list[str]) -> int:
     return run(mkdocs("serve", "--dev-addr", "127.0.0.1:8000", *args), site_env())
+
+
+# --- house style -----------------------------------------------------------------------------
+
+# ruff formats and lints these (config in pyproject.toml), and the Python blocks of the pages.
+STYLE_PATHS = [
+    "snippets",
+    "tests",
+    "hooks",
+    "benchmarks",
+    "tasks.py",
+    "conftest.py",
+    "docs/notebooks",
+]
+PAGES = ["README.md", "docs/*.md"]
+LINE_LENGTH = 88  # pyproject.toml's [tool.ruff] line-length
+# ruff formats a page's ```python fences (a preview feature), not `{.python continuation}` ones,
+# and would read an include line (--8<-- "snippets/x.py:y") as Python. So the pages are
+# formatted in a copy in which both are comments, restored after.
+_KEEP = "# <<kept by tasks.py style>> "
+_INCLUDE = re.compile(r"^([ \t]*)(-+8<-+[ \t].*)$", re.M)
+_FENCE = re.compile(
+    r"^([ \t]*)(`{3,}|~{3,})[ \t]*(\{[^}\n]*\.python\b[^}\n]*\})[ \t]*$", re.M
+)
+_KEPT_FENCE = re.compile(
+    rf"^([ \t]*)(`{{3,}}|~{{3,}})python\n[ \t]*{re.escape(_KEEP)}(\{{.*\}})$", re.M
+)
+_KEPT = re.compile(rf"^([ \t]*){re.escape(_KEEP)}", re.M)
+
+
+_PY_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})python[ \t]*$")
+_TRAILING = re.compile(r"^([ \t]*)([^#\s][^#]*?)[ \t]{2,}(#[ \t].*)$")
+
+
+def comments_above(text: str) -> str:
+    """In the Python blocks of a page, a line too long for its trailing comment (two spaces
+    after the code, as ruff puts it) gets the comment on a line of its own above it, where
+    ruff would wrap the code around the comment; a long comment line is wrapped."""
+    out, fence = [], None
+    for line in text.split("\n"):
+        if fence is None:
+            m = _PY_FENCE.match(line)
+            fence = (len(m[1]), m[2]) if m else None
+        elif line.strip().startswith(fence[1]) and not line.strip().strip(fence[1][0]):
+            fence = None
+        else:
+            m = _TRAILING.match(line)
+            quotes_closed = m and m[2].count('"') % 2 == 0 and m[2].count("'") % 2 == 0
+            if quotes_closed and len(f"{m[1]}{m[2]}  {m[3]}") - fence[0] > LINE_LENGTH:
+                out.extend(wrap_comment(m[1] + m[3], fence[0]))
+                line = m[1] + m[2]
+            elif line.lstrip().startswith("# ") and _KEEP not in line:
+                out.extend(wrap_comment(line, fence[0]))
+                continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def wrap_comment(line: str, fence_indent: int) -> list[str]:
+    """A comment line, wrapped to the line length (ruff leaves comments as they are)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    width = LINE_LENGTH + fence_indent - len(indent) - 2
+    if len(line) - fence_indent <= LINE_LENGTH:
+        return [line]
+    return [f"{indent}# {part}" for part in textwrap.wrap(line.lstrip()[2:], width)]
+
+
+def format_pages(write: bool) -> dict[str, str]:
+    """Each page whose Python blocks ruff would change: {path: the page as ruff formats it}.
+    With ``write``, the pages are rewritten."""
+    pages = sorted({p for pattern in PAGES for p in ROOT.glob(pattern)})
+    changed = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = []
+        for k, page in enumerate(pages):
+            text = page.read_text()
+            text = _INCLUDE.sub(lambda m: m[1] + _KEEP + m[2], text)
+            text = _FENCE.sub(
+                lambda m: f"{m[1]}{m[2]}python\n{m[1]}{_KEEP}{m[3]}", text
+            )
+            text = comments_above(text)
+            copies.append(pathlib.Path(tmp) / f"{k}.md")
+            copies[-1].write_text(text)
+        ruff = [str(PY), "-m", "ruff", "format", "--quiet", "--preview"]
+        subprocess.run(
+            [*ruff, "--config", str(ROOT / "pyproject.toml"), *map(str, copies)],
+            check=True,
+        )
+        for page, copy in zip(pages, copies):
+            text = _KEPT.sub(r"\1", _KEPT_FENCE.sub(r"\1\2\3", copy.read_text()))
+            if text != page.read_text():
+                changed[str(page.relative_to(ROOT))] = text
+                if write:
+                    page.write_text(text)
+    return changed
+
+
+def style(args: list[str]) -> int:
+    """ruff format and ruff check --fix over the code and the pages' Python blocks."""
+    ruff = [str(PY), "-m", "ruff"]
+    os.chdir(ROOT)
+    subprocess.run([*ruff, "format", *STYLE_PATHS], check=True)
+    for page in format_pages(write=True):
+        print(f"formatted {page}")
+    return subprocess.run([*ruff, "check", "--fix", *STYLE_PATHS]).returncode
 
 
 # --- the tests -------------------------------------------------------------------------------
@@ -392,7 +499,7 @@ def run(cmd: list[str], extra_env: dict) -> int:
 
 def main(argv: list[str]) -> int:
     verb, args = (argv[0], argv[1:]) if argv else ("", [])
-    if verb not in ("serve", "build", "test", "bench"):
+    if verb not in ("serve", "build", "test", "bench", "style"):
         print(__doc__, file=sys.stderr)
         return 2
     setup()
@@ -400,6 +507,8 @@ def main(argv: list[str]) -> int:
         return serve(args)
     if verb == "build":
         return build(args)
+    if verb == "style":
+        return style(args)
     if verb == "bench":
         return run([str(PY), "-m", "benchmarks", *args], ENV)
     parts = [a for a in args if a in PARTS]

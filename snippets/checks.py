@@ -44,7 +44,7 @@ def check_float(
     name: str, t, dim: int | None = None, min_dim: int = 0, finite: bool = False
 ) -> None:
     """A floating-point tensor, with ``dim`` dimensions when given, at least
-    ``min_dim``, and only finite values when ``finite``."""
+    ``min_dim``, and only finite values when ``finite``. Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {describe(t)}")
     if dim is not None and t.dim() != dim:
@@ -58,7 +58,8 @@ def check_float(
 
 
 def check_shape(name: str, t, shape: tuple, why: str = "") -> None:
-    """A tensor of exactly ``shape``; ``why`` says where the shape comes from."""
+    """A tensor of exactly ``shape``; ``why`` says where the shape comes from.
+    Dtypes: float32, float64."""
     if not isinstance(t, Tensor) or tuple(t.shape) != tuple(shape):
         because = f" ({why})" if why else ""
         raise ValueError(
@@ -90,7 +91,8 @@ def check_number(
 
 
 def check_broadcast(**tensors) -> None:
-    """Tensors (or numbers) whose shapes broadcast together, for elementwise maths."""
+    """Tensors (or numbers) whose shapes broadcast together, for elementwise maths.
+    Dtypes: float32, float64."""
     shapes = {name: tuple(getattr(v, "shape", ())) for name, v in tensors.items()}
     try:
         torch.broadcast_shapes(*shapes.values())
@@ -102,7 +104,10 @@ def check_broadcast(**tensors) -> None:
 
 
 def check_like(name: str, t: Tensor, ref_name: str, ref: Tensor) -> None:
-    """``t`` has ``ref``'s dtype and sits on its device."""
+    """``t`` is a tensor with ``ref``'s dtype, on its device.
+    Dtypes: float32, float64."""
+    if not isinstance(t, Tensor) or not isinstance(ref, Tensor):
+        raise ValueError(f"{name} and {ref_name} must be tensors, got {describe(t)}")
     if t.dtype != ref.dtype or t.device != ref.device:
         raise ValueError(
             f"{name} ({t.dtype} on {t.device}) must match {ref_name} "

@@ -112,6 +112,26 @@ COPY_ALL = """async timeout => {
     document.removeEventListener('copy', listener);
     const clipboard = await navigator.clipboard.readText();
     return {blocks, clipboard}; }"""
+# The code blocks that scroll sideways at a desktop width (Material lays a page out with both
+# sidebars from 1220 px): the first line of each, and its longest line.
+WIDE_VIEWPORT = {"width": 1280, "height": 720}
+# Every block is measured: collapsed boxes opened, every tab of a tab set shown.
+SCROLLING = """() => {
+    for (const details of document.querySelectorAll('.md-content details')) details.open = true;
+    const style = document.head.appendChild(document.createElement('style'));
+    style.textContent = '.tabbed-block { display: block !important; }';
+    const wide = [...document.querySelectorAll('.md-content pre')]
+        .map(pre => pre.querySelector(':scope > code') || pre)  // a lab's cells: the pre
+        .filter(code => code.scrollWidth > code.clientWidth)
+        .map(code => { const lines = code.textContent.split('\\n');
+            return [lines[0], lines.reduce((a, b) => b.length > a.length ? b : a, '')]; });
+    style.remove();
+    return wide; }"""
+# The labs (mkdocs-jupyter pages) are only measured; their cells are not Material's blocks.
+LABS = sorted(f"/notebooks/{p.stem}/" for p in (DOCS / "notebooks").glob("*.py"))
+LAB_ARRIVED = """path => location.pathname === path && !document.querySelector('article[data-leaving]')
+    && document.querySelector('.jupyter-wrapper') !== null"""
+LAB_SCROLLING: dict[str, list] = {}  # filled by the copies fixture
 # A continuation block (it names the block it continues) on screen, for a real mouse click.
 VISIBLE_CONTINUATION = """() => [...document.querySelectorAll('.md-content div.highlight')]
     .findIndex(block => block.hasAttribute('data-continues') && block.offsetParent !== null)"""
@@ -292,6 +312,7 @@ class PageCopies:
     error: str = ""
     notebook: tuple[list[str], str, Future] | None = None  # its code cells, file, run
     notebook_is_copy: bool = False  # its cells after the install cell are the one copy
+    scrolling: list[list[str]] = field(default_factory=list)  # code blocks wider than the page
 
 
 @pytest.fixture(scope="session")
@@ -351,6 +372,9 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
                 found.error = f"{path} did not load, or its code blocks got no copy buttons"
                 continue
             found.instant = page.evaluate("() => window.__notReloaded === true")
+            page.set_viewport_size(WIDE_VIEWPORT)
+            found.scrolling = page.evaluate(SCROLLING)
+            page.set_viewport_size(VIEWPORT)
             result = page.evaluate(COPY_ALL, TIMEOUT_MS)
             found.copied, found.clipboard = result["blocks"], result["clipboard"]
             python = [c for c in found.copied if PYTHON_CLASS.search(c["classes"])]
@@ -359,6 +383,11 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
                                f"{len(blocks)}")
             elif not any(p.clicked for p in pages.values()):
                 found.clicked = mouse_click(page)
+        page.set_viewport_size(WIDE_VIEWPORT)
+        for path in LABS:
+            page.evaluate(FOLLOW_LINK, path)
+            page.wait_for_function(LAB_ARRIVED, arg=path, polling=POLL_MS)
+            LAB_SCROLLING[path] = page.evaluate(SCROLLING)
     finally:
         context.close()
     for chapter, found in pages.items():  # now: on two cores they would slow the browser down
@@ -429,6 +458,29 @@ def test_copy_is_what_ran(copies, chapter):
                                                      copied), (
                 f"{where}: uses {module} without importing it (fails in a fresh interpreter, "
                 "not in the preloaded runs here)")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=name)
+def test_no_code_block_scrolls_sideways_at_1280px(copies, chapter):
+    """At 1280 px (both sidebars shown) every line of code fits its block: ruff keeps code to
+    88 columns (tests/site/test_style.py), and this checks that 88 columns fit the page."""
+    found = copies[chapter]
+    assert not found.error, f"{name(chapter)}: {found.error}"
+    assert not found.scrolling, (
+        f"{name(chapter)}: {len(found.scrolling)} code block(s) scroll sideways at "
+        f"{WIDE_VIEWPORT['width']} px; their first and longest lines:\n"
+        + "\n".join(f"  {first!r}\n  {longest!r} ({len(longest)} columns)"
+                    for first, longest in found.scrolling))
+
+
+@pytest.mark.parametrize("path", LABS)
+def test_no_lab_cell_scrolls_sideways_at_1280px(copies, path):
+    assert path in LAB_SCROLLING, f"{path} was not reached"
+    assert not LAB_SCROLLING[path], (
+        f"{path}: {len(LAB_SCROLLING[path])} block(s) scroll sideways at "
+        f"{WIDE_VIEWPORT['width']} px; their first and longest lines:\n"
+        + "\n".join(f"  {first!r}\n  {longest!r} ({len(longest)} columns)"
+                    for first, longest in LAB_SCROLLING[path]))
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=name)

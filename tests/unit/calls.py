@@ -22,6 +22,7 @@ import torch
 from snippets import (
     attention,
     autodiff,
+    checks,
     conv,
     einsum,
     gradients,
@@ -1189,6 +1190,21 @@ add(
     permute_hidden=lambda i: call(
         SY.permute_hidden, i.r(3, 2), i.r(3), i.r(2, 3), T([2, 0, 1])
     ),
+)
+
+
+# -------------------------------------------------------------------------------- checks
+add(
+    checks,
+    describe=case(lambda i: call(checks.describe, 3), **PURE),
+    check_float=lambda i: call(checks.check_float, "x", i.r(2, 3), 2, finite=True),
+    check_shape=lambda i: call(checks.check_shape, "w", i.r(2, 3), (2, 3), "x's"),
+    check_int=case(lambda i: call(checks.check_int, "n", 3, 1, 5), **PURE),
+    check_number=case(
+        lambda i: call(checks.check_number, "lr", 0.1, positive=True), **PURE
+    ),
+    check_broadcast=lambda i: call(checks.check_broadcast, a=i.r(2, 3), b=i.r(3)),
+    check_like=lambda i: call(checks.check_like, "y", i.r(3), "x", i.r(2)),
 )
 
 
