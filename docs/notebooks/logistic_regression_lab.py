@@ -28,7 +28,8 @@ from snippets.logistic_regression import (
     softmax,
 )
 
-# White figures with dark text and lines stay legible on the site's light and dark palettes.
+# White figures with dark text and lines stay legible on the site's light and dark
+# palettes.
 plt.rcParams.update(
     {
         "figure.facecolor": "white",
@@ -56,7 +57,8 @@ X = centers[y] + torch.randn(len(y), 2, generator=gen, dtype=f64)
 W, b = fit(X, y, 3, steps=300)
 train_accuracy = (predict_proba(X, W, b).argmax(1) == y).to(f64).mean().item()
 print(
-    f"training accuracy {train_accuracy:.3f}, loss {cross_entropy(X @ W.T + b, y).item():.4f}"
+    f"training accuracy {train_accuracy:.3f}, "
+    f"loss {cross_entropy(X @ W.T + b, y).item():.4f}"
 )
 
 # The loss is PyTorch's cross-entropy of the logits X W^T + b.

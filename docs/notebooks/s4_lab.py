@@ -31,7 +31,8 @@ from snippets.s4 import (
     scan,
 )
 
-# White figures with dark text and lines stay legible on the site's light and dark palettes.
+# White figures with dark text and lines stay legible on the site's light and dark
+# palettes.
 plt.rcParams.update(
     {
         "figure.facecolor": "white",
@@ -66,7 +67,8 @@ f64 = torch.float64
 # coefficients at t_k: on that step the system is x' = (A/t_k) x + (B/t_k) f, and the bilinear
 # rule with step 1/M sees the matrices (1/M)(A/t_k) = A/k and (1/M)(B/t_k) = B/k:
 #
-#     x_k = (I - A/(2k))^{-1} (I + A/(2k)) x_{k-1} + (I - A/(2k))^{-1} B f_k / k,   x_0 = 0.
+#     x_k = (I - A/(2k))^{-1} (I + A/(2k)) x_{k-1} + (I - A/(2k))^{-1} B f_k / k,
+#     x_0 = 0.
 #
 # In the paper's sign convention this is x_k = (I + A/(2k))^{-1} (I - A/(2k)) x_{k-1} +
 # (I + A/(2k))^{-1} B f_k / k. It is `discretize_bilinear(A, B, step=1/k)`, one step size per
@@ -101,7 +103,8 @@ def basis(s, t, N):
 
 
 def quadrature(t, nodes=200):
-    """Gauss-Legendre nodes and weights for ds/t on [0, t], split at the jump when t > JUMP."""
+    """Gauss-Legendre nodes and weights for ds/t on [0, t], split at the jump when
+    t > JUMP."""
     x, w = legendre.leggauss(nodes)
     cuts = [0.0, JUMP, t] if t > JUMP else [0.0, t]
     pieces = [
@@ -114,13 +117,15 @@ def quadrature(t, nodes=200):
 
 
 def projection(N, t=1.0, func=f):
-    """c_n = integral over [0, t] of f(s) g_n(t, s) ds/t, the L2-optimal coefficients."""
+    """c_n = integral over [0, t] of f(s) g_n(t, s) ds/t: the L2-optimal
+    coefficients."""
     s, w = quadrature(t)
     return (w * func(s)) @ basis(s, t, N)
 
 
 def legs_online(N, M, keep=()):
-    """Run the LegS recurrence over the M samples f(k/M); return x_M and {k: x_k for k in keep}."""
+    """Run the LegS recurrence over the M samples f(k/M); return x_M and
+    {k: x_k for k in keep}."""
     A, B = hippo_legs(N)
     k = torch.arange(1, M + 1, dtype=f64)
     A_bars, B_bars = discretize_bilinear(
@@ -150,8 +155,9 @@ torch.testing.assert_close(
 )
 torch.testing.assert_close(B_bar, torch.linalg.solve(I4 - A4 / (2 * k), B4 / k))
 
-# A is lower triangular, and so are both factors of each step: the first N coefficients of a
-# bigger memory are the memory of size N. One run with N = 64 gives N = 4 and N = 16 too.
+# A is lower triangular, and so are both factors of each step: the first N coefficients
+# of a bigger memory are the memory of size N. One run with N = 64 gives N = 4 and N =
+# 16 too.
 x_64, snapshots = legs_online(64, M, keep=(M // 4, M // 2, 3 * M // 4))
 torch.testing.assert_close(torch.tensor(x_64[:4]), torch.tensor(legs_online(4, M)[0]))
 
@@ -163,9 +169,9 @@ for N in Ns:
     print(f"N = {N:2d}: |x_M - c| / |c| = {gaps[N]:.2e}")
     assert gaps[N] < 2e-2, (N, gaps[N])
 
-# The gap is the recurrence's discretisation error, first order in 1/M (coefficients frozen at
-# the end of each step, samples taken there): four times as many samples, about a quarter of
-# the gap.
+# The gap is the recurrence's discretisation error, first order in 1/M (coefficients
+# frozen at the end of each step, samples taken there): four times as many samples,
+# about a quarter of the gap.
 gap_4M = np.linalg.norm(legs_online(16, 4 * M)[0] - optimal[16]) / np.linalg.norm(
     optimal[16]
 )
@@ -200,8 +206,8 @@ assert all(a > 2 * b for a, b in zip(errors_optimal, errors_optimal[1:])), (
     errors_optimal
 )
 
-# The memory is online: the N = 64 state after k samples holds the projection of f on [0, k/M],
-# up to the same first-order error, now in 1/k.
+# The memory is online: the N = 64 state after k samples holds the projection of f on
+# [0, k/M], up to the same first-order error, now in 1/k.
 snapshot_gaps = []
 for k, x_k in snapshots.items():
     c_k = projection(64, k / M)

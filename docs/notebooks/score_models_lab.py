@@ -33,7 +33,8 @@ from snippets.score_models import (
     train_score_net,
 )
 
-# White figures with dark text and lines stay legible on the site's light and dark palettes.
+# White figures with dark text and lines stay legible on the site's light and dark
+# palettes.
 plt.rcParams.update(
     {
         "figure.facecolor": "white",
