@@ -164,6 +164,7 @@ def test_page_renders_math_offline_without_errors(session: Session, path: str) -
         notebook = json.loads(pathlib.Path(info.value.path()).read_text("utf8"))
         assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
         assert "find_spec" in notebook["cells"][1]["source"]  # the install cell, then the lab
+        check_colab_button(session.page, "notebooks/" + info.value.suggested_filename)
     # The print page is rendered without the theme's bundle (overrides/main.html): its math
     # comes from katex-init.js alone, which the checks above have just seen done.
     bundle = [r for r in session.requests if "/assets/javascripts/bundle." in r]
@@ -300,7 +301,20 @@ def test_chapter_shows_its_stamp_and_downloads_its_notebook(session: Session) ->
     notebook = json.loads(pathlib.Path(info.value.path()).read_text("utf8"))
     assert info.value.suggested_filename == "conv.ipynb"
     assert notebook["nbformat"] == 4 and any(c["cell_type"] == "code" for c in notebook["cells"])
+    check_colab_button(page, "conv.ipynb", repo)
     session.assert_clean()
+
+
+def check_colab_button(page: Page, notebook: str, repo: str | None = None) -> None:
+    """The "Open in Colab" button beside the download button: visible, with Colab's icon,
+    opening ``notebook`` (its path on the site) from the repository's `notebooks` branch,
+    where the deploy publishes the site's notebooks (not followed: the tests stay offline)."""
+    repo = repo or page.locator(".md-header a.md-source").get_attribute("href")
+    button = page.locator('a.md-content__button[title="Open in Colab"]')
+    assert button.count() == 1 and button.is_visible(), page.url
+    assert button.locator("svg").count() == 1
+    expected = repo.replace("https://github.com/", "https://colab.research.google.com/github/")
+    assert button.get_attribute("href") == f"{expected}/blob/notebooks/{notebook}"
 
 
 class Formulas(HTMLParser):

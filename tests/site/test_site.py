@@ -226,6 +226,69 @@ def test_chapter_notebook_is_the_page(built_site, chapter):
     assert link and link.group(1) == "../" + target, f"{name}: no notebook download button"
 
 
+COLAB_LINK = re.compile(r'<a href="([^"]*)" title="Open in Colab"')
+
+
+@pytest.mark.parametrize("page", WITH_CODE + NOTEBOOK_FILES,
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_opens_its_notebook_in_colab(built_site, page):
+    """Every chapter with a notebook and every lab has an "Open in Colab" button: Colab's
+    address of the file at the notebook's path on the site (the one the download button
+    gives), on the branch the deploy publishes the notebooks to (tasks.py publish-notebooks,
+    tested in test_workflows.py); that notebook's first code cell installs the package."""
+    import tasks
+
+    name = page.relative_to(ROOT)
+    links = COLAB_LINK.findall(page_html(built_site, page))
+    repo = repo_url_of(built_site).removeprefix("https://github.com/")
+    prefix = (f"https://colab.research.google.com/github/{repo}/blob/"
+              f"{tasks.NOTEBOOKS_BRANCH}/")
+    assert len(links) == 1 and links[0].startswith(prefix), f"{name}: {links}"
+    path = links[0].removeprefix(prefix)
+    assert path == page.relative_to(DOCS).with_suffix(".ipynb").as_posix(), (name, path)
+    assert path.endswith(".ipynb") and (built_site / path).is_file(), (name, path)
+    notebook = json.loads((built_site / path).read_text("utf8"))
+    first = next(c["source"] for c in notebook["cells"] if c["cell_type"] == "code")
+    check_install_cell(built_site, first, name)
+
+
+def test_pages_without_a_notebook_have_no_colab_link(built_site):
+    """The landing page, the performance page and any page without blocks that run."""
+    without = [p for p in CHAPTERS if p not in WITH_CODE]
+    assert without, "every page has a notebook: this test checks nothing"
+    for page in without:
+        assert not COLAB_LINK.search(page_html(built_site, page)), page.relative_to(ROOT)
+
+
+def test_colab_links_need_a_repository_on_github(monkeypatch):
+    """Without a repository (REPO_URL unset, see tasks.py's site_env), or with one elsewhere
+    than GitHub (Colab opens GitHub's alone), no page gets a Colab address, so
+    overrides/main.html shows no button."""
+    from types import SimpleNamespace
+
+    from hooks.site import COLAB, colab_url, on_page_context
+
+    def page(src_uri, **meta):
+        return SimpleNamespace(file=SimpleNamespace(src_uri=src_uri), meta=meta)
+
+    expected = {
+        "conv.md": "https://colab.research.google.com/github/o/r/blob/notebooks/conv.ipynb",
+        "notebooks/s4_lab.py": (
+            "https://colab.research.google.com/github/o/r/blob/notebooks/notebooks/"
+            "s4_lab.ipynb"),
+        "performance.md": None,  # no notebook
+    }
+    for repo in ("https://github.com/o/r", "https://github.com/o/r.git", None, "",
+                 "https://gitlab.com/o/r"):
+        for src_uri, url in expected.items():
+            chapter = page(src_uri, **({"notebook": "conv.ipynb"} if src_uri == "conv.md"
+                                       else {}))
+            on_page_context({}, chapter, {"repo_url": repo}, None)
+            want = url if repo and "github.com" in repo else None
+            assert chapter.meta.get(COLAB) == want, (repo, src_uri)
+    assert colab_url(None, "conv.ipynb") is None
+
+
 def head_sha() -> str:
     import subprocess
 
