@@ -166,13 +166,13 @@ def source_commit() -> str:
 
 def publish_notebooks(args: list[str]) -> int:
     """`python3 tasks.py publish-notebooks SITE_DIR REMOTE [--branch notebooks]`: every
-    ``*.ipynb`` of the built site, at its path on the site, as the one commit of BRANCH on
-    REMOTE (force-pushed, a new orphan commit each time). Colab opens notebooks only from
-    GitHub, and the build writes them (they are not committed): the pages' "Open in Colab"
-    links point into this branch (overrides/main.html). Plain git, no other dependency (the
-    deploy job runs it without the project's environment); with GITHUB_TOKEN set, the push
-    to an https REMOTE authenticates with it, as actions/checkout does, kept out of the
-    command line and of any file."""
+    ``*.ipynb`` of the built site, at its path on the site, as the one commit of BRANCH
+    on REMOTE (force-pushed, a new orphan commit each time). Colab opens notebooks only
+    from GitHub, and the build writes them (they are not committed): the pages' "Open in
+    Colab" links point into this branch (overrides/main.html). Plain git, no other
+    dependency (the deploy job runs it without the project's environment); with
+    GITHUB_TOKEN set, the push to an https REMOTE authenticates with it, as
+    actions/checkout does, kept out of the command line and of any file."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="tasks.py publish-notebooks")

@@ -83,8 +83,9 @@ NOTEBOOK = (
     "notebook"  # page.meta key: the chapter's notebook, relative to the site root
 )
 COLAB = "colab"  # page.meta key: the page's notebook on Colab (overrides/main.html)
-# The branch that the deploy publishes the site's notebooks to (tasks.py's NOTEBOOKS_BRANCH):
-# Colab opens notebooks only from GitHub, and these are written by the build.
+# The branch that the deploy publishes the site's notebooks to (tasks.py's
+# NOTEBOOKS_BRANCH): Colab opens notebooks only from GitHub, and these are written by
+# the build.
 NOTEBOOKS_BRANCH = "notebooks"
 GITHUB_REPO = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?")
 CHAPTER_MAP = "<!-- chapter map -->"
@@ -589,8 +590,8 @@ def colab_url(repo_url: str | None, notebook: str) -> str | None:
 
 
 def on_page_context(context, page, config, nav):
-    """The "Open in Colab" button's address, on each page with a notebook: a chapter's (set
-    above) or a lab's."""
+    """The "Open in Colab" button's address, on each page with a notebook: a chapter's
+    (set above) or a lab's."""
     src_uri = page.file.src_uri
     notebook = page.meta.get(NOTEBOOK) or (
         notebook_uri(src_uri) if is_lab(src_uri) else None

@@ -306,9 +306,10 @@ def test_chapter_shows_its_stamp_and_downloads_its_notebook(session: Session) ->
 
 
 def check_colab_button(page: Page, notebook: str, repo: str | None = None) -> None:
-    """The "Open in Colab" button beside the download button: visible, with Colab's icon,
-    opening ``notebook`` (its path on the site) from the repository's `notebooks` branch,
-    where the deploy publishes the site's notebooks (not followed: the tests stay offline)."""
+    """The "Open in Colab" button beside the download button: visible, with Colab's
+    icon, opening ``notebook`` (its path on the site) from the repository's `notebooks`
+    branch, where the deploy publishes the site's notebooks (not followed: the tests
+    stay offline)."""
     repo = repo or page.locator(".md-header a.md-source").get_attribute("href")
     button = page.locator('a.md-content__button[title="Open in Colab"]')
     assert button.count() == 1 and button.is_visible(), page.url

@@ -232,10 +232,11 @@ COLAB_LINK = re.compile(r'<a href="([^"]*)" title="Open in Colab"')
 @pytest.mark.parametrize("page", WITH_CODE + NOTEBOOK_FILES,
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_page_opens_its_notebook_in_colab(built_site, page):
-    """Every chapter with a notebook and every lab has an "Open in Colab" button: Colab's
-    address of the file at the notebook's path on the site (the one the download button
-    gives), on the branch the deploy publishes the notebooks to (tasks.py publish-notebooks,
-    tested in test_workflows.py); that notebook's first code cell installs the package."""
+    """Every chapter with a notebook and every lab has an "Open in Colab" button:
+    Colab's address of the file at the notebook's path on the site (the one the download
+    button gives), on the branch the deploy publishes the notebooks to (tasks.py
+    publish-notebooks, tested in test_workflows.py); that notebook's first code cell
+    installs the package."""
     import tasks
 
     name = page.relative_to(ROOT)
@@ -261,8 +262,8 @@ def test_pages_without_a_notebook_have_no_colab_link(built_site):
 
 
 def test_colab_links_need_a_repository_on_github(monkeypatch):
-    """Without a repository (REPO_URL unset, see tasks.py's site_env), or with one elsewhere
-    than GitHub (Colab opens GitHub's alone), no page gets a Colab address, so
+    """Without a repository (REPO_URL unset, see tasks.py's site_env), or with one
+    elsewhere than GitHub (Colab opens GitHub's alone), no page gets a Colab address, so
     overrides/main.html shows no button."""
     from types import SimpleNamespace
 
@@ -272,7 +273,9 @@ def test_colab_links_need_a_repository_on_github(monkeypatch):
         return SimpleNamespace(file=SimpleNamespace(src_uri=src_uri), meta=meta)
 
     expected = {
-        "conv.md": "https://colab.research.google.com/github/o/r/blob/notebooks/conv.ipynb",
+        "conv.md": (
+            "https://colab.research.google.com/github/o/r/blob/notebooks/conv.ipynb"
+        ),
         "notebooks/s4_lab.py": (
             "https://colab.research.google.com/github/o/r/blob/notebooks/notebooks/"
             "s4_lab.ipynb"),

@@ -157,9 +157,9 @@ PUBLISH_STEP = "Publish the notebooks for Colab"
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_every_command_is_one_the_tests_run(workflow: pathlib.Path) -> None:
     """A workflow runs `tasks.py build` (the command the site tests run, as written),
-    `tasks.py test` with some of its parts (what the full local run runs), or the deploy's
-    `tasks.py publish-notebooks` (run as written by the test below), one line each; nothing
-    else, so nothing CI does goes untried on a developer's machine."""
+    `tasks.py test` with some of its parts (what the full local run runs), or the
+    deploy's `tasks.py publish-notebooks` (run as written by the test below), one line
+    each; nothing else, so nothing CI does goes untried on a developer's machine."""
     for job, _, step in steps(workflow):
         if "run" not in step:
             continue
@@ -232,7 +232,7 @@ def test_the_build_step_as_written_builds_the_site(built_site) -> None:
     assert (built_site / "index.html").is_file() and (built_site / "sitemap.xml").is_file()
 
 
-# --- the notebooks for Colab --------------------------------------------------------------
+# --- the notebooks for Colab ----------------------------------------------------
 
 
 def git_out(repo: pathlib.Path, *args: str) -> str:
@@ -241,10 +241,11 @@ def git_out(repo: pathlib.Path, *args: str) -> str:
 
 
 def test_the_deploy_publishes_the_notebooks_the_site_job_uploads(site: dict) -> None:
-    """The site job uploads the built site's notebooks (on pushes to main, as it uploads the
-    site for Pages); the deploy job, after every job passed, downloads them into the folder
-    its publish step names, and publishes them with the GITHUB_TOKEN in an environment
-    variable (the checkout keeps no credentials) before it deploys the pages that link them."""
+    """The site job uploads the built site's notebooks (on pushes to main, as it uploads
+    the site for Pages); the deploy job, after every job passed, downloads them into the
+    folder its publish step names, and publishes them with the GITHUB_TOKEN in an
+    environment variable (the checkout keeps no credentials) before it deploys the pages
+    that link them."""
     upload = [s for s in site["jobs"]["site"]["steps"]
               if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     assert len(upload) == 1, upload
@@ -266,10 +267,11 @@ def test_the_deploy_publishes_the_notebooks_the_site_job_uploads(site: dict) -> 
 
 
 def test_publish_notebooks_pushes_exactly_the_linked_notebooks(built_site, tmp_path) -> None:
-    """The deploy's publish step, run as written (its remote a local bare repository), makes
-    branch `notebooks` one commit whose files are the site's notebooks, byte for byte, at
-    the paths the pages' Colab links name, and a README naming the source commit; run again
-    on other notebooks, it replaces the branch (a new orphan commit, force-pushed)."""
+    """The deploy's publish step, run as written (its remote a local bare repository),
+    makes branch `notebooks` one commit whose files are the site's notebooks, byte for
+    byte, at the paths the pages' Colab links name, and a README naming the source
+    commit; run again on other notebooks, it replaces the branch (a new orphan commit,
+    force-pushed)."""
     assert built_site.resolve() == (ROOT / "site").resolve()  # the step's `site`
     (step,) = [s for _, _, s in steps(SITE) if s.get("name") == PUBLISH_STEP]
     remote = tmp_path / "remote.git"
