@@ -84,6 +84,11 @@ def test_external_links_are_listed_in_one_place(built_site, pages):
     listed = listed_links()
     repo = repo_url_of(built_site)  # the header's, edit and commit links: the build's own
     own = ("http://127.0.0.1:8000/",) + ((repo + "/",) if repo else ())
+    if repo:  # and its notebooks on Colab (the Open in Colab buttons, see test_site.py)
+        colab = repo.replace(
+            "https://github.com/", "https://colab.research.google.com/github/"
+        )
+        own += (colab + "/blob/notebooks/",)
     for page, links in pages.items():
         for target in links.targets:
             if re.match(r"https?:", target) and target != repo and not target.startswith(
