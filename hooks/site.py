@@ -6,7 +6,9 @@
   (``overrides/main.html``). ``tests/site/test_site.py`` runs each one and compares it with
   the page. Each lab (a jupytext file) is written as ``notebooks/<lab>.ipynb`` too, the file
   its page's download button gives. Where the build knows the repository (``repo_url``), a
-  notebook's first code cell installs the package from it when it is missing.
+  notebook's first code cell installs the package from it when it is missing, and (on
+  GitHub) the page gets an "Open in Colab" button too, pointing into the branch that the
+  deploy publishes the notebooks to (``tasks.py publish-notebooks``).
 * **Chapter numbers** in the nav's reading order, in the nav (so in the previous/next footer)
   and in each chapter's heading.
 * **A verified-with stamp** at the bottom of each such page and of each lab notebook: the Python, torch and numpy
@@ -80,6 +82,12 @@ continuation_chains = fences.continuation_chains
 NOTEBOOK = (
     "notebook"  # page.meta key: the chapter's notebook, relative to the site root
 )
+COLAB = "colab"  # page.meta key: the page's notebook on Colab (overrides/main.html)
+# The branch that the deploy publishes the site's notebooks to (tasks.py's
+# NOTEBOOKS_BRANCH): Colab opens notebooks only from GitHub, and these are written by
+# the build.
+NOTEBOOKS_BRANCH = "notebooks"
+GITHUB_REPO = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?")
 CHAPTER_MAP = "<!-- chapter map -->"
 FIGURES = "performance/"  # where the performance page's figures go in the site
 
@@ -567,6 +575,30 @@ def on_page_markdown(text, page, config, files):
             text = re.sub(r"\A(\s*)# ", rf"\g<1># {number}. ", text)
         return text.rstrip("\n") + "\n\n" + stamp(page.file.src_uri, config["repo_url"])
     return text
+
+
+def colab_url(repo_url: str | None, notebook: str) -> str | None:
+    """Colab's address of a notebook of the site (``conv.ipynb``,
+    ``notebooks/s4_lab.ipynb``): the file at the same path on the repository's
+    NOTEBOOKS_BRANCH; none without a GitHub repository (Colab opens GitHub's alone)."""
+    if not (match := GITHUB_REPO.fullmatch(repo_url or "")):
+        return None
+    return (
+        f"https://colab.research.google.com/github/{match.group(1)}/blob/"
+        f"{NOTEBOOKS_BRANCH}/{notebook}"
+    )
+
+
+def on_page_context(context, page, config, nav):
+    """The "Open in Colab" button's address, on each page with a notebook: a chapter's
+    (set above) or a lab's."""
+    src_uri = page.file.src_uri
+    notebook = page.meta.get(NOTEBOOK) or (
+        notebook_uri(src_uri) if is_lab(src_uri) else None
+    )
+    if notebook and (url := colab_url(config["repo_url"], notebook)):
+        page.meta[COLAB] = url
+    return context
 
 
 @event_priority(50)  # before print-site keeps each page's HTML for the print page

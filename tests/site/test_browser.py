@@ -56,7 +56,9 @@ class Session:
 
     def goto(self, path: str) -> None:
         response = self.page.goto(self.origin + path, wait_until="load")
-        assert response is not None and response.ok, f"GET {path}: {response and response.status}"
+        assert response is not None and response.ok, (
+            f"GET {path}: {response and response.status}"
+        )
         wait_for_math(self.page)
 
     def assert_clean(self) -> None:
@@ -81,7 +83,9 @@ def session(request, browser: Browser, origin: str, built_site) -> Iterator[Sess
     index = origin + "/search/search_index.json"
     empty = None
     if not request.node.get_closest_marker("search"):
-        config = json.loads((built_site / "search" / "search_index.json").read_text("utf8"))
+        config = json.loads(
+            (built_site / "search" / "search_index.json").read_text("utf8")
+        )
         empty = json.dumps({"config": config["config"], "docs": []})
 
     def route(route) -> None:
@@ -144,7 +148,9 @@ def wait_for_math(page: Page) -> None:
         page.wait_for_function(MATH_DONE, polling=POLL_MS)
     except PlaywrightTimeoutError:
         state = math_state(page)
-        raise AssertionError(f"{page.url}: katex-init.js left math unhandled: {state}") from None
+        raise AssertionError(
+            f"{page.url}: katex-init.js left math unhandled: {state}"
+        ) from None
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -162,8 +168,14 @@ def test_page_renders_math_offline_without_errors(session: Session, path: str) -
             session.page.locator('a[title="Download the notebook"]').click()
         assert info.value.suggested_filename == path.split("/")[-2] + ".ipynb"
         notebook = json.loads(pathlib.Path(info.value.path()).read_text("utf8"))
-        assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
-        assert "find_spec" in notebook["cells"][1]["source"]  # the install cell, then the lab
+        assert (
+            notebook["nbformat"] == 4
+            and notebook["cells"][0]["cell_type"] == "markdown"
+        )
+        assert (
+            "find_spec" in notebook["cells"][1]["source"]
+        )  # the install cell, then the lab
+        check_colab_button(session.page, "notebooks/" + info.value.suggested_filename)
     # The print page is rendered without the theme's bundle (overrides/main.html): its math
     # comes from katex-init.js alone, which the checks above have just seen done.
     bundle = [r for r in session.requests if "/assets/javascripts/bundle." in r]
@@ -186,7 +198,8 @@ def test_math_in_headings_renders_in_the_table_of_contents(session: Session) -> 
     session.goto("/attention/")
     toc = session.page.evaluate(
         r"""() => [...document.querySelectorAll('.md-nav--secondary .md-nav__link')].map(a => ({
-            text: a.textContent, katex: a.querySelectorAll('.katex').length}))""")
+            text: a.textContent, katex: a.querySelectorAll('.katex').length}))"""
+    )
     assert not [t for t in toc if "\\(" in t["text"]], toc
     assert sum(t["katex"] for t in toc) >= 3, toc  # S = QK^T, W_QK and W_OV
     session.assert_clean()
@@ -201,7 +214,9 @@ def test_instant_navigation_rerenders_math(session: Session) -> None:
     page.evaluate("() => { window.__noReload = true; }")
     page.evaluate("() => { window.__old = document.querySelector('article'); }")
     page.locator('.md-content a[href$="einsum/"]').first.click()
-    page.wait_for_function("() => window.__noReload !== true || !window.__old.isConnected")
+    page.wait_for_function(
+        "() => window.__noReload !== true || !window.__old.isConnected"
+    )
     instant = page.evaluate("() => window.__noReload === true")
     assert instant, "a full page load, not an instant swap"
     assert page.url == session.origin + "/einsum/", page.url
@@ -223,10 +238,15 @@ def search(page: Page, query: str) -> list[dict]:
         box.press("End")  # the keyup Material listens to
         if not value:
             page.wait_for_function(
-                "() => !document.querySelector('.md-search-result__item')", polling=POLL_MS)
+                "() => !document.querySelector('.md-search-result__item')",
+                polling=POLL_MS,
+            )
     page.wait_for_selector(".md-search-result__item")
-    return page.eval_on_selector_all(".md-search-result__item a", """links => links.map(a => ({
-        path: new URL(a.href).pathname, text: a.innerText}))""")
+    return page.eval_on_selector_all(
+        ".md-search-result__item a",
+        """links => links.map(a => ({
+        path: new URL(a.href).pathname, text: a.innerText}))""",
+    )
 
 
 @pytest.mark.search
@@ -239,7 +259,11 @@ def test_search_finds_chapters_and_names_used_in_code(session: Session) -> None:
     page.wait_for_function(
         "() => document.activeElement?.matches('input[data-md-component=\"search-query\"]')"
     )
-    for query, path in [("einsum", "/einsum/"), ("unfold", "/conv/"), ("hippo", "/s4/")]:
+    for query, path in [
+        ("einsum", "/einsum/"),
+        ("unfold", "/conv/"),
+        ("hippo", "/s4/"),
+    ]:
         results = search(page, query)
         assert any(r["path"].startswith(path) for r in results), (query, results)
         tex = [r["text"] for r in results if "\\(" in r["text"] or "\\[" in r["text"]]
@@ -252,15 +276,20 @@ def test_landing_page_maps_the_chapters(session: Session) -> None:
     session.goto("/")
     rows = session.page.eval_on_selector_all(
         ".md-content table tbody tr",
-        "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText.trim()))")
+        "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText.trim()))",
+    )
     nav = session.page.eval_on_selector_all(
-        ".md-nav--primary .md-nav__link", "links => links.map(a => a.innerText.trim())")
+        ".md-nav--primary .md-nav__link", "links => links.map(a => a.innerText.trim())"
+    )
     chapters = [f"{row[0]}. {row[1]}" for row in rows]  # numbered as in the nav
     assert chapters and chapters == [t for t in nav if t in chapters], (chapters, nav)
     assert [int(row[0]) for row in rows] == list(range(1, len(rows) + 1)), rows
     # A chapter's own module, or (a page of checks built on other chapters) the modules it uses.
-    assert all(row[2].startswith("snippets.") or re.match(
-        r"no module of its own; its blocks use snippets\.\w+", row[2]) for row in rows), rows
+    assert all(
+        row[2].startswith("snippets.")
+        or re.match(r"no module of its own; its blocks use snippets\.\w+", row[2])
+        for row in rows
+    ), rows
     session.assert_clean()
 
 
@@ -280,17 +309,25 @@ def test_chapter_shows_its_stamp_and_downloads_its_notebook(session: Session) ->
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo or ""), repo
     commit = stamp.locator("a").filter(has=page.locator("code"))
     assert commit.is_visible() and re.fullmatch(
-        re.escape(repo) + r"/commit/[0-9a-f]{40}", commit.get_attribute("href")), repo
+        re.escape(repo) + r"/commit/[0-9a-f]{40}", commit.get_attribute("href")
+    ), repo
     edit = page.locator('a[rel="edit"]')
-    assert edit.is_visible() and edit.get_attribute("href") == repo + "/edit/main/docs/conv.md"
+    assert (
+        edit.is_visible()
+        and edit.get_attribute("href") == repo + "/edit/main/docs/conv.md"
+    )
     heading = page.locator("article h1").inner_text()
     number = int(re.match(r"(\d+)\. ", heading).group(1))
-    previous, following = (page.locator(f".md-footer__link--{d}") for d in ("prev", "next"))
+    previous, following = (
+        page.locator(f".md-footer__link--{d}") for d in ("prev", "next")
+    )
     assert previous.is_visible() and following.is_visible()
     assert re.search(rf"^Previous\s+{number - 1}\. ", previous.inner_text(), re.M), (
-        previous.inner_text())
+        previous.inner_text()
+    )
     assert re.search(rf"^Next\s+{number + 1}\. ", following.inner_text(), re.M), (
-        following.inner_text())
+        following.inner_text()
+    )
     button = page.locator('a[title="Download this chapter as a notebook"]')
     assert button.is_visible()
     with page.expect_download() as info:
@@ -299,8 +336,26 @@ def test_chapter_shows_its_stamp_and_downloads_its_notebook(session: Session) ->
 
     notebook = json.loads(pathlib.Path(info.value.path()).read_text("utf8"))
     assert info.value.suggested_filename == "conv.ipynb"
-    assert notebook["nbformat"] == 4 and any(c["cell_type"] == "code" for c in notebook["cells"])
+    assert notebook["nbformat"] == 4 and any(
+        c["cell_type"] == "code" for c in notebook["cells"]
+    )
+    check_colab_button(page, "conv.ipynb", repo)
     session.assert_clean()
+
+
+def check_colab_button(page: Page, notebook: str, repo: str | None = None) -> None:
+    """The "Open in Colab" button beside the download button: visible, with Colab's
+    icon, opening ``notebook`` (its path on the site) from the repository's `notebooks`
+    branch, where the deploy publishes the site's notebooks (not followed: the tests
+    stay offline)."""
+    repo = repo or page.locator(".md-header a.md-source").get_attribute("href")
+    button = page.locator('a.md-content__button[title="Open in Colab"]')
+    assert button.count() == 1 and button.is_visible(), page.url
+    assert button.locator("svg").count() == 1
+    expected = repo.replace(
+        "https://github.com/", "https://colab.research.google.com/github/"
+    )
+    assert button.get_attribute("href") == f"{expected}/blob/notebooks/{notebook}"
 
 
 class Formulas(HTMLParser):
@@ -327,17 +382,23 @@ class Formulas(HTMLParser):
             self.formulas[-1] += data
 
 
-def test_every_formula_on_the_site_renders(session: Session, built_site: pathlib.Path) -> None:
+def test_every_formula_on_the_site_renders(
+    session: Session, built_site: pathlib.Path
+) -> None:
     """All the math of every page, rendered in one page by KaTeX with katex-init.js' delimiters
     and error handling: a formula KaTeX cannot parse fails here even on pages the tests above
     do not open."""
     formulas = []
     for page in sorted(built_site.rglob("*.html")):
-        if page.parent.name == "print_page":  # every page's formulas again, rendered above
+        if (
+            page.parent.name == "print_page"
+        ):  # every page's formulas again, rendered above
             continue
         parser = Formulas()
         parser.feed(page.read_text("utf8"))
-        formulas += [(str(page.relative_to(built_site)), f.strip()) for f in parser.formulas]
+        formulas += [
+            (str(page.relative_to(built_site)), f.strip()) for f in parser.formulas
+        ]
     assert len(formulas) > 100, len(formulas)
     formulas.append(("a known-bad formula", r"\(\fracx\)"))  # the check can fail
     session.goto("/")
@@ -353,6 +414,8 @@ def test_every_formula_on_the_site_renders(session: Session, built_site: pathlib
             });
             if (!errors.length && !node.querySelector('.katex')) errors.push('not delimited');
             return errors.length ? [`${page}: ${source}: ${errors.join('; ')}`] : [];
-        })""", formulas)
+        })""",
+        formulas,
+    )
     assert failures[-1].startswith("a known-bad formula"), failures[-1:]
     assert not failures[:-1], "\n".join(failures[:-1])

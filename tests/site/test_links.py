@@ -16,8 +16,12 @@ from tests.docblocks import DOCS, ROOT
 from tests.site.conftest import repo_url_of
 
 LINKS = ROOT / "includes" / "links.md"
-THEME_LINKS = {"https://squidfunk.github.io/mkdocs-material/"}  # the footer's "Made with"
-EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)  # http:, https:, mailto:, data:, ...
+THEME_LINKS = {
+    "https://squidfunk.github.io/mkdocs-material/"
+}  # the footer's "Made with"
+EXTERNAL = re.compile(
+    r"^[a-z][a-z0-9+.-]*:", re.I
+)  # http:, https:, mailto:, data:, ...
 
 
 class Links(HTMLParser):
@@ -34,8 +38,9 @@ class Links(HTMLParser):
             if attrs.get(name):
                 self.ids.add(attrs[name])
         for name in ("href", "src"):
-            if attrs.get(name) and not (tag == "link" and attrs.get("rel") in (
-                    "canonical", "alternate")):  # the published address, not a file here
+            if attrs.get(name) and not (
+                tag == "link" and attrs.get("rel") in ("canonical", "alternate")
+            ):  # the published address, not a file here
                 self.targets.append(attrs[name])
 
 
@@ -49,7 +54,9 @@ def pages(built_site) -> dict[pathlib.Path, Links]:
     return parsed
 
 
-def resolve(site: pathlib.Path, page: pathlib.Path, target: str) -> tuple[pathlib.Path, str]:
+def resolve(
+    site: pathlib.Path, page: pathlib.Path, target: str
+) -> tuple[pathlib.Path, str]:
     """The file a relative link of a page points to (a directory means its index.html)."""
     base = "/" + page.relative_to(site).as_posix()
     url = urlsplit(urljoin(base, target))
@@ -82,18 +89,34 @@ def test_external_links_are_listed_in_one_place(built_site, pages):
     """Pages link outside the site only through includes/links.md, so the whole list of
     external links is one file to review (and to check online, which the tests never do)."""
     listed = listed_links()
-    repo = repo_url_of(built_site)  # the header's, edit and commit links: the build's own
+    repo = repo_url_of(
+        built_site
+    )  # the header's, edit and commit links: the build's own
     own = ("http://127.0.0.1:8000/",) + ((repo + "/",) if repo else ())
+    if repo:  # and its notebooks on Colab (the Open in Colab buttons, see test_site.py)
+        colab = repo.replace(
+            "https://github.com/", "https://colab.research.google.com/github/"
+        )
+        own += (colab + "/blob/notebooks/",)
     for page, links in pages.items():
         for target in links.targets:
-            if re.match(r"https?:", target) and target != repo and not target.startswith(
-                    own):  # the site's own address when local, and its repository
+            if (
+                re.match(r"https?:", target)
+                and target != repo
+                and not target.startswith(own)
+            ):  # the site's own address when local, and its repository
                 assert target in listed | THEME_LINKS, (
-                    f"{page}: {target} is not in {LINKS.relative_to(ROOT)}")
-    inline = [f"{p.relative_to(ROOT)}: {m}" for p in sorted(DOCS.rglob("*.md"))
-              for m in re.findall(r"\]\((https?:[^)]*)\)", p.read_text("utf8"))]
-    assert not inline, ("write external links as [text][name] with the URL in "
-                        f"{LINKS.relative_to(ROOT)}:\n" + "\n".join(inline))
+                    f"{page}: {target} is not in {LINKS.relative_to(ROOT)}"
+                )
+    inline = [
+        f"{p.relative_to(ROOT)}: {m}"
+        for p in sorted(DOCS.rglob("*.md"))
+        for m in re.findall(r"\]\((https?:[^)]*)\)", p.read_text("utf8"))
+    ]
+    assert not inline, (
+        "write external links as [text][name] with the URL in "
+        f"{LINKS.relative_to(ROOT)}:\n" + "\n".join(inline)
+    )
 
 
 def test_each_external_link_is_defined_once():
@@ -113,5 +136,7 @@ def test_the_link_check_finds_a_broken_link_and_anchor(built_site, pages):
     assert resolve(built_site, page, "no-such-chapter/")[0].is_file() is False
     path, anchor = resolve(built_site, page, "einsum/#no-such-section")
     assert path.is_file() and anchor not in pages[path].ids
-    path, anchor = resolve(built_site, built_site / "einsum" / "index.html", "../conv/#conv1d")
+    path, anchor = resolve(
+        built_site, built_site / "einsum" / "index.html", "../conv/#conv1d"
+    )
     assert path == built_site / "conv" / "index.html"

@@ -11,12 +11,22 @@ from urllib.parse import urljoin
 import pytest
 from markdown_it import MarkdownIt
 
-from tests.docblocks import (DOCS, NOTEBOOKS, PYTHON, ROOT, chapter_blocks, chapter_notebook,
-                             fence_lang, notebook_cells)
+from tests.docblocks import (
+    DOCS,
+    NOTEBOOKS,
+    PYTHON,
+    ROOT,
+    chapter_blocks,
+    chapter_notebook,
+    fence_lang,
+    notebook_cells,
+)
 from tests.site.conftest import repo_url_of
 
 CHAPTERS = sorted(DOCS.rglob("*.md"))
-WITH_CODE = [p for p in CHAPTERS if chapter_blocks(p)]  # pages that get a notebook and a stamp
+WITH_CODE = [
+    p for p in CHAPTERS if chapter_blocks(p)
+]  # pages that get a notebook and a stamp
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.py"))
 
 
@@ -26,8 +36,8 @@ class CodeBlocks(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=False)
         self.blocks: list[dict] = []
-        self.depth = 0           # div nesting inside the current block, 0 when outside
-        self.field = None        # "code" or "title" while reading one
+        self.depth = 0  # div nesting inside the current block, 0 when outside
+        self.field = None  # "code" or "title" while reading one
 
     def handle_starttag(self, tag, attrs):
         classes = (dict(attrs).get("class") or "").split()
@@ -37,15 +47,21 @@ class CodeBlocks(HTMLParser):
                 self.field = "code"
             elif tag == "span" and "filename" in classes:
                 self.field = "title"
-        elif tag == "div" and "highlight" in classes and any(
-                c.removeprefix("language-") in PYTHON for c in classes):
+        elif (
+            tag == "div"
+            and "highlight" in classes
+            and any(c.removeprefix("language-") in PYTHON for c in classes)
+        ):
             self.depth = 1
             self.blocks.append({"code": "", "title": ""})
 
     def handle_endtag(self, tag):
         if not self.depth:
             return
-        if tag in ("code", "span") and self.field == {"code": "code", "span": "title"}[tag]:
+        if (
+            tag in ("code", "span")
+            and self.field == {"code": "code", "span": "title"}[tag]
+        ):
             self.field = None
         self.depth -= tag == "div"
 
@@ -65,16 +81,19 @@ class NotebookCode(HTMLParser):
     code (``div.highlight-ipynb``), the text its copy button copies (``div.clipboard-copy-txt``)
     and the input prompts (``In [k]:`` once executed)."""
 
-    FIELDS = {"highlight-ipynb": "shown", "clipboard-copy-txt": "copied",
-              "jp-InputPrompt": "prompts"}
+    FIELDS = {
+        "highlight-ipynb": "shown",
+        "clipboard-copy-txt": "copied",
+        "jp-InputPrompt": "prompts",
+    }
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.shown: list[str] = []
         self.copied: list[str] = []
         self.prompts: list[str] = []
-        self.field = None        # the list being filled while inside one of those divs
-        self.depth = 0           # div nesting inside it
+        self.field = None  # the list being filled while inside one of those divs
+        self.depth = 0  # div nesting inside it
 
     def handle_starttag(self, tag, attrs):
         if self.field is not None:
@@ -115,18 +134,26 @@ def test_site_shows_what_ran(built_site, chapter):
     blocks = chapter_blocks(chapter)
     assert len(shown) == len(blocks), (
         f"{chapter.relative_to(ROOT)}: the page shows {len(shown)} Python blocks, "
-        f"the doc tests see {len(blocks)}")
+        f"the doc tests see {len(blocks)}"
+    )
     for html_block, block in zip(shown, blocks):
         where = f"{chapter.relative_to(ROOT)}:{block.line}"
         assert html_block["code"].rstrip("\n") == block.code.rstrip("\n"), (
-            f"{where}: the page shows other code than the doc test runs")
+            f"{where}: the page shows other code than the doc test runs"
+        )
         if not block.runs:
-            assert html_block["title"].startswith("Not run: ") and len(html_block["title"]) > 12, (
+            assert (
+                html_block["title"].startswith("Not run: ")
+                and len(html_block["title"]) > 12
+            ), (
                 f"{where}: a notest block needs a visible reason, "
-                '{.python notest title="Not run: <why>"}')
+                '{.python notest title="Not run: <why>"}'
+            )
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_notebook_page_shows_what_ran(built_site, notebook):
     """A notebook's page shows (and copies) its code cells, same code, same order, as the
     notebook test runs them; the build executed each once, in order; the download button
@@ -143,35 +170,50 @@ def test_notebook_page_shows_what_ran(built_site, notebook):
         html_cells = getattr(parser, field)
         assert len(html_cells) == len(cells), (
             f"{name}: the page has {len(html_cells)} code cells ({field}), the test runs "
-            f"{len(cells)}")
+            f"{len(cells)}"
+        )
         for k, (html_cell, cell) in enumerate(zip(html_cells, cells), 1):
             assert html_cell.rstrip("\n") == cell.code.rstrip("\n"), (
-                f"{name}:{cell.line}: code cell {k}: the page ({field}) is not what ran")
-    executed = [" ".join(p.split()) for p in parser.prompts if p.strip()]  # &nbsp; to space
+                f"{name}:{cell.line}: code cell {k}: the page ({field}) is not what ran"
+            )
+    executed = [
+        " ".join(p.split()) for p in parser.prompts if p.strip()
+    ]  # &nbsp; to space
     assert executed == [f"In [{k}]:" for k in range(1, len(cells) + 1)], (
-        f"{name}: the build did not execute every code cell once, in order: {executed}")
+        f"{name}: the build did not execute every code cell once, in order: {executed}"
+    )
 
     link = re.search(r'<a href="([^"]+)"[^>]*title="Download the notebook"', page)
     target = notebook.relative_to(DOCS).with_suffix(".ipynb").as_posix()
     assert link and link.group(1) == "../" + notebook.with_suffix(".ipynb").name, (
-        f"{name}: no download button for {target}")
+        f"{name}: no download button for {target}"
+    )
     published = json.loads(built_site.joinpath(target).read_text("utf8"))
     assert published["nbformat"] == 4
     code = [c["source"] for c in published["cells"] if c["cell_type"] == "code"]
     check_install_cell(built_site, code[0], name)
     assert code[1:] == [c.code.rstrip("\n") for c in cells], (
-        f"{target}: its code cells after the install cell are not the lab's")
+        f"{target}: its code cells after the install cell are not the lab's"
+    )
     source = jupytext.read(notebook)
-    assert [c["source"] for c in published["cells"] if c["cell_type"] == "markdown"] == [
-        c.source for c in source.cells if c.cell_type == "markdown"], f"{target}: prose differs"
+    assert [
+        c["source"] for c in published["cells"] if c["cell_type"] == "markdown"
+    ] == [c.source for c in source.cells if c.cell_type == "markdown"], (
+        f"{target}: prose differs"
+    )
 
     blocks = CodeBlocks()
     blocks.feed(page)
-    fences = [t for cell in jupytext.read(notebook).cells if cell.cell_type == "markdown"
-              for t in MarkdownIt("commonmark").parse(cell.source)
-              if t.type == "fence" and fence_lang(t.info) in PYTHON]
+    fences = [
+        t
+        for cell in jupytext.read(notebook).cells
+        if cell.cell_type == "markdown"
+        for t in MarkdownIt("commonmark").parse(cell.source)
+        if t.type == "fence" and fence_lang(t.info) in PYTHON
+    ]
     assert not blocks.blocks and not fences, (
-        f"{name}: Python outside the code cells is shown but never run")
+        f"{name}: Python outside the code cells is shown but never run"
+    )
 
 
 @functools.cache
@@ -181,7 +223,7 @@ def nav_pages() -> tuple[str, ...]:
 
     def pages(items):
         for item in items:
-            for value in (item.values() if isinstance(item, dict) else [item]):
+            for value in item.values() if isinstance(item, dict) else [item]:
                 yield from pages(value) if isinstance(value, list) else [value]
 
     return tuple(pages(load_config(str(ROOT / "mkdocs.yml"))["nav"]))
@@ -190,8 +232,9 @@ def nav_pages() -> tuple[str, ...]:
 def test_every_chapter_is_in_the_nav():
     """A chapter or notebook outside the nav is built but unreachable, and then nobody reads its
     checks."""
-    assert sorted(nav_pages()) == sorted(str(p.relative_to(DOCS))
-                                         for p in CHAPTERS + NOTEBOOK_FILES)
+    assert sorted(nav_pages()) == sorted(
+        str(p.relative_to(DOCS)) for p in CHAPTERS + NOTEBOOK_FILES
+    )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -201,7 +244,8 @@ def test_block_options_use_the_superfences_form(chapter):
     for block in chapter_blocks(chapter):
         info = block.info.strip()
         assert len(info.split()) == 1 or info.startswith("{"), (
-            f"{chapter.relative_to(ROOT)}:{block.line}: write {{.python ...}}, not {info!r}")
+            f"{chapter.relative_to(ROOT)}:{block.line}: write {{.python ...}}, not {info!r}"
+        )
 
 
 @pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
@@ -212,25 +256,121 @@ def test_chapter_notebook_is_the_page(built_site, chapter):
     page = page_html(built_site, chapter)
     shown = CodeBlocks()
     shown.feed(page)
-    ran = [b["code"].rstrip("\n") for b in shown.blocks if not b["title"].startswith("Not run")]
+    ran = [
+        b["code"].rstrip("\n")
+        for b in shown.blocks
+        if not b["title"].startswith("Not run")
+    ]
     notebook = chapter_notebook(built_site, chapter)
-    install, *code = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    install, *code = [
+        c["source"] for c in notebook["cells"] if c["cell_type"] == "code"
+    ]
     check_install_cell(built_site, install, name)
     assert code == ran, f"{name}: the notebook's code cells are not the page's blocks"
     assert len(code) == sum(b.runs for b in chapter_blocks(chapter))
-    prose = "\n".join(c["source"] for c in notebook["cells"] if c["cell_type"] == "markdown")
+    prose = "\n".join(
+        c["source"] for c in notebook["cells"] if c["cell_type"] == "markdown"
+    )
     assert "--8<--" not in prose and "](" + chapter.name not in prose, (
-        f"{name}: an include or a relative page link left in the notebook's prose")
-    link = re.search(r'<a href="([^"]+)"[^>]*title="Download this chapter as a notebook"', page)
+        f"{name}: an include or a relative page link left in the notebook's prose"
+    )
+    link = re.search(
+        r'<a href="([^"]+)"[^>]*title="Download this chapter as a notebook"', page
+    )
     target = chapter.relative_to(DOCS).with_suffix(".ipynb").as_posix()
-    assert link and link.group(1) == "../" + target, f"{name}: no notebook download button"
+    assert link and link.group(1) == "../" + target, (
+        f"{name}: no notebook download button"
+    )
+
+
+COLAB_LINK = re.compile(r'<a href="([^"]*)" title="Open in Colab"')
+
+
+@pytest.mark.parametrize(
+    "page", WITH_CODE + NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_page_opens_its_notebook_in_colab(built_site, page):
+    """Every chapter with a notebook and every lab has an "Open in Colab" button:
+    Colab's address of the file at the notebook's path on the site (the one the download
+    button gives), on the branch the deploy publishes the notebooks to (tasks.py
+    publish-notebooks, tested in test_workflows.py); that notebook's first code cell
+    installs the package."""
+    import tasks
+
+    name = page.relative_to(ROOT)
+    links = COLAB_LINK.findall(page_html(built_site, page))
+    repo = repo_url_of(built_site).removeprefix("https://github.com/")
+    prefix = (
+        f"https://colab.research.google.com/github/{repo}/blob/"
+        f"{tasks.NOTEBOOKS_BRANCH}/"
+    )
+    assert len(links) == 1 and links[0].startswith(prefix), f"{name}: {links}"
+    path = links[0].removeprefix(prefix)
+    assert path == page.relative_to(DOCS).with_suffix(".ipynb").as_posix(), (name, path)
+    assert path.endswith(".ipynb") and (built_site / path).is_file(), (name, path)
+    notebook = json.loads((built_site / path).read_text("utf8"))
+    first = next(c["source"] for c in notebook["cells"] if c["cell_type"] == "code")
+    check_install_cell(built_site, first, name)
+
+
+def test_pages_without_a_notebook_have_no_colab_link(built_site):
+    """The landing page, the performance page and any page without blocks that run."""
+    without = [p for p in CHAPTERS if p not in WITH_CODE]
+    assert without, "every page has a notebook: this test checks nothing"
+    for page in without:
+        assert not COLAB_LINK.search(page_html(built_site, page)), page.relative_to(
+            ROOT
+        )
+
+
+def test_colab_links_need_a_repository_on_github(monkeypatch):
+    """Without a repository (REPO_URL unset, see tasks.py's site_env), or with one
+    elsewhere than GitHub (Colab opens GitHub's alone), no page gets a Colab address, so
+    overrides/main.html shows no button."""
+    from types import SimpleNamespace
+
+    from hooks.site import COLAB, colab_url, on_page_context
+
+    def page(src_uri, **meta):
+        return SimpleNamespace(file=SimpleNamespace(src_uri=src_uri), meta=meta)
+
+    expected = {
+        "conv.md": (
+            "https://colab.research.google.com/github/o/r/blob/notebooks/conv.ipynb"
+        ),
+        "notebooks/s4_lab.py": (
+            "https://colab.research.google.com/github/o/r/blob/notebooks/notebooks/"
+            "s4_lab.ipynb"
+        ),
+        "performance.md": None,  # no notebook
+    }
+    for repo in (
+        "https://github.com/o/r",
+        "https://github.com/o/r.git",
+        None,
+        "",
+        "https://gitlab.com/o/r",
+    ):
+        for src_uri, url in expected.items():
+            chapter = page(
+                src_uri, **({"notebook": "conv.ipynb"} if src_uri == "conv.md" else {})
+            )
+            on_page_context({}, chapter, {"repo_url": repo}, None)
+            want = url if repo and "github.com" in repo else None
+            assert chapter.meta.get(COLAB) == want, (repo, src_uri)
+    assert colab_url(None, "conv.ipynb") is None
 
 
 def head_sha() -> str:
     import subprocess
 
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def check_install_cell(built_site, cell: str, name) -> None:
@@ -242,7 +382,8 @@ def check_install_cell(built_site, cell: str, name) -> None:
     compact = re.sub(r'"\s+"', "", cell)  # the requirement's string, its pieces joined
     assert 'if importlib.util.find_spec("snippets") is None:' in cell, f"{name}: {cell}"
     assert f'"executable-ml-notes[book] @ git+{repo}@{head_sha()}"' in compact, (
-        f"{name}: the first code cell does not install this commit's package:\n{cell}")
+        f"{name}: the first code cell does not install this commit's package:\n{cell}"
+    )
 
 
 @pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
@@ -251,7 +392,9 @@ def test_chapter_has_a_verified_with_stamp(built_site, chapter):
     check_stamp(built_site, chapter)
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_lab_notebook_has_a_verified_with_stamp(built_site, notebook):
     check_stamp(built_site, notebook)
 
@@ -267,19 +410,30 @@ def check_stamp(built_site, chapter):
     stamp = re.search(r'<div class="verified-stamp">(.*?)</div>', page, re.S)
     assert stamp, f"{chapter.relative_to(ROOT)}: no verified-with stamp"
     text = html.unescape(re.sub(r"<[^>]+>", "", stamp.group(1)))
-    commit = subprocess.run(["git", "log", "-1", "--format=%h"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    for expected in (f"Python {platform.python_version()}", f"torch {torch.__version__}",
-                     f"numpy {numpy.__version__}", f"commit {commit}",
-                     f"pytest docs/{chapter.relative_to(DOCS).as_posix()}"):
-        assert expected in text, f"{chapter.relative_to(ROOT)}: the stamp lacks {expected!r}"
+    commit = subprocess.run(
+        ["git", "log", "-1", "--format=%h"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    for expected in (
+        f"Python {platform.python_version()}",
+        f"torch {torch.__version__}",
+        f"numpy {numpy.__version__}",
+        f"commit {commit}",
+        f"pytest docs/{chapter.relative_to(DOCS).as_posix()}",
+    ):
+        assert expected in text, (
+            f"{chapter.relative_to(ROOT)}: the stamp lacks {expected!r}"
+        )
     # The commit links to itself in the repository; the page's edit button to its source.
     repo = repo_url_of(built_site)
-    assert f'<a href="{repo}/commit/{head_sha()}"><code>{commit}</code></a>' in stamp.group(1)
+    assert (
+        f'<a href="{repo}/commit/{head_sha()}"><code>{commit}</code></a>'
+        in stamp.group(1)
+    )
     edit = re.search(r'<a href="([^"]+)"[^>]*rel="edit"', page)
     source = chapter.relative_to(DOCS).as_posix()
     assert edit and edit.group(1) == f"{repo}/edit/main/docs/{source}", (
-        f"{chapter.relative_to(ROOT)}: edit link {edit and edit.group(1)}")
+        f"{chapter.relative_to(ROOT)}: edit link {edit and edit.group(1)}"
+    )
 
 
 DEPRECATED = """
@@ -305,7 +459,9 @@ def test_a_deprecation_fails_a_doc_block(pytester, category):
         result = pytester.runpytest_inprocess("chapter.md")
         result.assert_outcomes(failed=1)
         assert category in result.stdout.str()
-        pytester.makepyprojecttoml(re.sub(r"\nfilterwarnings = \[.*?\n\]", "", settings, flags=re.S))
+        pytester.makepyprojecttoml(
+            re.sub(r"\nfilterwarnings = \[.*?\n\]", "", settings, flags=re.S)
+        )
         pytester.runpytest_inprocess("chapter.md").assert_outcomes(passed=1)  # no guard
 
 
@@ -343,23 +499,41 @@ def torch_imported():
 
 
 def test_a_chain_runs_each_block_once_and_a_failure_fails_what_follows(
-        torch_imported, pytester, monkeypatch):
+    torch_imported, pytester, monkeypatch
+):
     """tests/docblocks.py's ChainRunner: a page whose blocks continue one another runs each
     block once, in one namespace (a function of the first block sees a name the second
     defines); after a failing block, the next one runs its whole chain again and fails too.
     Two pages in one run (a pytest process costs 3 s here): one passes, one fails at its
     third block."""
-    pytester.makepyprojecttoml((ROOT / "pyproject.toml").read_text("utf8"))  # --markdown-docs
-    for name, check, runs in [("passes", "area(2.0) == 12.0", 1), ("fails", "area(2.0) == 0.0", 2)]:
+    pytester.makepyprojecttoml(
+        (ROOT / "pyproject.toml").read_text("utf8")
+    )  # --markdown-docs
+    for name, check, runs in [
+        ("passes", "area(2.0) == 12.0", 1),
+        ("fails", "area(2.0) == 0.0", 2),
+    ]:
         page = CHAIN.replace("{check}", check).replace("{runs}", str(runs))
         pytester.makefile(".md", **{name: page.replace("{name}", name)})
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    result = pytester.runpytest_subprocess(  # not in-process: that would import torch anew
-        "passes.md", "fails.md", "-p", "tests.docblocks", "-p", "no:cacheprovider", "-rA")
+    result = (
+        pytester.runpytest_subprocess(  # not in-process: that would import torch anew
+            "passes.md",
+            "fails.md",
+            "-p",
+            "tests.docblocks",
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+        )
+    )
     result.assert_outcomes(passed=6, failed=2)
     outcomes = re.findall(r"^(PASSED|FAILED) (\w+)\.md", result.stdout.str(), re.M)
-    assert sorted(outcomes) == sorted([("PASSED", "passes")] * 4 + [("PASSED", "fails")] * 2
-                                      + [("FAILED", "fails")] * 2), outcomes
+    assert sorted(outcomes) == sorted(
+        [("PASSED", "passes")] * 4
+        + [("PASSED", "fails")] * 2
+        + [("FAILED", "fails")] * 2
+    ), outcomes
 
 
 def test_lab_notebook_math_is_wrapped_for_katex():
@@ -368,34 +542,46 @@ def test_lab_notebook_math_is_wrapped_for_katex():
     are."""
     from hooks.site import notebook_math
 
-    cell = ('<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput">\n'
-            r"<p>Inline $s(x) = \nabla_x \log p(x)$, a price of $5 and $6, and</p>"
-            "\n" r"<p>$$\sum_i w_i = 1$$</p></div>")
+    cell = (
+        '<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput">\n'
+        r"<p>Inline $s(x) = \nabla_x \log p(x)$, a price of $5 and $6, and</p>"
+        "\n"
+        r"<p>$$\sum_i w_i = 1$$</p></div>"
+    )
     code = '<div class="jp-CodeCell"><span class="s2">"$x_1$"</span></div>'
     assert notebook_math(cell + code) == (
         '<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-MarkdownOutput">\n'
         r'<p>Inline <span class="arithmatex">\(s(x) = \nabla_x \log p(x)\)</span>, '
         "a price of $5 and $6, and</p>\n"
-        r'<p><span class="arithmatex">\[\sum_i w_i = 1\]</span></p></div>' + code)
+        r'<p><span class="arithmatex">\[\sum_i w_i = 1\]</span></p></div>' + code
+    )
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_lab_notebook_page_leaves_no_raw_math(built_site, notebook):
     """Every `$` formula of the lab's Markdown cells reached the page as arithmatex math."""
     import jupytext
 
     from hooks.site import DISPLAY_MATH, INLINE_MATH, MARKDOWN_CELL
 
-    sources = "\n".join(c.source for c in jupytext.read(notebook).cells
-                        if c.cell_type == "markdown")
-    expected = len(DISPLAY_MATH.findall(sources)) + len(INLINE_MATH.findall(
-        DISPLAY_MATH.sub("", sources)))
-    cells = "".join(m[2] for m in MARKDOWN_CELL.finditer(page_html(built_site, notebook)))
+    sources = "\n".join(
+        c.source for c in jupytext.read(notebook).cells if c.cell_type == "markdown"
+    )
+    expected = len(DISPLAY_MATH.findall(sources)) + len(
+        INLINE_MATH.findall(DISPLAY_MATH.sub("", sources))
+    )
+    cells = "".join(
+        m[2] for m in MARKDOWN_CELL.finditer(page_html(built_site, notebook))
+    )
     assert cells.count('class="arithmatex"') == expected
     assert not DISPLAY_MATH.search(cells) and not INLINE_MATH.search(cells)
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "notebook", NOTEBOOK_FILES, ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_lab_page_links_jupyterlab_styles_once(built_site, notebook):
     """JupyterLab's stylesheet is one shared file that each lab page links, not ~570 KB
     inlined into each page (and parsed again by the search index on every build)."""
@@ -404,7 +590,9 @@ def test_lab_page_links_jupyterlab_styles_once(built_site, notebook):
     page = page_html(built_site, notebook)
     inline = [len(m[1]) for m in STYLE.finditer(page)]
     assert max(inline, default=0) < SHARED_STYLE_BYTES, inline
-    links = re.findall(r'<link rel="stylesheet" href="((?:\.\./)+assets/jupyter/\w+\.css)">', page)
+    links = re.findall(
+        r'<link rel="stylesheet" href="((?:\.\./)+assets/jupyter/\w+\.css)">', page
+    )
     assert len(links) == 1, links
     css = (built_site / notebook.relative_to(DOCS).with_suffix("") / links[0]).resolve()
     assert css.is_file() and ".jupyter-wrapper" in css.read_text("utf8")[:2000]
@@ -420,45 +608,71 @@ def test_blocks_and_labs_import_only_what_the_package_declares():
     import jupytext
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf8"))["project"]
-    declared = {re.match(r"[\w-]+", d).group(0).replace("-", "_") for d in
-                project["dependencies"] + project["optional-dependencies"]["book"]}
+    declared = {
+        re.match(r"[\w-]+", d).group(0).replace("-", "_")
+        for d in project["dependencies"] + project["optional-dependencies"]["book"]
+    }
     allowed = declared | set(sys.stdlib_module_names) | {"snippets"}
-    sources = [(f"{p.relative_to(ROOT)}:{b.line}", b.code) for p in CHAPTERS
-               for b in chapter_blocks(p)]
-    sources += [(str(p.relative_to(ROOT)), c.source) for p in NOTEBOOK_FILES
-                for c in jupytext.read(p).cells if c.cell_type == "code"]
+    sources = [
+        (f"{p.relative_to(ROOT)}:{b.line}", b.code)
+        for p in CHAPTERS
+        for b in chapter_blocks(p)
+    ]
+    sources += [
+        (str(p.relative_to(ROOT)), c.source)
+        for p in NOTEBOOK_FILES
+        for c in jupytext.read(p).cells
+        if c.cell_type == "code"
+    ]
     undeclared = []
     for where, code in sources:
         for node in ast.walk(ast.parse(code)):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
-            undeclared += [f"{where}: {n}" for n in names if n.split(".")[0] not in allowed]
-    assert not undeclared, "imports outside pyproject.toml's dependencies and `book` extra:\n" + (
-        "\n".join(undeclared))
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            undeclared += [
+                f"{where}: {n}" for n in names if n.split(".")[0] not in allowed
+            ]
+    assert not undeclared, (
+        "imports outside pyproject.toml's dependencies and `book` extra:\n"
+        + ("\n".join(undeclared))
+    )
     assert declared >= {"torch", "numpy", "pytest", "einops", "matplotlib"}, declared
 
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t]")  # ASCII controls but newline
+CONTROL_CHARACTERS = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f\t]"
+)  # ASCII controls but newline
 
 
 def test_sources_hold_no_control_characters():
     """A TAB in a chapter is almost always a `\\t` that a Python string ate: `\\text` and `\\top`
     written through one come out as TAB + "ext" and TAB + "op", which KaTeX renders without an
     error (a TAB is whitespace to it)."""
-    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()[:80]!r}"
-             for folder in (DOCS, ROOT / "snippets", ROOT / "includes")
-             for path in sorted(folder.rglob("*")) if path.suffix in (".md", ".py")
-             for n, line in enumerate(path.read_text("utf8").split("\n"), 1)
-             if CONTROL_CHARACTERS.search(line)]
+    found = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()[:80]!r}"
+        for folder in (DOCS, ROOT / "snippets", ROOT / "includes")
+        for path in sorted(folder.rglob("*"))
+        if path.suffix in (".md", ".py")
+        for n, line in enumerate(path.read_text("utf8").split("\n"), 1)
+        if CONTROL_CHARACTERS.search(line)
+    ]
     assert not found, "control characters:\n" + "\n".join(found)
 
 
 def test_chapter_notebooks_hold_no_control_characters(built_site):
     """The same in the chapter notebooks the build writes (their cells' text, JSON decoded)."""
-    found = [f"{chapter.relative_to(ROOT)} notebook, cell {i}: {line.strip()[:80]!r}"
-             for chapter in WITH_CODE
-             for i, cell in enumerate(chapter_notebook(built_site, chapter)["cells"])
-             for line in "".join(cell["source"]).split("\n") if CONTROL_CHARACTERS.search(line)]
+    found = [
+        f"{chapter.relative_to(ROOT)} notebook, cell {i}: {line.strip()[:80]!r}"
+        for chapter in WITH_CODE
+        for i, cell in enumerate(chapter_notebook(built_site, chapter)["cells"])
+        for line in "".join(cell["source"]).split("\n")
+        if CONTROL_CHARACTERS.search(line)
+    ]
     assert not found, "control characters:\n" + "\n".join(found)
 
 
@@ -476,20 +690,29 @@ def test_chapters_are_numbered_in_reading_order(built_site):
     the nav's order: "3. Optimisation" in the nav, the page's heading and its window title;
     the landing page, the labs and the pages without code (performance) are not numbered."""
     pages = titled_nav_pages()
-    chapters = [uri for _, uri in pages if uri.endswith(".md") and uri != "index.md"
-                and chapter_blocks(DOCS / uri)]
+    chapters = [
+        uri
+        for _, uri in pages
+        if uri.endswith(".md") and uri != "index.md" and chapter_blocks(DOCS / uri)
+    ]
     assert len(chapters) >= 10, chapters
-    nav = [html.unescape(re.sub(r"<[^>]+>|\s+", " ", m).strip()) for m in re.findall(
-        r'<a href="[^"]*"\s+class="md-nav__link[^"]*">(.*?)</a>',
-        (built_site / "index.html").read_text("utf8"), re.S)]
+    nav = [
+        html.unescape(re.sub(r"<[^>]+>|\s+", " ", m).strip())
+        for m in re.findall(
+            r'<a href="[^"]*"\s+class="md-nav__link[^"]*">(.*?)</a>',
+            (built_site / "index.html").read_text("utf8"),
+            re.S,
+        )
+    ]
     for title, uri in pages:
         number = chapters.index(uri) + 1 if uri in chapters else None
         expected = f"{number}. {title}" if number else title
         assert expected in nav, (uri, expected, nav)
         page = page_html(built_site, DOCS / uri)
         if uri != "index.md":  # the landing page's window title is the site's name
-            assert re.search(rf"<title>{re.escape(html.escape(expected, quote=False))} - ",
-                             page), uri
+            assert re.search(
+                rf"<title>{re.escape(html.escape(expected, quote=False))} - ", page
+            ), uri
         if uri.endswith(".md") and number:
             h1 = re.search(r"<h1[^>]*>(.*?)<", page).group(1)
             assert h1.startswith(f"{number}. "), (uri, h1)
@@ -498,8 +721,11 @@ def test_chapters_are_numbered_in_reading_order(built_site):
 
 def url(uri: str) -> str:
     """A page's address in the site (MkDocs' directory URLs): ``conv.md`` -> ``/conv/``."""
-    return "/" + re.sub(r"(^|/)index$", "", uri.rsplit(".", 1)[0]) + ("/" if uri != "index.md"
-                                                                      else "")
+    return (
+        "/"
+        + re.sub(r"(^|/)index$", "", uri.rsplit(".", 1)[0])
+        + ("/" if uri != "index.md" else "")
+    )
 
 
 def test_footer_links_previous_and_next_in_reading_order(built_site):
@@ -508,15 +734,23 @@ def test_footer_links_previous_and_next_in_reading_order(built_site):
     pages = titled_nav_pages()
     for k, (_, uri) in enumerate(pages):
         page = page_html(built_site, DOCS / uri)
-        for direction, neighbour in (("prev", pages[k - 1] if k else None),
-                                     ("next", pages[k + 1] if k + 1 < len(pages) else None)):
-            link = re.search(rf'<a href="([^"]*)" class="md-footer__link '
-                             rf'md-footer__link--{direction}"', page)
+        for direction, neighbour in (
+            ("prev", pages[k - 1] if k else None),
+            ("next", pages[k + 1] if k + 1 < len(pages) else None),
+        ):
+            link = re.search(
+                rf'<a href="([^"]*)" class="md-footer__link '
+                rf'md-footer__link--{direction}"',
+                page,
+            )
             if neighbour is None:
                 assert link is None, (uri, direction)
                 continue
             assert link, f"{uri}: no {direction} link in the footer"
-            assert urljoin(url(uri), link.group(1)) == url(neighbour[1]), (uri, direction)
+            assert urljoin(url(uri), link.group(1)) == url(neighbour[1]), (
+                uri,
+                direction,
+            )
 
 
 def test_repository_comes_from_ci_or_the_origin_remote(monkeypatch, tmp_path):
@@ -531,16 +765,35 @@ def test_repository_comes_from_ci_or_the_origin_remote(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     assert "REPO_URL" not in tasks.site_env()  # no remote: no repository links
-    for remote in ("https://github.com/Owner/notes.git", "git@github.com:Owner/notes.git",
-                   "https://github.com/Owner/notes", "ssh://git@github.com/Owner/notes.git"):
-        subprocess.run(["git", "-C", str(tmp_path), "remote", "remove", "origin"],
-                       capture_output=True)
-        subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote],
-                       check=True)
+    for remote in (
+        "https://github.com/Owner/notes.git",
+        "git@github.com:Owner/notes.git",
+        "https://github.com/Owner/notes",
+        "ssh://git@github.com/Owner/notes.git",
+    ):
+        subprocess.run(
+            ["git", "-C", str(tmp_path), "remote", "remove", "origin"],
+            capture_output=True,
+        )
+        subprocess.run(
+            ["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True
+        )
         assert tasks.site_env()["REPO_URL"] == "https://github.com/Owner/notes", remote
-    subprocess.run(["git", "-C", str(tmp_path), "remote", "set-url", "origin",
-                    "https://gitlab.com/Owner/notes.git"], check=True)
-    assert "REPO_URL" not in tasks.site_env()  # not GitHub: no Colab, no GitHub-style links
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(tmp_path),
+            "remote",
+            "set-url",
+            "origin",
+            "https://gitlab.com/Owner/notes.git",
+        ],
+        check=True,
+    )
+    assert (
+        "REPO_URL" not in tasks.site_env()
+    )  # not GitHub: no Colab, no GitHub-style links
     monkeypatch.setenv("GITHUB_REPOSITORY", "ci-owner/ci-notes")
     env = tasks.site_env()
     assert env["REPO_URL"] == "https://github.com/ci-owner/ci-notes"
@@ -572,10 +825,12 @@ def test_without_a_repository_the_build_links_none(monkeypatch, caplog):
     assert commit_link(None) == f"`{provenance()['commit']}`"
     assert install_cell(None) is None
     assert "/commit/" in commit_link("https://github.com/o/r") and install_cell(
-        "https://github.com/o/r")
+        "https://github.com/o/r"
+    )
 
 
 # --- search and the print page --------------------------------------------------------------
+
 
 def search_index(site: pathlib.Path) -> dict:
     import json
@@ -587,8 +842,12 @@ def pages_where_search_finds(index: dict, word: str, separator: str) -> set[str]
     """The pages with an entry that has ``word`` among its words, split by ``separator`` as
     Material's search splits the text it indexes and the query (in the browser, a JavaScript
     regex; this one reads the same in Python)."""
-    return {entry["location"].split("#")[0] for entry in index["docs"]
-            if word in re.split(separator, html.unescape(entry["title"] + " " + entry["text"]))}
+    return {
+        entry["location"].split("#")[0]
+        for entry in index["docs"]
+        if word
+        in re.split(separator, html.unescape(entry["title"] + " " + entry["text"]))
+    }
 
 
 def test_search_finds_names_used_in_code(built_site):
@@ -609,10 +868,13 @@ def test_search_previews_show_no_tex(built_site):
     from hooks.site import CODE
 
     index = search_index(built_site)
-    tex = [f"{entry['location']}: {part[max(0, part.find(delim) - 40):][:100]!r}"
-           for entry in index["docs"]
-           for k, part in enumerate(CODE.split(entry["title"] + "\n" + entry["text"]))
-           for delim in ("\\(", "\\[", "\\)", "\\]") if k % 2 == 0 and delim in part]
+    tex = [
+        f"{entry['location']}: {part[max(0, part.find(delim) - 40) :][:100]!r}"
+        for entry in index["docs"]
+        for k, part in enumerate(CODE.split(entry["title"] + "\n" + entry["text"]))
+        for delim in ("\\(", "\\[", "\\)", "\\]")
+        if k % 2 == 0 and delim in part
+    ]
     assert not tex, "TeX in the search index:\n" + "\n".join(tex[:10])
     hippo = [e["text"] for e in index["docs"] if e["location"].startswith("s4/#hippo")]
     assert hippo and "u(s)" in hippo[0], hippo[:1]  # the page's \\(u(s)\\), as text
@@ -623,18 +885,25 @@ def test_search_previews_turn_tex_into_text():
     from hooks.site import plain_math, plain_search_math
 
     assert plain_math(r"\frac{\partial L}{\partial \theta_{i}}") == "(∂ L)/(∂ θ_i)"
-    assert plain_math(r"S = QK^\top,\ \lVert x \rVert_2 \le \tfrac12") == "S = QKᵀ, ‖ x ‖_2 ≤ 1/2"
+    assert (
+        plain_math(r"S = QK^\top,\ \lVert x \rVert_2 \le \tfrac12")
+        == "S = QKᵀ, ‖ x ‖_2 ≤ 1/2"
+    )
     assert plain_math(r"\mathbb{E}\big[\log \sigma(z)\big] \in \{0, 1\}") == (
-        "E[log σ(z)] ∈ {0, 1}")
-    assert plain_search_math(r"<p>the path \(u(s)\) and \[\sum_i w_i\]</p>"
-                             r'<pre><code>match=r"\(x\)"</code></pre>') == (
-        r'<p>the path u(s) and ∑_i w_i</p><pre><code>match=r"\(x\)"</code></pre>')
+        "E[log σ(z)] ∈ {0, 1}"
+    )
+    assert plain_search_math(
+        r"<p>the path \(u(s)\) and \[\sum_i w_i\]</p>"
+        r'<pre><code>match=r"\(x\)"</code></pre>'
+    ) == (r'<p>the path u(s) and ∑_i w_i</p><pre><code>match=r"\(x\)"</code></pre>')
 
 
 def headings(page: str) -> list[str]:
     """The text of a page's ``h1`` headings."""
-    return [html.unescape(re.sub(r"<[^>]+>", "", h)).strip("¶ \n")
-            for h in re.findall(r"<h1\b[^>]*>(.*?)</h1>", page, re.S)]
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", h)).strip("¶ \n")
+        for h in re.findall(r"<h1\b[^>]*>(.*?)</h1>", page, re.S)
+    ]
 
 
 def test_print_page_is_the_book_in_reading_order(built_site):
@@ -648,30 +917,46 @@ def test_print_page_is_the_book_in_reading_order(built_site):
     assert keys == [re.sub(r"\.\w+$", "", uri).replace("/", "-") for uri in uris], keys
     for uri, body in zip(uris, bodies):
         heading = headings(page_html(built_site, DOCS / uri))[:1]
-        assert heading and headings(body)[:1] == heading, (uri, heading, headings(body)[:1])
+        assert heading and headings(body)[:1] == heading, (
+            uri,
+            heading,
+            headings(body)[:1],
+        )
     shown = CodeBlocks()
     shown.feed(page)
-    ran = [b.code.rstrip("\n") for uri in uris if uri.endswith(".md")
-           for b in chapter_blocks(DOCS / uri)]
+    ran = [
+        b.code.rstrip("\n")
+        for uri in uris
+        if uri.endswith(".md")
+        for b in chapter_blocks(DOCS / uri)
+    ]
     assert [b["code"].rstrip("\n") for b in shown.blocks] == ran
 
 
 def test_readme_example_is_a_block_of_the_einsum_chapter():
     """The README's example is one of the einsum chapter's blocks that run, word for word: the
     book's code in one place, quoted, never a variant that only the README has."""
-    blocks = [t.content for t in MarkdownIt("commonmark").parse(
-        (ROOT / "README.md").read_text("utf8"))
-        if t.type == "fence" and fence_lang(t.info) in PYTHON]
+    blocks = [
+        t.content
+        for t in MarkdownIt("commonmark").parse((ROOT / "README.md").read_text("utf8"))
+        if t.type == "fence" and fence_lang(t.info) in PYTHON
+    ]
     ran = {b.code for b in chapter_blocks(DOCS / "einsum.md") if b.runs}
     assert blocks and all(code in ran for code in blocks), blocks
 
 
 # --- each piece of code once per page (issue 17) ----------------------------------------------
 
-REPEAT_LIMIT = 0.05  # at most this share of a page's counted code lines repeat earlier ones
-TRIVIAL = re.compile(r"[\s()\[\]{},:;]*|else:|try:|finally:|pass|return|continue|break|\.\.\.|"
-                     r'"""|\'\'\'')
-IMPORT = re.compile(r"(?:from [\w.]+ )?import [\w., ]+(?: as \w+)?")  # one line, no brackets
+REPEAT_LIMIT = (
+    0.05  # at most this share of a page's counted code lines repeat earlier ones
+)
+TRIVIAL = re.compile(
+    r"[\s()\[\]{},:;]*|else:|try:|finally:|pass|return|continue|break|\.\.\.|"
+    r'"""|\'\'\''
+)
+IMPORT = re.compile(
+    r"(?:from [\w.]+ )?import [\w., ]+(?: as \w+)?"
+)  # one line, no brackets
 DEFINITION = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
 
 
@@ -686,10 +971,16 @@ def docstring_lines(code: str) -> set[int]:
         return set()
     lines = set()
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        if isinstance(
+            node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        ):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 lines.update(range(body[0].lineno - 1, body[0].end_lineno))
     return lines
 
@@ -712,7 +1003,11 @@ def repeats(blocks: list[str], run: int = 3) -> dict:
             defined.setdefault(definition, []).append(k + 1)
         for i, line in enumerate(code.split("\n")):
             text = line.strip()
-            if i in prose or TRIVIAL.fullmatch(text) or (text in seen and IMPORT.fullmatch(text)):
+            if (
+                i in prose
+                or TRIVIAL.fullmatch(text)
+                or (text in seen and IMPORT.fullmatch(text))
+            ):
                 continue
             counted += 1
             if text in seen:
@@ -721,9 +1016,14 @@ def repeats(blocks: list[str], run: int = 3) -> dict:
             else:
                 streak = 0
             seen.add(text)
-    return {"lines": counted, "repeated": repeated,
-            "share": repeated / counted if counted else 0.0,
-            "twice": {DEFINITION.match(d)[1]: at for d, at in defined.items() if len(at) > 1}}
+    return {
+        "lines": counted,
+        "repeated": repeated,
+        "share": repeated / counted if counted else 0.0,
+        "twice": {
+            DEFINITION.match(d)[1]: at for d, at in defined.items() if len(at) > 1
+        },
+    }
 
 
 def definitions(code: str) -> list[str]:
@@ -749,27 +1049,55 @@ def test_each_piece_of_code_is_shown_once_per_page(built_site):
     """On every page, no function or class is shown twice (a later block continues from the
     one that taught it, or imports it, never both), and at most 5% of the code lines a reader
     sees repeat lines already shown on that page."""
-    report = {str(c.relative_to(ROOT)): repeats(page_code(built_site, c)) for c in WITH_CODE}
+    report = {
+        str(c.relative_to(ROOT)): repeats(page_code(built_site, c)) for c in WITH_CODE
+    }
     table = "\n".join(
         f"  {page:32} {r['repeated']:4}/{r['lines']:<5} {r['share']:6.1%}"
-        + (f"  shown twice: {', '.join(f'{n} (blocks {at})' for n, at in r['twice'].items())}"
-           if r["twice"] else "")
-        for page, r in report.items())
-    bad = [page for page, r in report.items() if r["twice"] or r["share"] > REPEAT_LIMIT]
-    assert not bad, (f"pages that show code twice: {', '.join(bad)}\n"
-                     f"  page                             repeated/lines\n{table}")
+        + (
+            f"  shown twice: {', '.join(f'{n} (blocks {at})' for n, at in r['twice'].items())}"
+            if r["twice"]
+            else ""
+        )
+        for page, r in report.items()
+    )
+    bad = [
+        page for page, r in report.items() if r["twice"] or r["share"] > REPEAT_LIMIT
+    ]
+    assert not bad, (
+        f"pages that show code twice: {', '.join(bad)}\n"
+        f"  page                             repeated/lines\n{table}"
+    )
 
 
 def test_repeats_counts_what_a_reader_sees_again():
-    r = repeats(["import torch\ndef f(x):\n    return x + 1\n", "import torch\n\n)\nf(2)\n",
-                 "def f(x):\n    return x + 1\n", "y = 2\nf(2)\ny = 3\n",
-                 "def f(x):\n    return x + 2\n"], run=2)  # another f: an example of its own
+    r = repeats(
+        [
+            "import torch\ndef f(x):\n    return x + 1\n",
+            "import torch\n\n)\nf(2)\n",
+            "def f(x):\n    return x + 1\n",
+            "y = 2\nf(2)\ny = 3\n",
+            "def f(x):\n    return x + 2\n",
+        ],
+        run=2,
+    )  # another f: an example of its own
     assert (r["lines"], r["repeated"], r["twice"]) == (11, 2, {"f": [1, 3]})
-    assert repeats(["from a import b\nx = 1\ny = 2\n", "from a import b\nx = 1\ny = 2\n"])[
-        "repeated"] == 0  # two lines: under the default run of 3
-    assert repeats(["x = 1\ny = 2\nz = 3\n", "x = 1\ny = 2\nz = 3\nw = 4\n"])["repeated"] == 3
-    assert repeats(['def g():\n    """Same words."""\n', 'def h():\n    """Same words."""\n'])[
-        "repeated"] == 0
+    assert (
+        repeats(["from a import b\nx = 1\ny = 2\n", "from a import b\nx = 1\ny = 2\n"])[
+            "repeated"
+        ]
+        == 0
+    )  # two lines: under the default run of 3
+    assert (
+        repeats(["x = 1\ny = 2\nz = 3\n", "x = 1\ny = 2\nz = 3\nw = 4\n"])["repeated"]
+        == 3
+    )
+    assert (
+        repeats(
+            ['def g():\n    """Same words."""\n', 'def h():\n    """Same words."""\n']
+        )["repeated"]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("chapter", WITH_CODE, ids=lambda p: str(p.relative_to(ROOT)))
@@ -777,15 +1105,19 @@ def test_copy_chains_are_links_not_copies(built_site, chapter):
     """A continuation block names the block it continues, one earlier on the page, and carries
     no copy of its chain (copy-chain.js assembles that at the click; tests/site/test_copy.py
     checks what it copies): a page's HTML grows with its code, not with the code's square."""
-    page = (built_site / chapter.relative_to(DOCS).with_suffix("") / "index.html")
+    page = built_site / chapter.relative_to(DOCS).with_suffix("") / "index.html"
     text = page.read_text("utf8")
     assert "data-copy=" not in text, chapter
-    tags = re.findall(r"<div ([^>]*)class=\"language-(?:py|python|python3) highlight\"", text)
+    tags = re.findall(
+        r"<div ([^>]*)class=\"language-(?:py|python|python3) highlight\"", text
+    )
     ids = [re.search(r'\bid="([^"]+)"', t) for t in tags]
     seen = set()
     for tag, found in zip(tags, ids):
-        if (link := re.search(r'data-continues="([^"]+)"', tag)):
+        if link := re.search(r'data-continues="([^"]+)"', tag):
             assert link.group(1) in seen, (chapter, tag)
         if found:
             seen.add(found.group(1))
-    assert any("data-continues" in t for t in tags), f"{chapter}: no continuation blocks"
+    assert any("data-continues" in t for t in tags), (
+        f"{chapter}: no continuation blocks"
+    )
