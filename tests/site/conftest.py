@@ -34,7 +34,9 @@ import yaml
 
 from tests.docblocks import ROOT
 
-if TYPE_CHECKING:  # imported where a browser is launched, not by every test of this folder
+if (
+    TYPE_CHECKING
+):  # imported where a browser is launched, not by every test of this folder
     from playwright.sync_api import Browser
 
 WORKFLOW = ROOT / ".github" / "workflows" / "site.yml"
@@ -45,7 +47,12 @@ BUILD_STEP = "Build the site"
 def build_step() -> dict:
     """The workflow's build step: its ``run`` command, ``env`` and the folder it writes."""
     jobs = yaml.safe_load(WORKFLOW.read_text("utf8"))["jobs"]
-    steps = [s for job in jobs.values() for s in job.get("steps", []) if s.get("name") == BUILD_STEP]
+    steps = [
+        s
+        for job in jobs.values()
+        for s in job.get("steps", [])
+        if s.get("name") == BUILD_STEP
+    ]
     assert len(steps) == 1, f"{WORKFLOW.name}: {len(steps)} steps named {BUILD_STEP!r}"
     return steps[0]
 
@@ -55,7 +62,9 @@ def built_site() -> pathlib.Path:
     """The site, as `python3 tasks.py build` writes it."""
     if given := os.environ.get("SITE_DIR"):
         site = (ROOT / given).resolve()
-        assert (site / "index.html").is_file(), f"$SITE_DIR={given}: no built site there"
+        assert (site / "index.html").is_file(), (
+            f"$SITE_DIR={given}: no built site there"
+        )
         return site
     step = build_step()
     env = {**os.environ, **{k: str(v) for k, v in step.get("env", {}).items()}}
@@ -63,17 +72,29 @@ def built_site() -> pathlib.Path:
 
     if not github_repository():
         env.setdefault("REPO_URL", EXAMPLE_REPO)
-    proc = subprocess.run(step["run"], shell=True, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        step["run"],
+        shell=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, (
         f"the workflow's build step `{step['run']}` failed (exit {proc.returncode}):\n"
-        f"{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+        f"{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
+    )
     return ROOT / "site"
 
 
 # --- the browser ---------------------------------------------------------------------------
 
-CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+CANDIDATES = (
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+)
 NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Quiet and offline: no component updates, sync, or first-run fetches of Google's own.
 CHROMIUM_ARGS = [
@@ -119,7 +140,9 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         if self.path.split("?")[0] != "/sitemap.xml" or not self.site_url:
             return super().do_GET()
         body = pathlib.Path(self.directory, "sitemap.xml").read_bytes()
-        body = body.replace(f"<loc>{self.site_url}".encode(), f"<loc>{self.origin}/".encode())
+        body = body.replace(
+            f"<loc>{self.site_url}".encode(), f"<loc>{self.origin}/".encode()
+        )
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(body)))
@@ -129,13 +152,17 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
 def site_url_of(site: pathlib.Path) -> str:
     """`site_url` as the build used it: the home page's canonical link."""
-    match = re.search(r'<link rel="canonical" href="([^"]+)"', (site / "index.html").read_text())
+    match = re.search(
+        r'<link rel="canonical" href="([^"]+)"', (site / "index.html").read_text()
+    )
     return match.group(1) if match else ""
 
 
 def repo_url_of(site: pathlib.Path) -> str:
     """`repo_url` as the build used it: the header's repository link ("" when none)."""
-    match = re.search(r'<a href="([^"]+)"[^>]*class="md-source"', (site / "index.html").read_text())
+    match = re.search(
+        r'<a href="([^"]+)"[^>]*class="md-source"', (site / "index.html").read_text()
+    )
     return match.group(1) if match else ""
 
 
@@ -149,7 +176,9 @@ def origin(built_site: pathlib.Path) -> Iterator[str]:
     server.daemon_threads = True
     host, port = server.server_address[:2]
     handler.origin = f"http://{host}:{port}"
-    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name="site-server", daemon=True
+    )
     thread.start()
     try:
         yield handler.origin
@@ -179,12 +208,18 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-WAIT_ON_COPY_RUNS = ("test_every_copy_runs", "test_chapter_notebook_runs_top_to_bottom",
-                     "test_a_copy_without_its_setup_fails", "test_a_notebook_cell_that_fails_is_named")
+WAIT_ON_COPY_RUNS = (
+    "test_every_copy_runs",
+    "test_chapter_notebook_runs_top_to_bottom",
+    "test_a_copy_without_its_setup_fails",
+    "test_a_notebook_cell_that_fails_is_named",
+)
 
 
 def pytest_collection_modifyitems(items):
     """tests/site/test_copy.py's tests that wait on runs of copied code last: the runs, started
     once its browser has read the pages, go on while the other tests run."""
-    last = [item for item in items if getattr(item, "originalname", "") in WAIT_ON_COPY_RUNS]
+    last = [
+        item for item in items if getattr(item, "originalname", "") in WAIT_ON_COPY_RUNS
+    ]
     items[:] = [item for item in items if item not in last] + last

@@ -18,15 +18,22 @@ import types
 # fresh `import torch` lacks, the test checks that no copy uses them without importing them
 # (`NOT_YET_ATTRIBUTES`).
 PRELOAD = [
-    "torch", "numpy", "pytest", "einops",                # what the blocks import
-    "torch._dynamo", "numpy.random",                     # a fresh interpreter imports these on
-                                                         # first attribute access (its package's
-                                                         # __getattr__): 1.5 s in 11 runs
-    "torch.distributed.tensor",                          # the first assert_close imports it (0.9 s)
-    "torch._decomp.decompositions_for_jvp",              # the first torch.func.jvp imports it
+    "torch",
+    "numpy",
+    "pytest",
+    "einops",  # what the blocks import
+    "torch._dynamo",
+    "numpy.random",  # a fresh interpreter imports these on
+    # first attribute access (its package's
+    # __getattr__): 1.5 s in 11 runs
+    "torch.distributed.tensor",  # the first assert_close imports it (0.9 s)
+    "torch._decomp.decompositions_for_jvp",  # the first torch.func.jvp imports it
     "tests.site.copy_runner",
 ]
-NOT_YET_ATTRIBUTES = ["torch.distributed.tensor", "torch._decomp.decompositions_for_jvp"]
+NOT_YET_ATTRIBUTES = [
+    "torch.distributed.tensor",
+    "torch._decomp.decompositions_for_jvp",
+]
 
 
 def run_copy(text: str, filename: str, workdir: str, sys_path: list[str]) -> dict:
@@ -34,7 +41,9 @@ def run_copy(text: str, filename: str, workdir: str, sys_path: list[str]) -> dic
     (its ``sys.path``: ``sys_path``): a new ``__main__`` module, the repository off the path,
     output to ``<filename>.log``. Returns the traceback (None if it ran) and the output."""
     for name in [m for m in sys.modules if m == "tests" or m.startswith("tests.")]:
-        del sys.modules[name]  # this module and its package: a reader has no tests/ to import
+        del sys.modules[
+            name
+        ]  # this module and its package: a reader has no tests/ to import
     import torch
 
     torch.set_num_threads(1)  # two runs share two cores
@@ -57,7 +66,9 @@ def run_copy(text: str, filename: str, workdir: str, sys_path: list[str]) -> dic
         exec(compile(text, filename, "exec"), main.__dict__)
     except BaseException:  # noqa: BLE001 (SystemExit too: a reader's run would stop there)
         kind, value, tb = sys.exc_info()
-        error = "".join(traceback.format_exception(kind, value, tb.tb_next))  # not this frame
+        error = "".join(
+            traceback.format_exception(kind, value, tb.tb_next)
+        )  # not this frame
     seconds = time.perf_counter() - start
     sys.stdout.flush()
     sys.stderr.flush()
@@ -74,7 +85,10 @@ def child(conn, text: str, filename: str, workdir: str, sys_path: list[str]) -> 
     try:
         result = run_copy(text, filename, workdir, sys_path)
     except BaseException:  # noqa: BLE001 (a failure of this runner, not of the copy)
-        result = {"error": "the runner failed:\n" + traceback.format_exc(), "output": "",
-                  "seconds": 0.0}
+        result = {
+            "error": "the runner failed:\n" + traceback.format_exc(),
+            "output": "",
+            "seconds": 0.0,
+        }
     conn.send(result)
     conn.close()

@@ -10,16 +10,30 @@ import pytest
 from benchmarks import plots
 from benchmarks.__main__ import SUITES
 from benchmarks.bench_conv import CONFIGS
-from benchmarks.harness import (RESULTS, combined_markdown, goals_sentence, machines, run_suite,
-                                suite_markdown, time_pair, write_results)
+from benchmarks.harness import (
+    RESULTS,
+    combined_markdown,
+    goals_sentence,
+    machines,
+    run_suite,
+    suite_markdown,
+    time_pair,
+    write_results,
+)
 from benchmarks.machines import machine_name, machine_slug
 from tests.docblocks import DOCS
 
 PERFORMANCE_PAGE = DOCS / "performance.md"
 MACHINES = [folder.name for folder in machines(RESULTS)]
-RUNS = [(m, suite) for m in MACHINES for suite in SUITES
-        if (RESULTS / m / f"{suite}.json").exists()]
-AMD = "amd-epyc"   # the machine the chapters' prose names where a claim holds on it alone
+RUNS = [
+    (m, suite)
+    for m in MACHINES
+    for suite in SUITES
+    if (RESULTS / m / f"{suite}.json").exists()
+]
+AMD = (
+    "amd-epyc"  # the machine the chapters' prose names where a claim holds on it alone
+)
 
 
 def load(suite: str, machine: str) -> dict:
@@ -28,20 +42,33 @@ def load(suite: str, machine: str) -> dict:
 
 def runs(suite: str) -> dict:
     """{machine folder: results} of every machine with results of ``suite``."""
-    return {m: load(suite, m) for m in MACHINES if (RESULTS / m / f"{suite}.json").exists()}
+    return {
+        m: load(suite, m) for m in MACHINES if (RESULTS / m / f"{suite}.json").exists()
+    }
 
 
 # --- machines ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cpu, name, slug", [
-    ("AMD EPYC", "AMD EPYC", "amd-epyc"),
-    ("Intel(R) Xeon(R) Processor", "Intel Xeon", "intel-xeon"),
-    ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "Intel Xeon Platinum 8375C",
-     "intel-xeon-platinum-8375c"),
-    ("AMD EPYC 7763 64-Core Processor", "AMD EPYC 7763", "amd-epyc-7763"),
-    ("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz", "Intel Core i7-8700", "intel-core-i7-8700"),
-    ("", "unknown", "unknown"),
-])
+
+@pytest.mark.parametrize(
+    "cpu, name, slug",
+    [
+        ("AMD EPYC", "AMD EPYC", "amd-epyc"),
+        ("Intel(R) Xeon(R) Processor", "Intel Xeon", "intel-xeon"),
+        (
+            "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz",
+            "Intel Xeon Platinum 8375C",
+            "intel-xeon-platinum-8375c",
+        ),
+        ("AMD EPYC 7763 64-Core Processor", "AMD EPYC 7763", "amd-epyc-7763"),
+        (
+            "Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz",
+            "Intel Core i7-8700",
+            "intel-core-i7-8700",
+        ),
+        ("", "unknown", "unknown"),
+    ],
+)
 def test_machine_names_and_folders(cpu, name, slug):
     assert machine_name(cpu) == name
     assert machine_slug(cpu) == slug
@@ -57,6 +84,7 @@ def test_every_machine_folder_is_its_cpus_slug():
 
 # --- the results and the tables ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("machine, suite", RUNS)
 def test_results_are_complete(machine, suite):
     results = load(suite, machine)
@@ -66,7 +94,9 @@ def test_results_are_complete(machine, suite):
         assert row["ours_s"] > 0 and row["torch_s"] > 0, row["name"]
         expected = None if row["goal"] is None else row["ratio"] <= row["goal"]
         assert row["meets_goal"] == expected, row["name"]
-        if "ratio_q1" in row:  # the spread (results written before it was recorded lack it)
+        if (
+            "ratio_q1" in row
+        ):  # the spread (results written before it was recorded lack it)
             assert row["ratio_q1"] <= row["ratio"] <= row["ratio_q3"], row["name"]
         # compiled: measured (a time and its ratio), failed (a one-line reason), or neither
         # (results written before the compiled variants, or a case without one)
@@ -74,7 +104,9 @@ def test_results_are_complete(machine, suite):
         if "compiled_s" in row:
             assert row["compiled_s"] > 0 and row["compiled_ratio"] > 0, row["name"]
         if "compiled_error" in row:
-            assert row["compiled_error"] and "\n" not in row["compiled_error"], row["name"]
+            assert row["compiled_error"] and "\n" not in row["compiled_error"], row[
+                "name"
+            ]
 
 
 @pytest.mark.parametrize("machine, suite", RUNS)
@@ -93,7 +125,9 @@ def test_page_tables_are_generated_from_results(suite):
     text = (RESULTS / f"{suite}.md").read_text()
     assert text == combined_markdown(suite)
     tabs = re.findall(r'^=== "([^"]+)"$', text, flags=re.M)
-    assert tabs == [machine_name(r["machine"]["cpu"]) for r in runs(suite).values()], tabs
+    assert tabs == [machine_name(r["machine"]["cpu"]) for r in runs(suite).values()], (
+        tabs
+    )
 
 
 def test_goals_sentence_names_what_misses():
@@ -117,19 +151,22 @@ def test_time_pair_times_a_compiled_third_and_reports_a_failed_compile():
         def f():
             calls.append(name)
             order.append(name)
+
         return f, calls
+
     ours, _ = tracked("ours")
     reference, _ = tracked("torch")
     compiled, compiled_calls = tracked("compiled")
     out = time_pair(ours, reference, rounds=3, number=1, warmup=1, compiled=compiled)
     assert out["compiled_s"] > 0 and "compiled_ratio" in out
-    timed = order[-9:]   # three rounds of one call each
+    timed = order[-9:]  # three rounds of one call each
     assert [timed[3 * r] for r in range(3)] == ["ours", "torch", "compiled"], timed
     assert sorted(timed) == sorted(["ours", "torch", "compiled"] * 3), timed
-    assert len(compiled_calls) == 1 + 3   # one warm-up (the compile), three timed
+    assert len(compiled_calls) == 1 + 3  # one warm-up (the compile), three timed
 
     def broken():
         raise RuntimeError("no C++ compiler\nsecond line")
+
     out = time_pair(ours, reference, rounds=2, number=1, warmup=1, compiled=broken)
     assert out["compiled_error"] == "RuntimeError: no C++ compiler"
     assert "compiled_s" not in out and out["ours_s"] > 0
@@ -139,27 +176,59 @@ def test_a_run_is_filed_under_its_machine(tmp_path):
     """write_results puts a run in its CPU's folder, with its table, and rewrites the combined
     file with a tab for every machine; run_suite's rows carry the compiled columns."""
     amd = load("einsum", AMD)
-    other = {**amd, "machine": {**amd["machine"],
-                                "cpu": "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz"}}
+    other = {
+        **amd,
+        "machine": {
+            **amd["machine"],
+            "cpu": "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz",
+        },
+    }
     write_results(amd, tmp_path)
     write_results(other, tmp_path)
     assert sorted(d.name for d in tmp_path.iterdir()) == [
-        "amd-epyc", "einsum.md", "intel-xeon-platinum-8375c"]
+        "amd-epyc",
+        "einsum.md",
+        "intel-xeon-platinum-8375c",
+    ]
     assert json.loads((tmp_path / "amd-epyc" / "einsum.json").read_text()) == amd
     combined = (tmp_path / "einsum.md").read_text()
     assert re.findall(r'^=== "([^"]+)"$', combined, flags=re.M) == [
-        "AMD EPYC", "Intel Xeon Platinum 8375C"]
+        "AMD EPYC",
+        "Intel Xeon Platinum 8375C",
+    ]
     assert combined == combined_markdown("einsum", tmp_path)
     assert "    " + suite_markdown("einsum")(other).splitlines()[0] in combined
 
-    results = run_suite("einsum", [
-        {"name": "a", "goal": 1.5, "ours": lambda: None, "torch": lambda: None,
-         "compiled": lambda: None, "rounds": 3, "number": 1},
-        {"name": "b", "goal": None, "ours": lambda: None, "torch": lambda: None,
-         "compiled": lambda: 1 / 0, "rounds": 3, "number": 1}], write=False)
+    results = run_suite(
+        "einsum",
+        [
+            {
+                "name": "a",
+                "goal": 1.5,
+                "ours": lambda: None,
+                "torch": lambda: None,
+                "compiled": lambda: None,
+                "rounds": 3,
+                "number": 1,
+            },
+            {
+                "name": "b",
+                "goal": None,
+                "ours": lambda: None,
+                "torch": lambda: None,
+                "compiled": lambda: 1 / 0,
+                "rounds": 3,
+                "number": 1,
+            },
+        ],
+        write=False,
+    )
     a, b = results["cases"]
     assert a["compiled_s"] > 0 and "compiled_error" not in a
-    assert b["compiled_error"] == "ZeroDivisionError: division by zero" and "compiled_s" not in b
+    assert (
+        b["compiled_error"] == "ZeroDivisionError: division by zero"
+        and "compiled_s" not in b
+    )
     table = suite_markdown("einsum")(results)
     assert "| compiled (ms) | compiled ratio |" in table
     assert "torch.compile failed for b (ZeroDivisionError: division by zero)." in table
@@ -167,13 +236,16 @@ def test_a_run_is_filed_under_its_machine(tmp_path):
 
 # --- what the pages say ------------------------------------------------------------------------
 
+
 def conv_passes(results: dict):
     rows = {row["name"]: row for row in results["cases"]}
     names = list(rows)
     for config in range(len(CONFIGS)):
-        trio = [rows[name] for name in names[3 * config:3 * config + 3]]
-        assert all(row["name"].endswith(p)
-                   for row, p in zip(trio, ("forward", "input grad", "weight grad")))
+        trio = [rows[name] for name in names[3 * config : 3 * config + 3]]
+        assert all(
+            row["name"].endswith(p)
+            for row, p in zip(trio, ("forward", "input grad", "weight grad"))
+        )
         yield trio
 
 
@@ -183,11 +255,14 @@ def test_conv_page_claims(machine):
     results = load("conv", machine)
     for trio in conv_passes(results):
         # "The weight gradient is the slowest of the three"
-        assert trio[2]["ours_gflops"] < min(trio[0]["ours_gflops"], trio[1]["ours_gflops"])
+        assert trio[2]["ours_gflops"] < min(
+            trio[0]["ours_gflops"], trio[1]["ours_gflops"]
+        )
     memory = results["memory"]
     # the snippet allocates about its input copy and output; im2col its matrix on top
-    assert (memory["peak_extra_bytes"]["snippet"]
-            < 1.5 * (memory["input_bytes"] + memory["output_bytes"]))
+    assert memory["peak_extra_bytes"]["snippet"] < 1.5 * (
+        memory["input_bytes"] + memory["output_bytes"]
+    )
     assert memory["peak_extra_bytes"]["im2col"] > memory["im2col_bytes"]
 
 
@@ -197,7 +272,10 @@ def test_conv_claims_on_the_amd_epyc():
     copy_" (other machines: the generated sentence under their tables)."""
     rows = {row["name"]: row for row in load("conv", AMD)["cases"]}
     assert all(row["meets_goal"] and row["goal"] <= 1.5 for row in rows.values()), rows
-    assert rows["channels-last copy x(32,64,1024): 8 channels at a time vs all"]["ratio"] < 1 / 3
+    assert (
+        rows["channels-last copy x(32,64,1024): 8 channels at a time vs all"]["ratio"]
+        < 1 / 3
+    )
 
 
 @pytest.mark.parametrize("machine", runs("s4"))
@@ -228,10 +306,14 @@ def test_logistic_regression_claims(machine):
     results = load("logistic_regression", machine)
     rows = results["cases"]
     assert len(rows) == 3 * len(LOGIT_SHAPES) + 3, [row["name"] for row in rows]
-    elementwise = [r for r in rows if r["name"].startswith(("log_softmax", "softmax", "cross_"))]
+    elementwise = [
+        r for r in rows if r["name"].startswith(("log_softmax", "softmax", "cross_"))
+    ]
     fits = [r for r in rows if r["name"].startswith("fit, ")]
     chapter_fit = next(r for r in fits if "X(3000,16) float64" in r["name"])
-    to_tolerance = next(r for r in rows if r["name"].startswith("fit vs torch.optim.LBFGS"))
+    to_tolerance = next(
+        r for r in rows if r["name"].startswith("fit vs torch.optim.LBFGS")
+    )
     assert len(elementwise) == 3 * len(LOGIT_SHAPES) and len(fits) == 2
     assert all(r["goal"] == 1.5 for r in elementwise), elementwise
     # "at this chapter's size its loop is faster than the same loop with autograd's gradient"
@@ -260,8 +342,11 @@ def test_logistic_regression_claims_on_the_amd_epyc():
     its gradient stay within 1.5x of torch's time, and torch.exp takes several times longer
     than torch.exp2" (other machines: the sentences under their tables)."""
     results = load("logistic_regression", AMD)
-    elementwise = [r for r in results["cases"]
-                   if r["name"].startswith(("log_softmax", "softmax", "cross_"))]
+    elementwise = [
+        r
+        for r in results["cases"]
+        if r["name"].startswith(("log_softmax", "softmax", "cross_"))
+    ]
     assert all(r["goal"] == 1.5 and r["meets_goal"] for r in elementwise), elementwise
     assert results["exp"]["exp_ms"] >= 2 * results["exp"]["exp2_ms"], results["exp"]
     # "... not every CPU is like that": on some machine in the results, exp is not 2x slower
@@ -279,7 +364,9 @@ def test_every_goal_is_met_on_the_amd_epyc(suite):
 
 # --- the performance page's figures ------------------------------------------------------------
 
-IMAGE = re.compile(r"!\[([^\]]*)\]\(performance/([\w.-]+)-(light|dark)\.svg#only-(light|dark)\)")
+IMAGE = re.compile(
+    r"!\[([^\]]*)\]\(performance/([\w.-]+)-(light|dark)\.svg#only-(light|dark)\)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -292,14 +379,20 @@ def test_page_shows_every_figure_in_both_variants(figures):
     matching #only- suffix and alt text, and is one plots.figures draws; it draws no others."""
     text = PERFORMANCE_PAGE.read_text()
     links = IMAGE.findall(text)
-    assert len(links) == text.count("](performance/"), "an image link not of the expected form"
+    assert len(links) == text.count("](performance/"), (
+        "an image link not of the expected form"
+    )
     assert links, "the page shows no figures"
     shown = {}
     for alt, name, variant, only in links:
         assert variant == only and alt, (name, variant, only)
         shown.setdefault(name, set()).add(variant)
     assert all(variants == {"light", "dark"} for variants in shown.values()), shown
-    files = {f"{name}-{variant}.svg" for name, variants in shown.items() for variant in variants}
+    files = {
+        f"{name}-{variant}.svg"
+        for name, variants in shown.items()
+        for variant in variants
+    }
     assert files == set(figures), files ^ set(figures)
 
 
@@ -308,7 +401,9 @@ def test_figures_are_small_valid_svg_in_their_palette(figures):
         root = ET.fromstring(svg)
         assert root.tag == "{http://www.w3.org/2000/svg}svg", file
         assert len(svg.encode()) < 60_000, (file, len(svg.encode()))
-        assert "<dc:date>" not in svg and "<image" not in svg, file  # no date, no raster
+        assert "<dc:date>" not in svg and "<image" not in svg, (
+            file
+        )  # no date, no raster
         palette = plots.PALETTES[file.removesuffix(".svg").rsplit("-", 1)[1]]
         colours = set(re.findall(r"#[0-9a-fA-F]{6}\b", svg))
         assert colours <= set(palette.values()), (file, colours - set(palette.values()))

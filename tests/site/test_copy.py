@@ -56,17 +56,27 @@ from dataclasses import dataclass, field
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-from pytest_markdown_docs.plugin import (FenceSyntax, extract_fence_tests,
-                                         parse_superfences_block_info)
+from pytest_markdown_docs.plugin import (
+    FenceSyntax,
+    extract_fence_tests,
+    parse_superfences_block_info,
+)
 
-from tests.docblocks import DOCS, ROOT, Block, MkDocsFences, chapter_blocks, chapter_notebook
+from tests.docblocks import (
+    DOCS,
+    ROOT,
+    Block,
+    MkDocsFences,
+    chapter_blocks,
+    chapter_notebook,
+)
 from tests.site import copy_runner
 
 pytestmark = pytest.mark.browser
 
 BLOCKS = {path: chapter_blocks(path) for path in sorted(DOCS.rglob("*.md"))}
 CHAPTERS = [path for path, blocks in BLOCKS.items() if blocks]
-WORKERS = 2          # runs at a time (the machine has two cores)
+WORKERS = 2  # runs at a time (the machine has two cores)
 RUN_TIMEOUT_S = 120  # one copy
 TIMEOUT_MS = 10_000
 POLL_MS = 50  # as in test_browser.py: not on every animation frame
@@ -88,8 +98,12 @@ FOLLOW_LINK = """path => {
     link.textContent = path;
     document.querySelector('.md-content').append(link);
     link.click(); }"""
-ARRIVED = """path => location.pathname === path && !document.querySelector('article[data-leaving]')
-    && (""" + BUTTONS_READY + """)()"""
+ARRIVED = (
+    """path => location.pathname === path && !document.querySelector('article[data-leaving]')
+    && ("""
+    + BUTTONS_READY
+    + """)()"""
+)
 # Open every collapsed block (as a reader does to reach its button: a closed one copies
 # nothing), click each code block's copy button in page order and record what each click copies
 # (clipboard.js copies from a textarea: the copy event's target; "" if a click copies nothing),
@@ -148,6 +162,7 @@ def name(chapter: pathlib.Path) -> str:
 
 # --- what a copy should be ------------------------------------------------------------------
 
+
 def chains(blocks: list[Block]) -> list[list[int]]:
     """For each block, the blocks its doc test runs (indices; itself last), read with
     pytest-markdown-docs' own option parser: a ``continuation`` block follows the chain of the
@@ -178,9 +193,16 @@ def without_padding(code: str) -> list[str]:
 
 def executed(chapter: pathlib.Path) -> dict[int, str]:
     """What pytest-markdown-docs executes for each block that runs, by the block's line."""
-    return {t.start_line: t.source for t in extract_fence_tests(
-        MkDocsFences(), chapter.read_text("utf8"), 0, chapter,
-        fence_syntax=FenceSyntax.superfences)}
+    return {
+        t.start_line: t.source
+        for t in extract_fence_tests(
+            MkDocsFences(),
+            chapter.read_text("utf8"),
+            0,
+            chapter,
+            fence_syntax=FenceSyntax.superfences,
+        )
+    }
 
 
 def maximal(blocks: list[Block], block_chains: list[list[int]]) -> list[int]:
@@ -199,13 +221,14 @@ def notebook_cell_at(cells: list[str], line: int) -> int:
     """The cell that holds line ``line`` of ``notebook_script(cells)``."""
     start = 1
     for k, code in enumerate(cells, 1):
-        start += 1 + len(code.split("\n")) + 1   # the In line, the cell, the blank line
+        start += 1 + len(code.split("\n")) + 1  # the In line, the cell, the blank line
         if line < start:
             return k
     return len(cells)
 
 
 # --- running a copy -------------------------------------------------------------------------
+
 
 class CopyRunner:
     """Runs copies in fresh processes forked from a fork server that preloads the libraries;
@@ -218,9 +241,14 @@ class CopyRunner:
         # The server starts with the first run, after the browser is done (its imports would
         # slow the browser down as much as the runs themselves).
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        fresh = subprocess.run([sys.executable, "-c", "import json, sys; print(json.dumps("
-                                "sys.path[1:]))"], cwd=workdir, env=env, capture_output=True,
-                               text=True, check=True)
+        fresh = subprocess.run(
+            [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path[1:]))"],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         self.sys_path = json.loads(fresh.stdout)  # a script's own folder goes first
         self.threads = ThreadPoolExecutor(WORKERS, thread_name_prefix="copy-run")
 
@@ -229,20 +257,28 @@ class CopyRunner:
 
     def run(self, text: str, filename: str) -> dict:
         receive, send = self.context.Pipe(duplex=False)
-        process = self.context.Process(target=copy_runner.child,
-                                       args=(send, text, filename, str(self.workdir),
-                                             self.sys_path))
+        process = self.context.Process(
+            target=copy_runner.child,
+            args=(send, text, filename, str(self.workdir), self.sys_path),
+        )
         process.start()
         send.close()
         try:
             if receive.poll(RUN_TIMEOUT_S):
                 return receive.recv()
             process.kill()
-            return {"error": f"timed out after {RUN_TIMEOUT_S} s", "output": "", "seconds": 0.0}
+            return {
+                "error": f"timed out after {RUN_TIMEOUT_S} s",
+                "output": "",
+                "seconds": 0.0,
+            }
         except EOFError:
             process.join()
-            return {"error": f"the process died (exit code {process.exitcode})", "output": "",
-                    "seconds": 0.0}
+            return {
+                "error": f"the process died (exit code {process.exitcode})",
+                "output": "",
+                "seconds": 0.0,
+            }
         finally:
             process.join()
             receive.close()
@@ -251,11 +287,19 @@ class CopyRunner:
         self.threads.shutdown(wait=True, cancel_futures=True)
 
 
-def where_it_failed(chapter: pathlib.Path, blocks: list[Block], chain: list[int], text: str,
-                    filename: str, error: str) -> str:
+def where_it_failed(
+    chapter: pathlib.Path,
+    blocks: list[Block],
+    chain: list[int],
+    text: str,
+    filename: str,
+    error: str,
+) -> str:
     """The copy's failing line (the last frame in the copy), and which chapter block it is in
     when the copy is the chain's code."""
-    lines = [int(n) for n in re.findall(rf'File "{re.escape(filename)}", line (\d+)', error)]
+    lines = [
+        int(n) for n in re.findall(rf'File "{re.escape(filename)}", line (\d+)', error)
+    ]
     if not lines:
         return "outside the copied code"
     line, start = lines[-1], 1
@@ -264,22 +308,38 @@ def where_it_failed(chapter: pathlib.Path, blocks: list[Block], chain: list[int]
     for i in chain:
         length = len(blocks[i].code.strip("\n").split("\n"))
         if line < start + length:
-            return (f"line {line} of the copy is line {line - start + 1} of the block at "
-                    f"{name(chapter)}:{blocks[i].line}")
+            return (
+                f"line {line} of the copy is line {line - start + 1} of the block at "
+                f"{name(chapter)}:{blocks[i].line}"
+            )
         start += length + 1
     return f"line {line} of the copy"
 
 
-def report(chapter: pathlib.Path, blocks: list[Block], chain: list[int], text: str,
-           filename: str, result: dict) -> str:
+def report(
+    chapter: pathlib.Path,
+    blocks: list[Block],
+    chain: list[int],
+    text: str,
+    filename: str,
+    result: dict,
+) -> str:
     """A failed run, for a person: the block, its chain, the line, the traceback, the output."""
     first, last = blocks[chain[0]], blocks[chain[-1]]
-    continued = ("the block at line" if len(chain) == 2
-                 else f"the {len(chain) - 1} blocks from line")
-    what = (f"the copy of the block at {name(chapter)}:{last.line}"
-            + (f" (it continues {continued} {first.line})" if len(chain) > 1 else ""))
+    continued = (
+        "the block at line"
+        if len(chain) == 2
+        else f"the {len(chain) - 1} blocks from line"
+    )
+    what = f"the copy of the block at {name(chapter)}:{last.line}" + (
+        f" (it continues {continued} {first.line})" if len(chain) > 1 else ""
+    )
     where = where_it_failed(chapter, blocks, chain, text, filename, result["error"])
-    output = f"\nits output ended:\n{result['output'][-1500:]}" if result["output"].strip() else ""
+    output = (
+        f"\nits output ended:\n{result['output'][-1500:]}"
+        if result["output"].strip()
+        else ""
+    )
     return f"{what} fails in a fresh Python; {where}\n{result['error']}{output}"
 
 
@@ -289,8 +349,11 @@ def without_math(route) -> None:
     textarea). The stub leaves each formula's source as it is, marked as katex-init.js marks a
     rendered one (an empty ``.katex`` element), so that it logs no error for it."""
     if route.request.url.endswith("auto-render.min.js"):
-        route.fulfill(content_type="text/javascript", body="""window.renderMathInElement =
-            node => { node.appendChild(document.createElement('span')).className = 'katex'; };""")
+        route.fulfill(
+            content_type="text/javascript",
+            body="""window.renderMathInElement =
+            node => { node.appendChild(document.createElement('span')).className = 'katex'; };""",
+        )
     elif route.request.url.endswith(".js"):
         route.fulfill(body="", content_type="text/javascript")
     else:  # KaTeX's stylesheet and fonts
@@ -299,20 +362,27 @@ def without_math(route) -> None:
 
 # --- the pages, copied --------------------------------------------------------------------
 
+
 @dataclass
 class PageCopies:
     chapter: pathlib.Path
     blocks: list[Block]
     chains: list[list[int]]
-    copied: list[dict] = field(default_factory=list)      # every code block of the page
-    runs: dict[int, tuple[str, str, Future]] = field(default_factory=dict)  # block: copy, file, run
-    clipboard: str = ""    # after the last click
+    copied: list[dict] = field(default_factory=list)  # every code block of the page
+    runs: dict[int, tuple[str, str, Future]] = field(
+        default_factory=dict
+    )  # block: copy, file, run
+    clipboard: str = ""  # after the last click
     instant: bool = False  # reached by an instant-navigation swap, not a page load
-    clicked: tuple[int, str] | None = None  # a real mouse click: (block, clipboard after it)
+    clicked: tuple[int, str] | None = (
+        None  # a real mouse click: (block, clipboard after it)
+    )
     error: str = ""
     notebook: tuple[list[str], str, Future] | None = None  # its code cells, file, run
     notebook_is_copy: bool = False  # its cells after the install cell are the one copy
-    scrolling: list[list[str]] = field(default_factory=list)  # code blocks wider than the page
+    scrolling: list[list[str]] = field(
+        default_factory=list
+    )  # code blocks wider than the page
 
 
 @pytest.fixture(scope="session")
@@ -346,30 +416,41 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
     to ``runner`` once the browser is done. The first page is loaded, the others reached by
     Material's instant navigation (as a reader following links gets them). The pages with the
     most code go first, and so do their runs (the longest)."""
-    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"],
-                                  viewport=VIEWPORT)
+    context = browser.new_context(
+        permissions=["clipboard-read", "clipboard-write"], viewport=VIEWPORT
+    )
     context.set_default_timeout(TIMEOUT_MS)
     context.route("**/assets/katex/**", without_math)
     index = json.loads((built_site / "search" / "search_index.json").read_text("utf8"))
-    context.route("**/search/search_index.json", lambda route: route.fulfill(
-        json={"config": index["config"], "docs": []}))  # nobody searches here
+    context.route(
+        "**/search/search_index.json",
+        lambda route: route.fulfill(json={"config": index["config"], "docs": []}),
+    )  # nobody searches here
     page = context.new_page()
     pages = {}
     try:
         # Material intercepts links once it has read the sitemap (it fetches it after the load).
         with page.expect_response(lambda r: r.url.endswith("/sitemap.xml")):
             response = page.goto(origin + "/", wait_until="domcontentloaded")
-        assert response is not None and response.ok, f"GET /: {response and response.status}"
-        for chapter in sorted(CHAPTERS, key=lambda c: -sum(len(b.code) for b in BLOCKS[c])):
+        assert response is not None and response.ok, (
+            f"GET /: {response and response.status}"
+        )
+        for chapter in sorted(
+            CHAPTERS, key=lambda c: -sum(len(b.code) for b in BLOCKS[c])
+        ):
             blocks = BLOCKS[chapter]
             found = pages[chapter] = PageCopies(chapter, blocks, chains(blocks))
             path = page_path(chapter)
-            page.evaluate("() => { window.__notReloaded = true; }")  # gone after a reload
+            page.evaluate(
+                "() => { window.__notReloaded = true; }"
+            )  # gone after a reload
             page.evaluate(FOLLOW_LINK, path)
             try:
                 page.wait_for_function(ARRIVED, arg=path, polling=POLL_MS)
             except PlaywrightTimeoutError:
-                found.error = f"{path} did not load, or its code blocks got no copy buttons"
+                found.error = (
+                    f"{path} did not load, or its code blocks got no copy buttons"
+                )
                 continue
             found.instant = page.evaluate("() => window.__notReloaded === true")
             page.set_viewport_size(WIDE_VIEWPORT)
@@ -379,8 +460,10 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
             found.copied, found.clipboard = result["blocks"], result["clipboard"]
             python = [c for c in found.copied if PYTHON_CLASS.search(c["classes"])]
             if len(python) != len(blocks):
-                found.error = (f"the page has {len(python)} Python blocks, the chapter "
-                               f"{len(blocks)}")
+                found.error = (
+                    f"the page has {len(python)} Python blocks, the chapter "
+                    f"{len(blocks)}"
+                )
             elif not any(p.clicked for p in pages.values()):
                 found.clicked = mouse_click(page)
         page.set_viewport_size(WIDE_VIEWPORT)
@@ -390,24 +473,44 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
             LAB_SCROLLING[path] = page.evaluate(SCROLLING)
     finally:
         context.close()
-    for chapter, found in pages.items():  # now: on two cores they would slow the browser down
-        cells = ["".join(c["source"]) for c in chapter_notebook(built_site, chapter)["cells"]
-                 if c["cell_type"] == "code"]
-        python = [] if found.error else [c for c in found.copied
-                                         if PYTHON_CLASS.search(c["classes"])]
+    for (
+        chapter,
+        found,
+    ) in pages.items():  # now: on two cores they would slow the browser down
+        cells = [
+            "".join(c["source"])
+            for c in chapter_notebook(built_site, chapter)["cells"]
+            if c["cell_type"] == "code"
+        ]
+        python = (
+            []
+            if found.error
+            else [c for c in found.copied if PYTHON_CLASS.search(c["classes"])]
+        )
         for k in maximal(found.blocks, found.chains):
             if python:
                 stem = f"{chapter.stem}-line{found.blocks[k].line}"
-                found.runs[k] = (python[k]["copied"], str(runner.workdir / f"{stem}.py"),
-                                 runner.submit(python[k]["copied"], stem))
+                found.runs[k] = (
+                    python[k]["copied"],
+                    str(runner.workdir / f"{stem}.py"),
+                    runner.submit(python[k]["copied"], stem),
+                )
         stem = f"{chapter.stem}-notebook"
         found.notebook_is_copy = same_code_run(cells, found.runs)
-        if found.notebook_is_copy:  # the copy runs its code cells: here, the install cell
-            found.notebook = (cells[:1], str(runner.workdir / f"{stem}.py"),
-                              runner.submit(notebook_script(cells[:1]), stem))
+        if (
+            found.notebook_is_copy
+        ):  # the copy runs its code cells: here, the install cell
+            found.notebook = (
+                cells[:1],
+                str(runner.workdir / f"{stem}.py"),
+                runner.submit(notebook_script(cells[:1]), stem),
+            )
         else:
-            found.notebook = (cells, str(runner.workdir / f"{stem}.py"),
-                              runner.submit(notebook_script(cells), stem))
+            found.notebook = (
+                cells,
+                str(runner.workdir / f"{stem}.py"),
+                runner.submit(notebook_script(cells), stem),
+            )
     return pages
 
 
@@ -430,34 +533,46 @@ def test_copy_is_what_ran(copies, chapter):
     found = copies[chapter]
     assert not found.error, f"{name(chapter)}: {found.error}"
     assert all(c["buttons"] == 1 for c in found.copied), (
-        f"{name(chapter)}: a code block without exactly one copy button")
+        f"{name(chapter)}: a code block without exactly one copy button"
+    )
     assert found.copied and found.clipboard == found.copied[-1]["copied"], (
-        f"{name(chapter)}: the clipboard does not hold what the last click copied")
+        f"{name(chapter)}: the clipboard does not hold what the last click copied"
+    )
     python = [c for c in found.copied if PYTHON_CLASS.search(c["classes"])]
     for other in (c for c in found.copied if not PYTHON_CLASS.search(c["classes"])):
         assert other["copied"] == other["shown"].rstrip(), (
-            f"{name(chapter)}: a {other['classes']} block copies other text than it shows")
+            f"{name(chapter)}: a {other['classes']} block copies other text than it shows"
+        )
     ran = executed(chapter)
-    for k, (block, chain, html_block) in enumerate(zip(found.blocks, found.chains, python)):
+    for k, (block, chain, html_block) in enumerate(
+        zip(found.blocks, found.chains, python)
+    ):
         where = f"{name(chapter)}:{block.line}"
         copied = html_block["copied"]
         if len(chain) == 1:
-            assert copied == block.code.rstrip(), f"{where}: the copy is not the visible code"
+            assert copied == block.code.rstrip(), (
+                f"{where}: the copy is not the visible code"
+            )
         else:
             assert copied == expected_copy(found.blocks, chain), (
                 f"{where}: a continuation copies other text than its chain "
-                f"(from line {found.blocks[chain[0]].line})")
+                f"(from line {found.blocks[chain[0]].line})"
+            )
             previous = python[chain[-2]]["copied"]
             assert copied.startswith(previous + "\n"), (
-                f"{where}: the copy does not extend the copy of the block it continues")
+                f"{where}: the copy does not extend the copy of the block it continues"
+            )
         if block.runs:
             assert without_padding(ran[block.line]) == without_padding(copied), (
-                f"{where}: the copy is not what the doc test runs")
+                f"{where}: the copy is not what the doc test runs"
+            )
         for module in copy_runner.NOT_YET_ATTRIBUTES:
-            assert module not in copied or re.search(rf"(import|from) {re.escape(module)}\b",
-                                                     copied), (
+            assert module not in copied or re.search(
+                rf"(import|from) {re.escape(module)}\b", copied
+            ), (
                 f"{where}: uses {module} without importing it (fails in a fresh interpreter, "
-                "not in the preloaded runs here)")
+                "not in the preloaded runs here)"
+            )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=name)
@@ -469,8 +584,11 @@ def test_no_code_block_scrolls_sideways_at_1280px(copies, chapter):
     assert not found.scrolling, (
         f"{name(chapter)}: {len(found.scrolling)} code block(s) scroll sideways at "
         f"{WIDE_VIEWPORT['width']} px; their first and longest lines:\n"
-        + "\n".join(f"  {first!r}\n  {longest!r} ({len(longest)} columns)"
-                    for first, longest in found.scrolling))
+        + "\n".join(
+            f"  {first!r}\n  {longest!r} ({len(longest)} columns)"
+            for first, longest in found.scrolling
+        )
+    )
 
 
 @pytest.mark.parametrize("path", LABS)
@@ -479,8 +597,11 @@ def test_no_lab_cell_scrolls_sideways_at_1280px(copies, path):
     assert not LAB_SCROLLING[path], (
         f"{path}: {len(LAB_SCROLLING[path])} block(s) scroll sideways at "
         f"{WIDE_VIEWPORT['width']} px; their first and longest lines:\n"
-        + "\n".join(f"  {first!r}\n  {longest!r} ({len(longest)} columns)"
-                    for first, longest in LAB_SCROLLING[path]))
+        + "\n".join(
+            f"  {first!r}\n  {longest!r} ({len(longest)} columns)"
+            for first, longest in LAB_SCROLLING[path]
+        )
+    )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=name)
@@ -493,11 +614,15 @@ def test_every_copy_runs(copies, chapter):
     for k, (text, filename, run) in found.runs.items():
         result = run.result(timeout=RUN_TIMEOUT_S + 60)
         if result["error"]:
-            failures.append(report(chapter, found.blocks, found.chains[k], text, filename,
-                                   result))
+            failures.append(
+                report(chapter, found.blocks, found.chains[k], text, filename, result)
+            )
     if failures:
-        pytest.fail(f"{len(failures)} of {len(found.runs)} copies fail:\n\n"
-                    + "\n\n".join(failures), pytrace=False)
+        pytest.fail(
+            f"{len(failures)} of {len(found.runs)} copies fail:\n\n"
+            + "\n\n".join(failures),
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=name)
@@ -508,21 +633,36 @@ def test_chapter_notebook_runs_top_to_bottom(copies, chapter):
     found = copies[chapter]
     cells, filename, run = found.notebook
     result = run.result(timeout=RUN_TIMEOUT_S + 60)
-    if not result["error"] and found.notebook_is_copy:  # its other cells ran as the copy
+    if (
+        not result["error"] and found.notebook_is_copy
+    ):  # its other cells ran as the copy
         ((_, _, copy_run),) = found.runs.values()
         copied = copy_run.result(timeout=RUN_TIMEOUT_S + 60)
         if copied["error"]:
-            pytest.fail(f"{chapter.with_suffix('.ipynb').name}: its code cells after the install "
-                        f"cell are the copy of the page's last block, which fails in a fresh "
-                        f"Python (test_every_copy_runs says where):\n{copied['error']}",
-                        pytrace=False)
+            pytest.fail(
+                f"{chapter.with_suffix('.ipynb').name}: its code cells after the install "
+                f"cell are the copy of the page's last block, which fails in a fresh "
+                f"Python (test_every_copy_runs says where):\n{copied['error']}",
+                pytrace=False,
+            )
     if result["error"]:
-        lines = [int(n) for n in re.findall(rf'File "{re.escape(filename)}", line (\d+)',
-                                            result["error"])]
+        lines = [
+            int(n)
+            for n in re.findall(
+                rf'File "{re.escape(filename)}", line (\d+)', result["error"]
+            )
+        ]
         where = f"in code cell {notebook_cell_at(cells, lines[-1])}" if lines else ""
-        output = f"\nits output ended:\n{result['output'][-1500:]}" if result["output"] else ""
-        pytest.fail(f"{chapter.with_suffix('.ipynb').name} fails {where} in a fresh Python:\n"
-                    f"{result['error']}{output}", pytrace=False)
+        output = (
+            f"\nits output ended:\n{result['output'][-1500:]}"
+            if result["output"]
+            else ""
+        )
+        pytest.fail(
+            f"{chapter.with_suffix('.ipynb').name} fails {where} in a fresh Python:\n"
+            f"{result['error']}{output}",
+            pytrace=False,
+        )
 
 
 def test_a_copy_without_its_setup_fails(runner):
@@ -535,7 +675,9 @@ def test_a_copy_without_its_setup_fails(runner):
     result = runner.run(blocks[k].code, filename)  # now, not after the queued runs
     assert result["error"] and "NameError" in result["error"], result
     message = report(chapter, blocks, [k], blocks[k].code, filename, result)
-    assert f"docs/einsum.md:{blocks[k].line}" in message and "NameError" in message, message
+    assert f"docs/einsum.md:{blocks[k].line}" in message and "NameError" in message, (
+        message
+    )
 
 
 def test_a_notebook_cell_that_fails_is_named(runner):
@@ -544,7 +686,9 @@ def test_a_notebook_cell_that_fails_is_named(runner):
     filename = str(runner.workdir / "known-bad-notebook.py")
     result = runner.run(notebook_script(cells), filename)
     assert result["error"] and "NameError" in result["error"], result
-    line = int(re.findall(rf'File "{re.escape(filename)}", line (\d+)', result["error"])[-1])
+    line = int(
+        re.findall(rf'File "{re.escape(filename)}", line (\d+)', result["error"])[-1]
+    )
     assert notebook_cell_at(cells, line) == 2, (line, notebook_script(cells))
 
 
@@ -555,7 +699,8 @@ def test_a_mouse_click_copies_what_was_recorded(copies):
     assert clicked, "no continuation block on screen to click"
     found, k, clipboard = clicked[0]
     assert clipboard == found.copied[k]["copied"] and "\n\n" in clipboard, (
-        f"{name(found.chapter)}: a mouse click copied {clipboard[:200]!r}")
+        f"{name(found.chapter)}: a mouse click copied {clipboard[:200]!r}"
+    )
 
 
 def test_copies_are_read_after_instant_navigation(copies):
@@ -563,7 +708,8 @@ def test_copies_are_read_after_instant_navigation(copies):
     following links gets them: the copy texts, attributes of the blocks, come with the page."""
     instant = [name(c) for c, found in copies.items() if found.instant]
     assert len(instant) >= len(copies) - 1, (
-        f"only {len(instant)} of {len(copies)} pages were reached without a reload: {instant}")
+        f"only {len(instant)} of {len(copies)} pages were reached without a reload: {instant}"
+    )
 
 
 def test_a_notebook_runs_once_only_where_it_is_the_copy():
@@ -573,6 +719,8 @@ def test_a_notebook_runs_once_only_where_it_is_the_copy():
     cells = [install, "import torch\nx = torch.ones(2)", "y = x + 1"]
     one = {3: ("import torch\nx = torch.ones(2)\n\n\n\ny = x + 1", "f.py", Future())}
     assert same_code_run(cells, one)
-    assert not same_code_run(cells[:2], one)                               # a cell missing
-    assert not same_code_run(cells[1:], one)                               # no install cell
-    assert not same_code_run(cells, {**one, 5: ("y = 2", "g.py", Future())})  # two copies
+    assert not same_code_run(cells[:2], one)  # a cell missing
+    assert not same_code_run(cells[1:], one)  # no install cell
+    assert not same_code_run(
+        cells, {**one, 5: ("y = 2", "g.py", Future())}
+    )  # two copies
