@@ -1127,7 +1127,7 @@ MUTANTS.update(
                 ),
                 why="d/da = x for every x, also where x > 0",
                 edits=(
-                    ("torch.where(positive, torch.zeros_like(x), x))", "x.clone())"),
+                    ("torch.where(positive, torch.zeros_like(x), x),", "x.clone(),"),
                 ),
                 **MLP,
             ),
