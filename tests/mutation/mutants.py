@@ -1050,13 +1050,7 @@ MUTANTS.update(
                     "x = torch.linspace(-30, 30, 601, dtype=torch.float64)",
                 ),
                 why="softplus' = sigma(-x)",
-                edits=(
-                    (
-                        "= sigma(x).\n    Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 "
-                        '(relative)."""\n    check_float("x", x)\n    return torch.sigmoid(x)',
-                        '= sigma(x)."""\n    check_float("x", x)\n    return torch.sigmoid(-x)',
-                    ),
-                ),
+                edits=(("    return sigmoid(x)\n", "    return sigmoid(-x)\n"),),
                 **MLP,
             ),
             Mutant(
@@ -1127,7 +1121,7 @@ MUTANTS.update(
                 ),
                 why="d/da = x for every x, also where x > 0",
                 edits=(
-                    ("torch.where(positive, torch.zeros_like(x), x))", "x.clone())"),
+                    ("torch.where(positive, torch.zeros_like(x), x),", "x.clone(),"),
                 ),
                 **MLP,
             ),

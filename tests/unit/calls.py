@@ -154,9 +154,6 @@ def mha(i):
 
 add(
     attention,
-    check_float=lambda i: call(attention.check_float, "x", i.r(2, 3), 2),
-    check_size=case(lambda i: call(attention.check_size, "n", 3), **PURE),
-    check_base=case(lambda i: call(attention.check_base, 10.0), **PURE),
     check_batch=lambda i: call(
         attention.check_batch, "q and k", i.r(2, 3, 4), i.r(1, 5, 4)
     ),
@@ -165,6 +162,30 @@ add(
             attention.check_mask, attention.causal_mask(3, 4), torch.Size([2, 3, 4])
         ),
         **PURE,
+    ),
+    check_attention=lambda i: call(
+        attention.check_attention,
+        i.r(2, 3, 4),
+        i.r(2, 5, 4, seed=1),
+        i.r(2, 5, 2, seed=2),
+        attention.causal_mask(3, 5),
+    ),
+    check_sizes=case(lambda i: call(attention.check_sizes, T_q=3, T_k=4), **PURE),
+    check_heads=lambda i: call(attention.check_heads, i.r(2, 3, 4), 2),
+    check_mha=lambda i: call(
+        attention.check_mha,
+        i.r(1, 3, 4),
+        i.r(1, 5, 4, seed=1),
+        *[i.r(4, 4, seed=s) for s in range(4)],
+        i.r(4, seed=9),
+        None,
+        None,
+        None,
+        T([[False, False, False, False, True]]),
+    ),
+    check_rope=lambda i: call(attention.check_rope, i.r(5, 4), torch.arange(5), 10.0),
+    check_sinusoidal=case(
+        lambda i: call(attention.check_sinusoidal, 5, 4, 10.0, torch.float32), **PURE
     ),
     attention_weights=lambda i: call(
         attention.attention_weights,
@@ -622,13 +643,31 @@ def probs(i, n=8):
 
 add(
     LR,
-    check_float=lambda i: call(LR.check_float, "x", i.r(2, 3), 2),
     check_finite=lambda i: call(LR.check_finite, "x", i.r(2, 3), 2),
     check_row_max=lambda i: call(LR.check_row_max, "x", i.r(4, 1)),
-    check_number=case(lambda i: call(LR.check_number, "lr", 0.5), **PURE),
+    check_rates=case(lambda i: call(LR.check_rates, 0.5, l2=0.1), **PURE),
     check_classes=lambda i: call(LR.check_classes, i.r(4, 3), T([0, 2, 1, 1])),
     check_targets=case(lambda i: call(LR.check_targets, T([0, 2, 1]), 3, 3), **PURE),
-    check_regression=lambda i: call(LR.check_regression, i.r(4, 2), i.r(4, seed=1)),
+    check_regression=lambda i: call(
+        LR.check_regression, i.r(4, 2), i.r(4, seed=1), 5, 0.5, lam=0.1
+    ),
+    check_fit=lambda i: call(LR.check_fit, i.r(8, 2), T(Y4), 3, 5, 0.5, l2=0.1),
+    check_model=lambda i: call(
+        LR.check_model, i.r(4, 2), i.r(3, 2, seed=1), i.r(3, seed=2)
+    ),
+    check_bins=lambda i: call(LR.check_bins, probs(i), T(Y4), 4),
+    check_temperature=lambda i: call(
+        LR.check_temperature,
+        i.r(8, 3),
+        T(Y4),
+        lambda beta: beta - 1.0,  # a slope that changes sign at beta = 1
+        1e-4,
+        1e4,
+    ),
+    check_costs=lambda i: call(
+        LR.check_costs, probs(i), 1 - torch.eye(3, dtype=i.real)
+    ),
+    check_conformal=lambda i: call(LR.check_conformal, probs(i), T(Y4), 0.5),
     least_squares=lambda i: call(LR.least_squares, i.r(6, 2), i.r(6, seed=1)),
     least_squares_gd=lambda i: call(LR.least_squares_gd, i.r(6, 2), i.r(6, seed=1), 5),
     ridge=lambda i: call(LR.ridge, i.r(6, 2), i.r(6), 0.1),
@@ -747,9 +786,20 @@ def layers(i):
 ACTIVATION = dict(bfloat16=ELEMENTWISE_BF16)
 add(
     mlp,
-    check_float=lambda i: call(mlp.check_float, "x", i.r(3), 1),
-    check_slope=case(lambda i: call(mlp.check_slope, "a", 0.1), **PURE),
-    check_shape=lambda i: call(mlp.check_shape, "dL_dy", i.r(2, 4), (2, 4), "y's"),
+    check_slopes=lambda i: call(mlp.check_slopes, i.r(3), a=0.1),
+    check_prelu=lambda i: call(mlp.check_prelu, i.r(2, 3, 2), i.r(3, seed=1)),
+    check_grad=lambda i: call(mlp.check_grad, i.r(2, 4), (2, 4), "y's"),
+    check_glu=lambda i: call(mlp.check_glu, i.r(2, 4), -1),
+    check_ffn=lambda i: call(
+        mlp.check_ffn,
+        i.r(2, 3),
+        i.r(4, 3, seed=1),
+        i.r(4, 3, seed=2),
+        i.r(2, 4, seed=3),
+        "swiglu",
+        i.r(2, 2, seed=4),
+    ),
+    check_knots=lambda i: call(mlp.check_knots, i.t([-1.0, 0.0, 0.5, 2.0]), i.r(4)),
     **{
         name: case(lambda i, f=getattr(mlp, name): call(f, 2 * i.r(2, 3)), **ACTIVATION)
         for name in (
@@ -795,12 +845,16 @@ add(
         "swiglu",
         i.r(2, 2, seed=4),
     ),
-    check_linear=lambda i: call(mlp.check_linear, i.r(2, 3), i.r(4, 3), i.r(4)),
+    check_linear=lambda i: call(
+        mlp.check_linear, i.r(2, 3), i.r(4, 3), i.r(4), i.r(2, 4, seed=1)
+    ),
     linear=lambda i: call(mlp.linear, i.r(2, 3), i.r(4, 3, seed=1), i.r(4, seed=2)),
     linear_backward=lambda i: call(
         mlp.linear_backward, i.r(2, 3), i.r(4, 3, seed=1), i.r(2, 4, seed=2)
     ),
-    check_layers=lambda i: call(mlp.check_layers, i.r(2, 3), layers(i)),
+    check_layers=lambda i: call(
+        mlp.check_layers, i.r(2, 3), layers(i), i.r(2, 2, seed=5)
+    ),
     mlp=lambda i: call(mlp.mlp, i.r(2, 3), layers(i), mlp.tanh),
     mlp_input_grad=lambda i: call(
         mlp.mlp_input_grad,

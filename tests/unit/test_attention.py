@@ -392,12 +392,10 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="num_heads must be an integer >= 1"):
         multi_head_attention(x, x, W, W, W, W, 0)
     with pytest.raises(
-        ValueError, match="num_heads = 5 must be a positive integer that divides"
+        ValueError, match="num_heads = 5 does not divide the width C = 12"
     ):
         split_heads(x, 5)
-    with pytest.raises(
-        ValueError, match=r"x must be a tensor of shape \(\.\.\., H, T, d\)"
-    ):
+    with pytest.raises(ValueError, match=r"x must have at least 3 dimension"):
         merge_heads(x[0])
     with pytest.raises(ValueError, match="x_q and x_kv must have the same width C"):
         multi_head_attention(x, torch.zeros(1, 4, 6), W, W, W, W, 3)

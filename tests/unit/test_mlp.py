@@ -484,7 +484,8 @@ BAD = [
     bad(
         "linear-backward-g",
         lambda: linear_backward(X, torch.zeros(5, 3), torch.zeros(4, 3)),
-        r"dL_dy must have shape \(4, 5\) \(y's: x's leading dims, W's c_out\), got \(4, 3\)",
+        r"dL_dy must have shape \(4, 5\) \(y's: x's leading dims, W's c_out\), "
+        r"got torch.float32 of shape \(4, 3\)",
     ),
     bad(
         "linear-backward-g-int",
