@@ -689,12 +689,27 @@ add(
 # ----------------------------------------------------------------------------- losses
 add(
     losses,
-    check_finite=lambda i: call(losses.check_finite, "x", i.r(3)),
     check_scale=case(lambda i: call(losses.check_scale, "sigma", 0.5), **PURE),
-    check_broadcast=lambda i: call(
-        losses.check_broadcast, y=i.r(4), f=i.r(2, 1, seed=1)
+    check_margin=lambda i: call(
+        losses.check_margin, i.r(4), i.t([1.0, -1.0, -1.0, 1.0])
     ),
-    check_regression=lambda i: call(losses.check_regression, i.r(4, 2), i.r(4, seed=1)),
+    check_risk=lambda i: call(
+        losses.check_risk, lambda X: X.sum(1), i.r(4, 2), i.r(4, seed=1)
+    ),
+    check_nll=lambda i: call(losses.check_nll, i.r(4), i.r(2, 1, seed=1), sigma=0.5),
+    check_regression=lambda i: call(
+        losses.check_regression, i.r(4, 2), i.r(4, seed=1), sigma=1.0, tau=2.0
+    ),
+    check_lasso=lambda i: call(
+        losses.check_lasso, i.r(4, 2), i.r(4, seed=1), 1.0, 1.0, 5
+    ),
+    check_predictive=lambda i: call(
+        losses.check_predictive,
+        i.r(3, 2),
+        i.r(2, seed=1),
+        torch.eye(2, dtype=i.real) * 0.5,
+        1.0,
+    ),
     margin=case(
         lambda i: call(losses.margin, i.r(4), i.t([1.0, -1.0, -1.0, 1.0])),
         bfloat16=ELEMENTWISE_BF16,
