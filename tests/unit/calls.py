@@ -836,8 +836,19 @@ TOK = NT.CharTokenizer("hello world")
 add(
     NT,
     check_ids=case(lambda i: call(NT.check_ids, T([0, 3, 1]), 4), **PURE),
-    check_float=lambda i: call(NT.check_float, "E", i.r(4, 3), 2),
-    check_size=case(lambda i: call(NT.check_size, "V", 4), **PURE),
+    check_text=case(lambda i: call(NT.check_text, "hello"), **PURE),
+    check_known=case(lambda i: call(NT.check_known, "hold", TOK.stoi), **PURE),
+    check_embed=lambda i: call(NT.check_embed, T([[0, 2], [1, 1]]), i.r(4, 3)),
+    check_embed_grad=lambda i: call(
+        NT.check_embed_grad, T([[0, 2], [1, 1]]), i.r(2, 2, 3), 4
+    ),
+    check_windows=case(lambda i: call(NT.check_windows, T([0, 1, 2, 3, 1]), 3), **PURE),
+    check_logits=lambda i: call(
+        NT.check_logits, i.r(2, 3, 4), T([[0, 1, 3], [2, 2, 1]]), "mean"
+    ),
+    check_counts=case(
+        lambda i: call(NT.check_counts, T([[0, 2, 1], [0, 0, 0], [3, 0, 1]])), **PURE
+    ),
     CharTokenizer=case(lambda i: lambda: NT.CharTokenizer("hello").vocab, **PURE),
     **{
         "CharTokenizer.encode": case(
