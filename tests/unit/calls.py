@@ -578,11 +578,28 @@ add(
 # ----------------------------------------------------------------------------- linear_algebra
 add(
     linear_algebra,
-    check_float=lambda i: call(linear_algebra.check_float, "x", i.r(2, 3), dim=2),
     broadcast_shape=case(
         lambda i: call(linear_algebra.broadcast_shape, "a", (2, 1), "b", (3,)), **PURE
     ),
-    check_eps=case(lambda i: call(linear_algebra.check_eps, 1e-8), **PURE),
+    check_cosine=lambda i: call(
+        linear_algebra.check_cosine, i.r(2, 3), i.r(3, seed=1), -1, 1e-8
+    ),
+    check_similarity=lambda i: call(
+        linear_algebra.check_similarity, i.r(2, 3), i.r(4, 3, seed=1), 1e-8
+    ),
+    check_matmul=lambda i: call(
+        linear_algebra.check_matmul, i.r(2, 1, 2, 3), i.r(5, 3, 4, seed=1)
+    ),
+    check_same_shape=lambda i: call(
+        linear_algebra.check_same_shape, i.r(2, 3), i.r(2, 3, seed=1)
+    ),
+    check_layers=lambda i: call(
+        linear_algebra.check_layers,
+        i.r(4, 3),
+        i.r(4, seed=1),
+        i.r(2, 4, seed=2),
+        i.r(2, seed=3),
+    ),
     cosine_similarity=lambda i: call(
         linear_algebra.cosine_similarity, i.r(2, 3), i.r(3, seed=1)
     ),
