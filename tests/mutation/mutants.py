@@ -1399,7 +1399,7 @@ MUTANTS.update(
                 why="Q from QR used as it is: orthogonal, but not Haar (LAPACK's signs make Q_00 < 0)",
                 edits=(
                     (
-                        "    Q = Q * torch.sgn(torch.diagonal(R))       # column j times sign(R_jj)\n",
+                        "    Q = Q * torch.sgn(torch.diagonal(R))  # column j times sign(R_jj)\n",
                         "",
                     ),
                 ),

@@ -1203,10 +1203,19 @@ def recovered(i):
 
 add(
     SY,
-    check_float=lambda i: call(SY.check_float, "X", i.r(3, 2), 2),
     check_cloud=lambda i: call(SY.check_cloud, "X", i.r(3, 2)),
     check_square=lambda i: call(SY.check_square, "G", i.r(3, 3)),
-    check_size=case(lambda i: call(SY.check_size, "d", 3), **PURE),
+    check_orthogonal=case(lambda i: call(SY.check_orthogonal, 3, i.dtype), **PURE),
+    check_weights=lambda i: call(SY.check_weights, i.r(2, 3), i.r(3, 2, seed=1)),
+    check_procrustes=lambda i: call(SY.check_procrustes, i.r(3, 2), i.r(3, 2, seed=1)),
+    check_recover=lambda i: call(SY.check_recover, i.r(3, 3), 2),
+    check_hidden=lambda i: call(
+        SY.check_hidden,
+        i.r(3, 2),
+        i.r(3, seed=1),
+        i.r(1, 3, seed=2),
+        T([2, 0, 1]),
+    ),
     # special=False: its det(Q) < 0 branch cannot run on meta, and makes no tensor
     random_orthogonal=case(
         lambda i: call(SY.random_orthogonal, 3, gen(1), **i.factory), factory=True
