@@ -556,7 +556,10 @@ add(
     gradients,
     check_point=lambda i: call(gradients.check_point, "x", i.r(3)),
     as_vector=lambda i: call(gradients.as_vector, i.r(())),
-    check_step=case(lambda i: call(gradients.check_step, 1e-3, F64), **PURE),
+    check_direction=lambda i: call(
+        gradients.check_direction, i.r(3), i.r(3, seed=1), 1e-3
+    ),
+    step=case(lambda i: call(gradients.step, 1e-3, F64), **PURE),
     directional_derivative=case(
         lambda i: call(
             gradients.directional_derivative, torch.sin, i.r(3), i.r(3, seed=1)
