@@ -823,8 +823,8 @@ MUTANTS.update(
                 why="the notes' reading: columns as the outputs' gradients, an (n, m) Jacobian",
                 edits=(
                     (
-                        "    return torch.stack(columns, dim=1)\n# --8<-- [end:jacobian_fd]",
-                        "    return torch.stack(columns, dim=0)\n# --8<-- [end:jacobian_fd]",
+                        "    return torch.stack(columns, dim=1)\n\n\n# --8<-- [end:jacobian_fd]",
+                        "    return torch.stack(columns, dim=0)\n\n\n# --8<-- [end:jacobian_fd]",
                     ),
                 ),
                 **GRADIENTS,
@@ -838,8 +838,8 @@ MUTANTS.update(
                 why="forward mode's columns J e_j stacked as rows",
                 edits=(
                     (
-                        "    return torch.stack(columns, dim=1)\n# --8<-- [end:jacobian_fwd]",
-                        "    return torch.stack(columns, dim=0)\n# --8<-- [end:jacobian_fwd]",
+                        "    return torch.stack(columns, dim=1)\n\n\n# --8<-- [end:jacobian_fwd]",
+                        "    return torch.stack(columns, dim=0)\n\n\n# --8<-- [end:jacobian_fwd]",
                     ),
                 ),
                 **GRADIENTS,
@@ -864,8 +864,8 @@ MUTANTS.update(
                 why="reverse mode seeded with one basis vector per input, not per output",
                 edits=(
                     (
-                        "            for e in torch.eye(y.numel(), dtype=y.dtype, device=y.device)]",
-                        "            for e in torch.eye(x.numel(), dtype=y.dtype, device=y.device)]",
+                        "        for e in torch.eye(y.numel(), dtype=y.dtype, device=y.device)\n",
+                        "        for e in torch.eye(x.numel(), dtype=y.dtype, device=y.device)\n",
                     ),
                 ),
                 **GRADIENTS,
@@ -1393,7 +1393,7 @@ MUTANTS.update(
                 why="Q from QR used as it is: orthogonal, but not Haar (LAPACK's signs make Q_00 < 0)",
                 edits=(
                     (
-                        "    Q = Q * torch.sgn(torch.diagonal(R))       # column j times sign(R_jj)\n",
+                        "    Q = Q * torch.sgn(torch.diagonal(R))  # column j times sign(R_jj)\n",
                         "",
                     ),
                 ),

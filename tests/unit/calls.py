@@ -578,7 +578,10 @@ add(
     gradients,
     check_point=lambda i: call(gradients.check_point, "x", i.r(3)),
     as_vector=lambda i: call(gradients.as_vector, i.r(())),
-    check_step=case(lambda i: call(gradients.check_step, 1e-3, F64), **PURE),
+    check_direction=lambda i: call(
+        gradients.check_direction, i.r(3), i.r(3, seed=1), 1e-3
+    ),
+    step=case(lambda i: call(gradients.step, 1e-3, F64), **PURE),
     directional_derivative=case(
         lambda i: call(
             gradients.directional_derivative, torch.sin, i.r(3), i.r(3, seed=1)
@@ -600,11 +603,28 @@ add(
 # ----------------------------------------------------------------------------- linear_algebra
 add(
     linear_algebra,
-    check_float=lambda i: call(linear_algebra.check_float, "x", i.r(2, 3), dim=2),
     broadcast_shape=case(
         lambda i: call(linear_algebra.broadcast_shape, "a", (2, 1), "b", (3,)), **PURE
     ),
-    check_eps=case(lambda i: call(linear_algebra.check_eps, 1e-8), **PURE),
+    check_cosine=lambda i: call(
+        linear_algebra.check_cosine, i.r(2, 3), i.r(3, seed=1), -1, 1e-8
+    ),
+    check_similarity=lambda i: call(
+        linear_algebra.check_similarity, i.r(2, 3), i.r(4, 3, seed=1), 1e-8
+    ),
+    check_matmul=lambda i: call(
+        linear_algebra.check_matmul, i.r(2, 1, 2, 3), i.r(5, 3, 4, seed=1)
+    ),
+    check_same_shape=lambda i: call(
+        linear_algebra.check_same_shape, i.r(2, 3), i.r(2, 3, seed=1)
+    ),
+    check_layers=lambda i: call(
+        linear_algebra.check_layers,
+        i.r(4, 3),
+        i.r(4, seed=1),
+        i.r(2, 4, seed=2),
+        i.r(2, seed=3),
+    ),
     cosine_similarity=lambda i: call(
         linear_algebra.cosine_similarity, i.r(2, 3), i.r(3, seed=1)
     ),
@@ -729,12 +749,27 @@ add(
 # ----------------------------------------------------------------------------- losses
 add(
     losses,
-    check_finite=lambda i: call(losses.check_finite, "x", i.r(3)),
     check_scale=case(lambda i: call(losses.check_scale, "sigma", 0.5), **PURE),
-    check_broadcast=lambda i: call(
-        losses.check_broadcast, y=i.r(4), f=i.r(2, 1, seed=1)
+    check_margin=lambda i: call(
+        losses.check_margin, i.r(4), i.t([1.0, -1.0, -1.0, 1.0])
     ),
-    check_regression=lambda i: call(losses.check_regression, i.r(4, 2), i.r(4, seed=1)),
+    check_risk=lambda i: call(
+        losses.check_risk, lambda X: X.sum(1), i.r(4, 2), i.r(4, seed=1)
+    ),
+    check_nll=lambda i: call(losses.check_nll, i.r(4), i.r(2, 1, seed=1), sigma=0.5),
+    check_regression=lambda i: call(
+        losses.check_regression, i.r(4, 2), i.r(4, seed=1), sigma=1.0, tau=2.0
+    ),
+    check_lasso=lambda i: call(
+        losses.check_lasso, i.r(4, 2), i.r(4, seed=1), 1.0, 1.0, 5
+    ),
+    check_predictive=lambda i: call(
+        losses.check_predictive,
+        i.r(3, 2),
+        i.r(2, seed=1),
+        torch.eye(2, dtype=i.real) * 0.5,
+        1.0,
+    ),
     margin=case(
         lambda i: call(losses.margin, i.r(4), i.t([1.0, -1.0, -1.0, 1.0])),
         bfloat16=ELEMENTWISE_BF16,
@@ -876,8 +911,19 @@ TOK = NT.CharTokenizer("hello world")
 add(
     NT,
     check_ids=case(lambda i: call(NT.check_ids, T([0, 3, 1]), 4), **PURE),
-    check_float=lambda i: call(NT.check_float, "E", i.r(4, 3), 2),
-    check_size=case(lambda i: call(NT.check_size, "V", 4), **PURE),
+    check_text=case(lambda i: call(NT.check_text, "hello"), **PURE),
+    check_known=case(lambda i: call(NT.check_known, "hold", TOK.stoi), **PURE),
+    check_embed=lambda i: call(NT.check_embed, T([[0, 2], [1, 1]]), i.r(4, 3)),
+    check_embed_grad=lambda i: call(
+        NT.check_embed_grad, T([[0, 2], [1, 1]]), i.r(2, 2, 3), 4
+    ),
+    check_windows=case(lambda i: call(NT.check_windows, T([0, 1, 2, 3, 1]), 3), **PURE),
+    check_logits=lambda i: call(
+        NT.check_logits, i.r(2, 3, 4), T([[0, 1, 3], [2, 2, 1]]), "mean"
+    ),
+    check_counts=case(
+        lambda i: call(NT.check_counts, T([[0, 2, 1], [0, 0, 0], [3, 0, 1]])), **PURE
+    ),
     CharTokenizer=case(lambda i: lambda: NT.CharTokenizer("hello").vocab, **PURE),
     **{
         "CharTokenizer.encode": case(
@@ -1215,10 +1261,19 @@ def recovered(i):
 
 add(
     SY,
-    check_float=lambda i: call(SY.check_float, "X", i.r(3, 2), 2),
     check_cloud=lambda i: call(SY.check_cloud, "X", i.r(3, 2)),
     check_square=lambda i: call(SY.check_square, "G", i.r(3, 3)),
-    check_size=case(lambda i: call(SY.check_size, "d", 3), **PURE),
+    check_orthogonal=case(lambda i: call(SY.check_orthogonal, 3, i.dtype), **PURE),
+    check_weights=lambda i: call(SY.check_weights, i.r(2, 3), i.r(3, 2, seed=1)),
+    check_procrustes=lambda i: call(SY.check_procrustes, i.r(3, 2), i.r(3, 2, seed=1)),
+    check_recover=lambda i: call(SY.check_recover, i.r(3, 3), 2),
+    check_hidden=lambda i: call(
+        SY.check_hidden,
+        i.r(3, 2),
+        i.r(3, seed=1),
+        i.r(1, 3, seed=2),
+        T([2, 0, 1]),
+    ),
     # special=False: its det(Q) < 0 branch cannot run on meta, and makes no tensor
     random_orthogonal=case(
         lambda i: call(SY.random_orthogonal, 3, gen(1), **i.factory), factory=True

@@ -345,27 +345,27 @@ BAD = [
     bad(
         "h-negative",
         lambda: jacobian_fd(torch.sin, X, h=-1e-3),
-        r"h must be a positive number, got -0.001",
+        r"h must be a finite number > 0, got -0.001",
     ),
     bad(
         "h-zero",
         lambda: directional_derivative(torch.sin, X, X, h=0),
-        r"h must be a positive number, got 0",
+        r"h must be a finite number > 0, got 0",
     ),
     bad(
         "h-inf",
         lambda: jacobian_fd(torch.sin, X, h=math.inf),
-        r"h must be a positive number, got inf",
+        r"h must be a finite number > 0, got inf",
     ),
     bad(
         "h-str",
         lambda: jacobian_fd(torch.sin, X, h="0.1"),
-        r"h must be a positive number, got '0.1'",
+        r"h must be a finite number > 0, got '0.1'",
     ),
     bad(
         "h-bool",
         lambda: jacobian_fd(torch.sin, X, h=True),
-        r"h must be a positive number, got True",
+        r"h must be a finite number > 0, got True",
     ),
     bad(
         "dx-length",

@@ -515,17 +515,17 @@ BAD = [
     bad(
         "ridge-X-1d",
         lambda: ridge_map(Z, Z, 1.0, 1.0),
-        r"X must have 2 dimensions, got shape \(4,\)",
+        r"X must have 2 dimension\(s\), got torch.float64 of shape \(4,\)",
     ),
     bad(
         "lasso-steps",
         lambda: lasso_map(X42, Z, 1.0, 1.0, steps=-1),
-        "steps must be a non-negative integer, got -1",
+        "steps must be an integer >= 0, got -1",
     ),
     bad(
         "lasso-steps-float",
         lambda: lasso_map(X42, Z, 1.0, 1.0, steps=2.0),
-        "steps must be a non-negative integer",
+        "steps must be an integer >= 0, got 2.0",
     ),
     bad(
         "lasso-b",

@@ -386,22 +386,24 @@ BAD = [
         r"G must be a square matrix, got shape \(3, 4\)",
     ),
     bad(
-        "distances-1-d", lambda: distances_from_gram(Z(3)), r"G must have 2 dimensions"
+        "distances-1-d",
+        lambda: distances_from_gram(Z(3)),
+        r"G must have 2 dimension\(s\)",
     ),
     bad(
         "weights-wrong-width",
         lambda: equivariant_from_gram(Z(5, 3), lambda G: G[:, :3]),
-        r"weight_fn must return weights of shape \(m, 5\) .* got \(5, 3\)",
+        r"weight_fn must return weights W of shape \(m, 5\) .* got \(5, 3\)",
     ),
     bad(
         "weights-1-d",
         lambda: equivariant_from_gram(Z(5, 3), lambda G: G[0]),
-        r"weight_fn must return weights of shape \(m, 5\) .* got \(5,\)",
+        r"weight_fn must return weights W of shape \(m, 5\) .* got \(5,\)",
     ),
     bad(
         "weights-not-a-tensor",
         lambda: equivariant_from_gram(Z(5, 3), lambda G: 1.0),
-        r"weight_fn must return weights of shape \(m, 5\)",
+        r"weight_fn must return weights W of shape \(m, 5\)",
     ),
     bad(
         "procrustes-d-mismatch",
@@ -427,27 +429,27 @@ BAD = [
     bad(
         "recover-d-zero",
         lambda: recover_from_gram(Z(3, 3), 0),
-        r"d must be a positive integer, got 0",
+        r"d must be an integer >= 1, got 0",
     ),
     bad(
         "orthogonal-d-zero",
         lambda: random_orthogonal(0),
-        r"d must be a positive integer, got 0",
+        r"d must be an integer >= 1, got 0",
     ),
     bad(
         "orthogonal-d-float",
         lambda: random_orthogonal(3.0),
-        r"d must be a positive integer, got 3.0",
+        r"d must be an integer >= 1, got 3.0",
     ),
     bad(
         "orthogonal-d-bool",
         lambda: random_orthogonal(True),
-        r"d must be a positive integer, got True",
+        r"d must be an integer >= 1, got True",
     ),
     bad(
         "permutation-n-negative",
         lambda: random_permutation_matrix(-1),
-        r"n must be a positive integer, got -1",
+        r"n must be an integer >= 1, got -1",
     ),
     bad("centre-1-d", lambda: centre(Z(4)), r"X must be a point cloud.*\(4,\)"),
     bad(
@@ -489,7 +491,7 @@ BAD = [
     bad(
         "hidden-W1-1-d",
         lambda: permute_hidden(Z(3), Z(3), Z(1, 3), torch.arange(3)),
-        r"W1 must have 2 dimensions",
+        r"W1 must have 2 dimension\(s\)",
     ),
 ]
 
