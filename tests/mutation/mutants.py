@@ -64,7 +64,8 @@ MUTANTS = {
             edits=(
                 ("def einsum_vjp(", NAIVE_VJP),
                 (
-                    "    operands = check_operands(equation, operands)\n    eq = parse_equation",
+                    "    operands = check_operands(equation, operands, grad_output)\n"
+                    "    eq = parse_equation",
                     "    return naive_vjp(equation, operands, grad_output)\n    eq = parse_equation",
                 ),
             ),

@@ -507,6 +507,8 @@ add(
         {"i", "k"},
     ),
     permute=lambda i: call(einsum.permute, i.r(2, 3), [1, 0]),
+    check_equation=case(lambda i: call(einsum.check_equation, "ij->j"), **PURE),
+    check_order=lambda i: call(einsum.check_order, i.r(2, 3), [1, 0]),
     check_labels=lambda i: call(einsum.check_labels, "x", i.r(3, 3), ("i", "i")),
     check_pair=lambda i: call(
         einsum.check_pair, i.r(2, 1), ("i", "j"), i.r(3, 4, seed=1), ("j", "k")
@@ -524,7 +526,7 @@ add(
     diagonal=lambda i: call(einsum.diagonal, i.r(3, 3), ("i", "i")),
     unbroadcast=lambda i: call(einsum.unbroadcast, i.r(3), ("i",), (3, 3), ("i", "i")),
     check_operands=lambda i: call(
-        einsum.check_operands, "ij,jk", [i.r(2, 3), i.r(3, 4)]
+        einsum.check_operands, "ij,jk", [i.r(2, 3), i.r(3, 4)], i.r(2, 4, seed=1)
     ),
     einsum_vjp=lambda i: call(
         einsum.einsum_vjp,
