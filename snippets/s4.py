@@ -24,23 +24,40 @@ import torch
 from torch import Tensor
 # --8<-- [end:imports]
 
-__all__ = ["hippo_legs", "discretize_bilinear", "discretize_zoh", "scan", "kernel_naive",
-           "causal_conv", "kernel_s4d", "nplr_legs", "kernel_nplr"]
+__all__ = [
+    "hippo_legs",
+    "discretize_bilinear",
+    "discretize_zoh",
+    "scan",
+    "kernel_naive",
+    "causal_conv",
+    "kernel_s4d",
+    "nplr_legs",
+    "kernel_nplr",
+]
 
 
 # --8<-- [start:checks]
-def check_system(A: Tensor, B: Tensor, C: Tensor | None = None,
-                 names: tuple[str, str, str] = ("A", "B", "C")) -> int:
+def check_system(
+    A: Tensor,
+    B: Tensor,
+    C: Tensor | None = None,
+    names: tuple[str, str, str] = ("A", "B", "C"),
+) -> int:
     """A (..., N, N) square, B (..., N) and C (..., N) with the same N and channels; returns N.
     ``names`` are the caller's names for them (A_bar, B_bar, C for a discrete system).
     Dtypes: float32, float64."""
     if A.dim() not in (2, 3) or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{names[0]} must be square, (N, N) or (H, N, N), got {tuple(A.shape)}")
+        raise ValueError(
+            f"{names[0]} must be square, (N, N) or (H, N, N), got {tuple(A.shape)}"
+        )
     N, lead = A.shape[-1], A.shape[:-2]
     for name, v in zip(names[1:], (B, C)):
         if v is not None and (tuple(v.shape) != (*lead, N)):
-            raise ValueError(f"{name} must have shape {(*lead, N)} to match {names[0]} "
-                             f"{tuple(A.shape)}, got {tuple(v.shape)}")
+            raise ValueError(
+                f"{name} must have shape {(*lead, N)} to match {names[0]} "
+                f"{tuple(A.shape)}, got {tuple(v.shape)}"
+            )
     return N
 
 
@@ -50,7 +67,9 @@ def check_vectors(**vectors: Tensor) -> None:
     shapes = [tuple(v.shape) for v in vectors.values()]
     if len(set(shapes)) != 1 or len(shapes[0]) not in (1, 2):
         names = [f"{name} {shape}" for name, shape in zip(vectors, shapes)]
-        raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} must all be (N,) or (H, N)")
+        raise ValueError(
+            f"{', '.join(names[:-1])} and {names[-1]} must all be (N,) or (H, N)"
+        )
 
 
 def check_length(L, name: str = "L") -> None:
@@ -58,16 +77,23 @@ def check_length(L, name: str = "L") -> None:
         raise ValueError(f"{name} must be a positive integer, got {L!r}")
 
 
-def as_step(step, channels: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+def as_step(
+    step, channels: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> Tensor:
     """A positive step as a tensor of shape channels + (1,): it broadcasts against (..., N).
     Dtypes: float32, float64."""
     s = torch.as_tensor(step, dtype=dtype, device=device)
     if s.dim() > 1 or (s.dim() == 1 and tuple(s.shape) != tuple(channels)):
-        raise ValueError(f"step must be a float or have shape {tuple(channels)}, got {tuple(s.shape)}")
+        raise ValueError(
+            f"step must be a float or have shape {tuple(channels)}, got {tuple(s.shape)}"
+        )
     if isinstance(step, (int, float)):
         bad = not (math.isfinite(step) and step > 0)
-    else:                                   # a check of tensor values breaks a compiled graph
-        bad = not torch.compiler.is_compiling() and not (torch.isfinite(s) & (s > 0)).all()
+    else:  # a check of tensor values breaks a compiled graph
+        bad = (
+            not torch.compiler.is_compiling()
+            and not (torch.isfinite(s) & (s > 0)).all()
+        )
     if bad:
         raise ValueError(f"step must be positive, got {step!r}")
     return s.reshape(*s.shape, 1)
@@ -80,12 +106,15 @@ def common_dtype(*tensors: Tensor) -> list[Tensor]:
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
     return [t.to(dtype) for t in tensors]
+
+
 # --8<-- [end:checks]
 
 
 # --8<-- [start:hippo]
-def hippo_legs(N: int, *, device=None,
-               dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
+def hippo_legs(
+    N: int, *, device=None, dtype: torch.dtype = torch.float64
+) -> tuple[Tensor, Tensor]:
     """HiPPO-LegS: A[n, k] = -sqrt(2n+1) sqrt(2k+1) for n > k, -(n+1) for n = k, 0 for n < k;
     B[n] = sqrt(2n+1). A (N, N), B (N,) on ``device``. Dtypes: float64 (default), float32."""
     check_length(N, "N")
@@ -95,6 +124,8 @@ def hippo_legs(N: int, *, device=None,
     r = (2 * n + 1).sqrt()
     A = -torch.tril(r[:, None] * r[None, :], -1) - torch.diag(n + 1)
     return A, r.clone()
+
+
 # --8<-- [end:hippo]
 
 
@@ -104,7 +135,7 @@ def discretize_bilinear(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
     Dtypes: float32, float64."""
     N = check_system(A, B)
     A, B = common_dtype(A, B)
-    s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]        # (..., 1, 1)
+    s = as_step(step, A.shape[:-2], A.real.dtype, A.device)[..., None]  # (..., 1, 1)
     I = torch.eye(N, dtype=A.dtype, device=A.device)
     M = I - s / 2 * A
     return torch.linalg.solve(M, I + s / 2 * A), torch.linalg.solve(M, s[..., 0] * B)
@@ -123,8 +154,10 @@ def discretize_zoh(A: Tensor, B: Tensor, step) -> tuple[Tensor, Tensor]:
     X = (s * M).reshape(-1, 2 * N, 2 * N)
     # torch 2.13's matrix_exp loses accuracy (1e-10 in float64) on a batch of one matrix whose
     # norm selects its degree-8 Taylor path; a batch of two takes the accurate path.
-    E = torch.linalg.matrix_exp(torch.cat([X, X]))[:X.shape[0]].reshape(M.shape)
+    E = torch.linalg.matrix_exp(torch.cat([X, X]))[: X.shape[0]].reshape(M.shape)
     return E[..., :N, :N], (E[..., :N, N:] @ B[..., None])[..., 0]
+
+
 # --8<-- [end:discretize]
 
 
@@ -134,7 +167,9 @@ def scan(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor) -> Tensor:
     (a plain product: C is not conjugated). u (..., L) -> y (..., L). Dtypes: float32, float64."""
     check_system(A_bar, B_bar, C, names=("A_bar", "B_bar", "C"))
     if u.shape[:-1] != A_bar.shape[:-2] or u.dim() < 1:
-        raise ValueError(f"u must have shape {(*A_bar.shape[:-2], 'L')}, got {tuple(u.shape)}")
+        raise ValueError(
+            f"u must have shape {(*A_bar.shape[:-2], 'L')}, got {tuple(u.shape)}"
+        )
     A_bar, B_bar, C, u = common_dtype(A_bar, B_bar, C, u)
     x, y = u.new_zeros(B_bar.shape), torch.empty_like(u)
     for k in range(u.shape[-1]):
@@ -161,14 +196,22 @@ def causal_conv(u: Tensor, K: Tensor, D=0.0) -> Tensor:
     zero-padded to 2L, so the circular convolution the FFT computes never wraps around.
     Dtypes: float32, float64."""
     if u.shape != K.shape:
-        raise ValueError(f"u {tuple(u.shape)} and K {tuple(K.shape)} must have the same shape")
+        raise ValueError(
+            f"u {tuple(u.shape)} and K {tuple(K.shape)} must have the same shape"
+        )
     L = u.shape[-1]
     if u.is_complex() or K.is_complex():
-        y = torch.fft.ifft(torch.fft.fft(u, n=2 * L) * torch.fft.fft(K, n=2 * L))[..., :L]
+        y = torch.fft.ifft(torch.fft.fft(u, n=2 * L) * torch.fft.fft(K, n=2 * L))[
+            ..., :L
+        ]
     else:
-        y = torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)[..., :L]
-    D = D if isinstance(D, Tensor) else u.new_tensor(D)   # a float keeps u's precision
+        y = torch.fft.irfft(
+            torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L
+        )[..., :L]
+    D = D if isinstance(D, Tensor) else u.new_tensor(D)  # a float keeps u's precision
     return y + (D[..., None] if D.dim() else D) * u
+
+
 # --8<-- [end:modes]
 
 
@@ -186,14 +229,16 @@ def vandermonde(W: Tensor, log_A: Tensor, L: int) -> Tensor:
     M = -(-L // T)
     log_A = log_A.to(torch.complex128)
     j = torch.arange(T, dtype=torch.float64, device=log_A.device)
-    small = torch.exp(log_A[..., :, None] * j)                              # (..., N, T)
+    small = torch.exp(log_A[..., :, None] * j)  # (..., N, T)
     m = torch.arange(M, dtype=torch.float64, device=log_A.device)
-    big = torch.exp(log_A[..., None, :] * (T * m)[:, None])                 # (..., M, N)
-    K = (W[..., None, :] * big.to(W.dtype)) @ small.to(W.dtype)            # (..., M, T)
+    big = torch.exp(log_A[..., None, :] * (T * m)[:, None])  # (..., M, N)
+    K = (W[..., None, :] * big.to(W.dtype)) @ small.to(W.dtype)  # (..., M, T)
     return K.flatten(-2)[..., :L]
 
 
-def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str = "zoh") -> Tensor:
+def kernel_s4d(
+    Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str = "zoh"
+) -> Tensor:
     """K[i] = sum_n C_n B_bar_n A_bar_n^i for A = diag(Lambda), discretised by zero-order hold
     (A_bar = exp(step Lambda), B_bar = (A_bar - 1) / Lambda B, which is step B at Lambda = 0) or
     bilinear (A_bar = (1 + step/2 Lambda) / (1 - step/2 Lambda), B_bar = step B / (1 - step/2
@@ -202,13 +247,17 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
     check_length(L)
     s = as_step(step, Lambda.shape[:-1], Lambda.real.dtype, Lambda.device)
     dtype = torch.promote_types(torch.promote_types(Lambda.dtype, B.dtype), C.dtype)
-    dtype = torch.complex128 if dtype in (torch.float64, torch.complex128) else torch.complex64
+    dtype = (
+        torch.complex128
+        if dtype in (torch.float64, torch.complex128)
+        else torch.complex64
+    )
     Lam = Lambda.to(torch.complex128)
     sL = s.to(torch.float64) * Lam
     if method == "zoh":
         log_A = sL
         # (A_bar - 1) / Lambda = step expm1(z) / z with z = step Lambda, which is step at z = 0
-        z = torch.where(sL == 0, 1, sL)              # no 0 / 0, not even in a gradient
+        z = torch.where(sL == 0, 1, sL)  # no 0 / 0, not even in a gradient
         B_bar = torch.where(sL == 0, 1, torch.expm1(z) / z) * s.to(torch.float64) * B
     elif method == "bilinear":
         A_bar = (1 + sL / 2) / (1 - sL / 2)
@@ -217,12 +266,15 @@ def kernel_s4d(Lambda: Tensor, B: Tensor, C: Tensor, step, L: int, method: str =
     else:
         raise ValueError(f"method must be 'zoh' or 'bilinear', got {method!r}")
     return vandermonde((C * B_bar).to(dtype), log_A, L)
+
+
 # --8<-- [end:s4d]
 
 
 # --8<-- [start:nplr]
-def nplr_legs(N: int, *, device=None,
-              dtype: torch.dtype = torch.complex128) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def nplr_legs(
+    N: int, *, device=None, dtype: torch.dtype = torch.complex128
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """HiPPO-LegS as normal plus low rank: with p_n = sqrt(n + 1/2), S = A + p p^T is -I/2 plus
     a skew-symmetric matrix, so S = V diag(Lambda) V^H with V unitary and Re Lambda = -1/2.
     Returns (Lambda (N,), P (1, N), B (N,), V (N, N)) with A = V (diag(Lambda) - P^T conj(P)) V^H,
@@ -232,16 +284,33 @@ def nplr_legs(N: int, *, device=None,
         raise ValueError(f"dtype must be a complex dtype, got {dtype}")
     A, B_legs = hippo_legs(N, device=device)
     p = (torch.arange(N, dtype=torch.float64, device=device) + 0.5).sqrt()
-    skew = A + p[:, None] * p[None, :] + 0.5 * torch.eye(N, dtype=torch.float64, device=device)
-    w, V = torch.linalg.eigh(1j * skew.to(torch.complex128))           # i skew is Hermitian
+    skew = (
+        A
+        + p[:, None] * p[None, :]
+        + 0.5 * torch.eye(N, dtype=torch.float64, device=device)
+    )
+    w, V = torch.linalg.eigh(1j * skew.to(torch.complex128))  # i skew is Hermitian
     Lambda = -0.5 - 1j * w
     Vh = V.conj().T
-    out = Lambda, (Vh @ p.to(torch.complex128))[None, :], Vh @ B_legs.to(torch.complex128), V
+    out = (
+        Lambda,
+        (Vh @ p.to(torch.complex128))[None, :],
+        Vh @ B_legs.to(torch.complex128),
+        V,
+    )
     return tuple(t.to(dtype) for t in out)
 
 
-def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step, L: int,
-                chunk: int = 512) -> Tensor:
+def kernel_nplr(
+    Lambda: Tensor,
+    P: Tensor,
+    Q: Tensor,
+    B: Tensor,
+    C: Tensor,
+    step,
+    L: int,
+    chunk: int = 512,
+) -> Tensor:
     """K[i] = C A_bar^i B_bar for the bilinear discretisation of A = diag(Lambda) - P^T conj(Q),
     without powers of A_bar. At the roots of unity z = exp(-2 pi i k / L) the truncated
     generating function is
@@ -255,14 +324,26 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     from one real array 1 / (a^2 + (t + b)^2), built a chunk of z at a time.
     Dtypes: complex64, complex128."""
     check_vectors(Lambda=Lambda, B=B, C=C)
-    if P.shape != Q.shape or P.dim() != Lambda.dim() + 1 or P.shape[-1] != Lambda.shape[-1] \
-            or P.shape[:-2] != Lambda.shape[:-1]:
-        raise ValueError(f"P {tuple(P.shape)} and Q {tuple(Q.shape)} must be "
-                         f"{(*Lambda.shape[:-1], 'r', Lambda.shape[-1])}")
+    if (
+        P.shape != Q.shape
+        or P.dim() != Lambda.dim() + 1
+        or P.shape[-1] != Lambda.shape[-1]
+        or P.shape[:-2] != Lambda.shape[:-1]
+    ):
+        raise ValueError(
+            f"P {tuple(P.shape)} and Q {tuple(Q.shape)} must be "
+            f"{(*Lambda.shape[:-1], 'r', Lambda.shape[-1])}"
+        )
     check_length(L)
-    double = any(t.dtype in (torch.float64, torch.complex128) for t in (Lambda, P, Q, B, C))
-    real, cdtype = (torch.float64, torch.complex128) if double else (torch.float32, torch.complex64)
-    s = as_step(step, Lambda.shape[:-1], real, Lambda.device)                    # (..., 1)
+    double = any(
+        t.dtype in (torch.float64, torch.complex128) for t in (Lambda, P, Q, B, C)
+    )
+    real, cdtype = (
+        (torch.float64, torch.complex128)
+        if double
+        else (torch.float32, torch.complex64)
+    )
+    s = as_step(step, Lambda.shape[:-1], real, Lambda.device)  # (..., 1)
     Lambda, P, Q, B, C = (t.to(cdtype) for t in (Lambda, P, Q, B, C))
     r = P.shape[-2]
     # C~ = C (I - A_bar^L): one dense matrix power by repeated squaring, O(N^3 log L).
@@ -271,39 +352,52 @@ def kernel_nplr(Lambda: Tensor, P: Tensor, Q: Tensor, B: Tensor, C: Tensor, step
     C_t = C - (C[..., None, :] @ torch.linalg.matrix_power(A_bar, L))[..., 0, :]
     # The Woodbury terms as weighted sums over n: sum_n w_n R_n with R_n = 1 / d_n(z), for
     # w = C~ B (k00), C~ P_j (k01), conj(Q_j) B (k10), conj(Q_i) P_j (k11): (..., N, 1 + 2r + r^2).
-    U, Vh = P.transpose(-1, -2), Q.conj()                           # (..., N, r), (..., r, N)
-    w = torch.cat([(C_t * B)[..., None], C_t[..., None] * U, (Vh * B[..., None, :]).mT,
-                   (Vh[..., :, None, :] * U.mT[..., None, :, :]).flatten(-3, -2).mT], -1)
+    U, Vh = P.transpose(-1, -2), Q.conj()  # (..., N, r), (..., r, N)
+    w = torch.cat(
+        [
+            (C_t * B)[..., None],
+            C_t[..., None] * U,
+            (Vh * B[..., None, :]).mT,
+            (Vh[..., :, None, :] * U.mT[..., None, :, :]).flatten(-3, -2).mT,
+        ],
+        -1,
+    )
     half = s / 2
-    a, b = -half * Lambda.real, -half * Lambda.imag                  # (..., N)
+    a, b = -half * Lambda.real, -half * Lambda.imag  # (..., N)
     # (1 + z) R_n = (a_n - i c_n) inv_n, c = t + b, inv = 1 / (a^2 + c^2): the real and the
     # imaginary part of sum_n w_n (1 + z) R_n are two real matrix products, of inv and of c inv.
     wa = w * a[..., None]
-    W_inv = torch.cat([wa.real, wa.imag], -1)                       # (..., N, 2W)
+    W_inv = torch.cat([wa.real, wa.imag], -1)  # (..., N, 2W)
     W_cinv = torch.cat([w.imag, -w.real], -1)
     theta = 2 * math.pi * torch.arange(L, dtype=torch.float64, device=w.device) / L
     t = torch.tan(theta / 2)
     if L % 2 == 0:
-        t[L // 2] = 0.0  # z = -1: tan is infinite there; that value is set exactly below
+        t[L // 2] = (
+            0.0  # z = -1: tan is infinite there; that value is set exactly below
+        )
     t = t.to(real)
     a2, nw = a * a, w.shape[-1]
     K_hat = []
     for tc in torch.split(t, chunk):
-        c = tc[:, None] + b[..., None, :]                           # (..., Lc, N)
+        c = tc[:, None] + b[..., None, :]  # (..., Lc, N)
         inv = torch.addcmul(a2[..., None, :], c, c).reciprocal_()
-        S = inv @ W_inv + (c * inv) @ W_cinv                        # (..., Lc, 2W)
-        k = torch.complex(S[..., :nw], S[..., nw:])                 # (1 + z) times the sums
-        k00, k01, k10 = k[..., 0], k[..., 1:1 + r], k[..., 1 + r:1 + 2 * r]
-        k11 = k[..., 1 + 2 * r:].unflatten(-1, (r, r))
+        S = inv @ W_inv + (c * inv) @ W_cinv  # (..., Lc, 2W)
+        k = torch.complex(S[..., :nw], S[..., nw:])  # (1 + z) times the sums
+        k00, k01, k10 = k[..., 0], k[..., 1 : 1 + r], k[..., 1 + r : 1 + 2 * r]
+        k11 = k[..., 1 + 2 * r :].unflatten(-1, (r, r))
         if r == 1:  # (1 + step/2 k11)^{-1} k10 is a division
             inner = k10 / (1 + half[..., None] * k11[..., 0])
         else:
             eye = torch.eye(r, dtype=cdtype, device=k11.device)
-            inner = torch.linalg.solve(eye + half[..., None, None] * k11, k10[..., None])[..., 0]
+            inner = torch.linalg.solve(
+                eye + half[..., None, None] * k11, k10[..., None]
+            )[..., 0]
         K_hat.append(k00 - half * (k01 * inner).sum(-1))
     z = torch.exp(-1j * theta)
     K_hat = torch.cat(K_hat, -1) * (s / (1 + z)).to(cdtype)
     if L % 2 == 0:  # z = -1: D(z) = 2 I and s(z) = 0, so the sum is step/2 C~ B
         K_hat[..., L // 2] = half[..., 0] * (C_t * B).sum(-1)
     return torch.fft.ifft(K_hat, dim=-1)
+
+
 # --8<-- [end:nplr]

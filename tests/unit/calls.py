@@ -245,9 +245,16 @@ def checkpointed(i):
 
 add(
     autodiff,
-    check_number=case(
-        lambda i: call(autodiff.check_number, "h", 1e-4, positive=True), **PURE
+    check_difference=lambda i: call(autodiff.check_difference, i.r(3), 1e-2),
+    check_tangent=lambda i: call(autodiff.check_tangent, i.r(3), i.r(3, seed=1)),
+    check_backward=lambda i: call(autodiff.check_backward, V(i.r(2, 3)), i.r(2, 3)),
+    check_matmul=lambda i: call(autodiff.check_matmul, i.r(2, 3), i.r(3, 4, seed=1)),
+    check_unbroadcast=lambda i: call(autodiff.check_unbroadcast, i.r(2, 3), (1, 3)),
+    check_classes=lambda i: call(autodiff.check_classes, V(i.r(4, 3)), T([0, 2, 1, 1])),
+    check_widths=case(
+        lambda i: call(autodiff.check_widths, [3, 4, 2], torch.float64), **PURE
     ),
+    check_segment=lambda i: call(autodiff.check_segment, V(i.r(3))),
     forward_difference=case(
         lambda i: call(autodiff.forward_difference, math.sin, 0.3, 1e-4), **PURE
     ),
@@ -279,7 +286,6 @@ add(
     },
     jvp=lambda i: call(autodiff.jvp, lambda x: x * 2.0 + 1.0, i.r(3), i.r(3, seed=1)),
     counting=counted,
-    check_float=lambda i: call(autodiff.check_float, "x", i.r(3)),
     Value=lambda i: call(V, i.r(3)),
     **{
         "Value.relu": lambda i: call(V(i.r(3)).relu),
@@ -294,9 +300,6 @@ add(
     backward=backward_grads,
     matmul=lambda i: call(autodiff.matmul, V(i.r(2, 3)), V(i.r(3, 2, seed=1))),
     unbroadcast=lambda i: call(autodiff.unbroadcast, i.r(2, 3), (1, 3)),
-    check_broadcast=lambda i: call(
-        autodiff.check_broadcast, "add", V(i.r(2, 3)), V(i.r(3))
-    ),
     add=lambda i: call(autodiff.add, V(i.r(2, 3)), V(i.r(3, seed=1))),
     mul=lambda i: call(autodiff.mul, V(i.r(2, 3)), 2.0),
     relu=lambda i: call(autodiff.relu, V(i.r(3))),
