@@ -994,6 +994,11 @@ def nplr_kernel(i):
     return call(s4.kernel_nplr, Lambda, P, P, B, i.c(4), 0.1, 8)
 
 
+def nplr_check(i):
+    Lambda, P, B, _ = s4.nplr_legs(4, dtype=COMPLEX[i.dtype])
+    return call(s4.check_nplr, Lambda, P, P, B, i.c(4), 8)
+
+
 def stable(i, N=3):
     """A / N - 2 I for A with N(0, 1) entries: eigenvalues near -2, a stable system."""
     return i.r(N, N) / N - 2 * torch.eye(N, dtype=i.real)
@@ -1005,7 +1010,22 @@ add(
     check_vectors=lambda i: call(
         s4.check_vectors, Lambda=i.r(2, 3), B=i.r(2, 3, seed=1)
     ),
-    check_length=case(lambda i: call(s4.check_length, 8), **PURE),
+    check_discrete=lambda i: call(
+        s4.check_discrete,
+        0.5 * torch.eye(3, dtype=i.real),
+        i.r(3),
+        i.r(3, seed=1),
+        u=i.r(6, seed=2),
+    ),
+    check_kernel=lambda i: call(
+        s4.check_kernel, 8, Lambda=i.r(2, 3), B=i.r(2, 3, seed=1)
+    ),
+    check_vandermonde=case(
+        lambda i: call(s4.check_vandermonde, i.c(4), -0.5 + 1j * i.r(4, seed=1), 10),
+        **COMPLEX_DTYPES,
+    ),
+    check_nplr=case(nplr_check, **COMPLEX_DTYPES),
+    check_legs=case(lambda i: call(s4.check_legs, 4, torch.complex128, True), **PURE),
     as_step=lambda i: call(
         s4.as_step, 0.1, (), i.dtype, i.device
     ),  # checks step: not on meta
