@@ -1,11 +1,12 @@
-"""SGD (with momentum, dampening, Nesterov and weight decay), Adam and AdamW written out from
-the algorithm boxes of ``torch.optim``, plus the mini-batches of one epoch of SGD.
+"""SGD (with momentum, dampening, Nesterov and weight decay), Adam and AdamW written out
+from the algorithm boxes of ``torch.optim``, plus the mini-batches of one epoch of SGD.
 
-Each optimiser is a drop-in for its ``torch.optim`` namesake on plain parameter lists: it reads
-``p.grad``, updates ``p`` in place on ``.step()``, skips parameters whose ``grad`` is None, and
-rejects the hyper-parameters torch rejects (ValueError naming the parameter). Left out:
-parameter groups, ``maximize``, ``amsgrad``, closures, ``foreach``/``fused``. This module
-imports only torch and the standard library.
+Each optimiser is a drop-in for its ``torch.optim`` namesake on plain parameter lists:
+it reads ``p.grad``, updates ``p`` in place on ``.step()``, skips parameters whose
+``grad`` is None, and rejects the hyper-parameters torch rejects (ValueError naming the
+parameter). Left out: parameter groups, ``maximize``, ``amsgrad``, closures,
+``foreach``/``fused``. This module imports torch, the standard library and the
+package's shared checks (snippets/checks.py).
 """
 
 # --8<-- [start:imports]
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 
 import torch
 from torch import Tensor
+
+from snippets.checks import check_int
 # --8<-- [end:imports]
 
 __all__ = ["SGD", "Adam", "AdamW", "minibatches"]
@@ -43,8 +46,9 @@ def check_params(params: Iterable[Tensor]) -> list[Tensor]:
 
 
 def as_real(t: Tensor) -> Tensor:
-    """t, or for a complex t its real view (..., 2) of (real, imaginary) parts: torch.optim
-    treats a complex parameter as two real ones. Dtypes: complex64, complex128."""
+    """t, or for a complex t its real view (..., 2) of (real, imaginary) parts:
+    torch.optim treats a complex parameter as two real ones.
+    Dtypes: complex64, complex128."""
     return torch.view_as_real(t) if t.is_complex() else t
 
 
@@ -68,8 +72,8 @@ class Optimizer:
 def check_sgd(
     lr: float, momentum: float, dampening: float, weight_decay: float, nesterov: bool
 ) -> None:
-    """The hyper-parameters torch.optim.SGD rejects, with torch's own comparisons (so nan
-    passes where it passes in torch). Dtypes: none (Python numbers, no tensor)."""
+    """The hyper-parameters torch.optim.SGD rejects, with torch's own comparisons (so
+    nan passes where it passes in torch). Dtypes: none (Python numbers, no tensor)."""
     if lr < 0:
         raise ValueError(f"lr must be >= 0, got {lr}")
     if momentum < 0:
@@ -86,8 +90,8 @@ def check_sgd(
 def check_adam(
     lr: float, betas: tuple[float, float], eps: float, weight_decay: float
 ) -> None:
-    """The hyper-parameters torch.optim.Adam and AdamW reject (nan fails every check here).
-    Dtypes: none (Python numbers, no tensor)."""
+    """The hyper-parameters torch.optim.Adam and AdamW reject (nan fails every check
+    here). Dtypes: none (Python numbers, no tensor)."""
     if not 0 <= lr:
         raise ValueError(f"lr must be >= 0, got {lr}")
     if not 0 <= eps:
@@ -97,6 +101,12 @@ def check_adam(
             raise ValueError(f"betas[{k}] must be in [0, 1), got {beta}")
     if not 0 <= weight_decay:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+
+
+def check_epoch(n: int, batch_size: int) -> None:
+    """n examples and a batch size, both integers >= 1. Dtypes: none (integers)."""
+    check_int("n", n, low=1)
+    check_int("batch_size", batch_size, low=1)
 
 
 # --8<-- [end:checks]
@@ -144,10 +154,11 @@ class SGD(Optimizer):
 
 # --8<-- [start:adam]
 class Adam(Optimizer):
-    """m_t = beta1 m_{t-1} + (1 - beta1) g_t,  v_t = beta2 v_{t-1} + (1 - beta2) g_t^2 (m_0 = v_0
-    = 0), theta_t = theta_{t-1} - lr m_hat / (sqrt(v_hat) + eps) with m_hat = m_t / (1 - beta1^t),
-    v_hat = v_t / (1 - beta2^t), and g_t = grad + weight_decay theta_{t-1} (L2, coupled).
-    A complex parameter is two real ones (its real view), as in torch.
+    """m_t = beta1 m_{t-1} + (1 - beta1) g_t,  v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
+    (m_0 = v_0 = 0), theta_t = theta_{t-1} - lr m_hat / (sqrt(v_hat) + eps) with
+    m_hat = m_t / (1 - beta1^t), v_hat = v_t / (1 - beta2^t), and
+    g_t = grad + weight_decay theta_{t-1} (L2, coupled). A complex parameter is two real
+    ones (its real view), as in torch.
     Dtypes: float32, float64; bfloat16 agrees with float64 to 2e-2 (relative)."""
 
     decoupled = False  # AdamW: shrink theta by (1 - lr weight_decay) instead
@@ -224,20 +235,14 @@ def minibatches(
     n: int, batch_size: int, generator: torch.Generator | None = None, *, device=None
 ) -> list[Tensor]:
     """One epoch: a random permutation of range(n) cut into ceil(n / batch_size) index
-    batches, all of batch_size but the last, which holds the n % batch_size left over (if any).
-    DataLoader(dataset, batch_size, shuffle=True) makes batches of the same sizes. The
-    permutation is drawn where ``generator`` lives (the same batches on every device) and
-    moved to ``device``. Dtypes: int64 indices."""
-    if type(n) is not int or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if type(batch_size) is not int or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batches, all of batch_size but the last, which holds the n % batch_size left over
+    (if any). DataLoader(dataset, batch_size, shuffle=True) makes batches of the same
+    sizes. The permutation is drawn where ``generator`` lives (the same batches on every
+    device) and moved to ``device``. Dtypes: int64 indices."""
+    check_epoch(n, batch_size)
     where = device if generator is None else generator.device
-    return list(
-        torch.randperm(n, generator=generator, device=where)
-        .to(device)
-        .split(batch_size)
-    )
+    perm = torch.randperm(n, generator=generator, device=where).to(device)
+    return list(perm.split(batch_size))
 
 
 # --8<-- [end:minibatches]

@@ -573,7 +573,7 @@ MUTANTS.update(
                 why="m and v used as they are: the first steps shrunk toward zero by 1 - beta^t",
                 edits=(
                     (
-                        "            m_hat = self.m[i] / (1 - beta1**t)          # bias corrections\n"
+                        "            m_hat = self.m[i] / (1 - beta1**t)  # bias corrections\n"
                         "            v_hat = self.v[i] / (1 - beta2**t)\n",
                         "            m_hat = self.m[i]\n            v_hat = self.v[i]\n",
                     ),
@@ -665,7 +665,7 @@ MUTANTS.update(
                 why="SGD's weight decay added after the momentum buffer, not to the gradient",
                 edits=(
                     (
-                        "            g = p.grad + self.weight_decay * p          # L2: the gradient of wd/2 ||p||^2",
+                        "            g = p.grad + self.weight_decay * p  # L2: the gradient of wd/2 ||p||^2",
                         "            g = p.grad",
                     ),
                     (
@@ -684,10 +684,8 @@ MUTANTS.update(
                 why="an epoch of n // batch_size full batches: the n % batch_size leftovers never seen",
                 edits=(
                     (
-                        "    return list(torch.randperm(n, generator=generator, device=where).to(device)"
-                        ".split(batch_size))",
-                        "    return list(torch.randperm(n, generator=generator, device=where).to(device)"
-                        "[:n - n % batch_size].split(batch_size))",
+                        "    return list(perm.split(batch_size))",
+                        "    return list(perm[: n - n % batch_size].split(batch_size))",
                     ),
                 ),
                 **OPTIM,

@@ -885,6 +885,7 @@ add(
     check_adam=case(
         lambda i: call(optim.check_adam, 0.1, (0.9, 0.999), 1e-8, 0.0), **PURE
     ),
+    check_epoch=case(lambda i: call(optim.check_epoch, 7, 3), **PURE),
     # elementwise updates: a few roundings of each entry per step (3.7e-3 measured in bfloat16)
     SGD=case(
         lambda i: stepped(
