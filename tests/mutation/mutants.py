@@ -64,7 +64,8 @@ MUTANTS = {
             edits=(
                 ("def einsum_vjp(", NAIVE_VJP),
                 (
-                    "    operands = check_operands(equation, operands)\n    eq = parse_equation",
+                    "    operands = check_operands(equation, operands, grad_output)\n"
+                    "    eq = parse_equation",
                     "    return naive_vjp(equation, operands, grad_output)\n    eq = parse_equation",
                 ),
             ),
@@ -400,16 +401,7 @@ MUTANTS.update(
                     "alpha, L = 0.2, 50",
                 ),
                 why="a circular convolution: the FFTs of length L, not 2L",
-                edits=(
-                    (
-                        "torch.fft.ifft(torch.fft.fft(u, n=2 * L) * torch.fft.fft(K, n=2 * L))",
-                        "torch.fft.ifft(torch.fft.fft(u, n=L) * torch.fft.fft(K, n=L))",
-                    ),
-                    (
-                        "torch.fft.irfft(torch.fft.rfft(u, n=2 * L) * torch.fft.rfft(K, n=2 * L), n=2 * L)",
-                        "torch.fft.irfft(torch.fft.rfft(u, n=L) * torch.fft.rfft(K, n=L), n=L)",
-                    ),
-                ),
+                edits=(("    n = 2 * L  # the zero padding", "    n = L"),),
                 **S4,
             ),
         ]
@@ -581,7 +573,7 @@ MUTANTS.update(
                 why="m and v used as they are: the first steps shrunk toward zero by 1 - beta^t",
                 edits=(
                     (
-                        "            m_hat = self.m[i] / (1 - beta1**t)          # bias corrections\n"
+                        "            m_hat = self.m[i] / (1 - beta1**t)  # bias corrections\n"
                         "            v_hat = self.v[i] / (1 - beta2**t)\n",
                         "            m_hat = self.m[i]\n            v_hat = self.v[i]\n",
                     ),
@@ -673,7 +665,7 @@ MUTANTS.update(
                 why="SGD's weight decay added after the momentum buffer, not to the gradient",
                 edits=(
                     (
-                        "            g = p.grad + self.weight_decay * p          # L2: the gradient of wd/2 ||p||^2",
+                        "            g = p.grad + self.weight_decay * p  # L2: the gradient of wd/2 ||p||^2",
                         "            g = p.grad",
                     ),
                     (
@@ -692,10 +684,8 @@ MUTANTS.update(
                 why="an epoch of n // batch_size full batches: the n % batch_size leftovers never seen",
                 edits=(
                     (
-                        "    return list(torch.randperm(n, generator=generator, device=where).to(device)"
-                        ".split(batch_size))",
-                        "    return list(torch.randperm(n, generator=generator, device=where).to(device)"
-                        "[:n - n % batch_size].split(batch_size))",
+                        "    return list(perm.split(batch_size))",
+                        "    return list(perm[: n - n % batch_size].split(batch_size))",
                     ),
                 ),
                 **OPTIM,

@@ -267,9 +267,16 @@ def checkpointed(i):
 
 add(
     autodiff,
-    check_number=case(
-        lambda i: call(autodiff.check_number, "h", 1e-4, positive=True), **PURE
+    check_difference=lambda i: call(autodiff.check_difference, i.r(3), 1e-2),
+    check_tangent=lambda i: call(autodiff.check_tangent, i.r(3), i.r(3, seed=1)),
+    check_backward=lambda i: call(autodiff.check_backward, V(i.r(2, 3)), i.r(2, 3)),
+    check_matmul=lambda i: call(autodiff.check_matmul, i.r(2, 3), i.r(3, 4, seed=1)),
+    check_unbroadcast=lambda i: call(autodiff.check_unbroadcast, i.r(2, 3), (1, 3)),
+    check_classes=lambda i: call(autodiff.check_classes, V(i.r(4, 3)), T([0, 2, 1, 1])),
+    check_widths=case(
+        lambda i: call(autodiff.check_widths, [3, 4, 2], torch.float64), **PURE
     ),
+    check_segment=lambda i: call(autodiff.check_segment, V(i.r(3))),
     forward_difference=case(
         lambda i: call(autodiff.forward_difference, math.sin, 0.3, 1e-4), **PURE
     ),
@@ -301,7 +308,6 @@ add(
     },
     jvp=lambda i: call(autodiff.jvp, lambda x: x * 2.0 + 1.0, i.r(3), i.r(3, seed=1)),
     counting=counted,
-    check_float=lambda i: call(autodiff.check_float, "x", i.r(3)),
     Value=lambda i: call(V, i.r(3)),
     **{
         "Value.relu": lambda i: call(V(i.r(3)).relu),
@@ -316,9 +322,6 @@ add(
     backward=backward_grads,
     matmul=lambda i: call(autodiff.matmul, V(i.r(2, 3)), V(i.r(3, 2, seed=1))),
     unbroadcast=lambda i: call(autodiff.unbroadcast, i.r(2, 3), (1, 3)),
-    check_broadcast=lambda i: call(
-        autodiff.check_broadcast, "add", V(i.r(2, 3)), V(i.r(3))
-    ),
     add=lambda i: call(autodiff.add, V(i.r(2, 3)), V(i.r(3, seed=1))),
     mul=lambda i: call(autodiff.mul, V(i.r(2, 3)), 2.0),
     relu=lambda i: call(autodiff.relu, V(i.r(3))),
@@ -529,6 +532,8 @@ add(
         {"i", "k"},
     ),
     permute=lambda i: call(einsum.permute, i.r(2, 3), [1, 0]),
+    check_equation=case(lambda i: call(einsum.check_equation, "ij->j"), **PURE),
+    check_order=lambda i: call(einsum.check_order, i.r(2, 3), [1, 0]),
     check_labels=lambda i: call(einsum.check_labels, "x", i.r(3, 3), ("i", "i")),
     check_pair=lambda i: call(
         einsum.check_pair, i.r(2, 1), ("i", "j"), i.r(3, 4, seed=1), ("j", "k")
@@ -546,7 +551,7 @@ add(
     diagonal=lambda i: call(einsum.diagonal, i.r(3, 3), ("i", "i")),
     unbroadcast=lambda i: call(einsum.unbroadcast, i.r(3), ("i",), (3, 3), ("i", "i")),
     check_operands=lambda i: call(
-        einsum.check_operands, "ij,jk", [i.r(2, 3), i.r(3, 4)]
+        einsum.check_operands, "ij,jk", [i.r(2, 3), i.r(3, 4)], i.r(2, 4, seed=1)
     ),
     einsum_vjp=lambda i: call(
         einsum.einsum_vjp,
@@ -981,6 +986,7 @@ add(
     check_adam=case(
         lambda i: call(optim.check_adam, 0.1, (0.9, 0.999), 1e-8, 0.0), **PURE
     ),
+    check_epoch=case(lambda i: call(optim.check_epoch, 7, 3), **PURE),
     # elementwise updates: a few roundings of each entry per step (3.7e-3 measured in bfloat16)
     SGD=case(
         lambda i: stepped(
@@ -1090,6 +1096,11 @@ def nplr_kernel(i):
     return call(s4.kernel_nplr, Lambda, P, P, B, i.c(4), 0.1, 8)
 
 
+def nplr_check(i):
+    Lambda, P, B, _ = s4.nplr_legs(4, dtype=COMPLEX[i.dtype])
+    return call(s4.check_nplr, Lambda, P, P, B, i.c(4), 8)
+
+
 def stable(i, N=3):
     """A / N - 2 I for A with N(0, 1) entries: eigenvalues near -2, a stable system."""
     return i.r(N, N) / N - 2 * torch.eye(N, dtype=i.real)
@@ -1101,7 +1112,22 @@ add(
     check_vectors=lambda i: call(
         s4.check_vectors, Lambda=i.r(2, 3), B=i.r(2, 3, seed=1)
     ),
-    check_length=case(lambda i: call(s4.check_length, 8), **PURE),
+    check_discrete=lambda i: call(
+        s4.check_discrete,
+        0.5 * torch.eye(3, dtype=i.real),
+        i.r(3),
+        i.r(3, seed=1),
+        u=i.r(6, seed=2),
+    ),
+    check_kernel=lambda i: call(
+        s4.check_kernel, 8, Lambda=i.r(2, 3), B=i.r(2, 3, seed=1)
+    ),
+    check_vandermonde=case(
+        lambda i: call(s4.check_vandermonde, i.c(4), -0.5 + 1j * i.r(4, seed=1), 10),
+        **COMPLEX_DTYPES,
+    ),
+    check_nplr=case(nplr_check, **COMPLEX_DTYPES),
+    check_legs=case(lambda i: call(s4.check_legs, 4, torch.complex128, True), **PURE),
     as_step=lambda i: call(
         s4.as_step, 0.1, (), i.dtype, i.device
     ),  # checks step: not on meta

@@ -396,11 +396,11 @@ def test_minibatches_are_seeded():
 @pytest.mark.parametrize(
     "n,b,message",
     [
-        (0, 4, r"n must be a positive integer, got 0"),
-        (10.0, 4, r"n must be a positive integer, got 10.0"),
-        (10, 0, r"batch_size must be a positive integer, got 0"),
-        (10, -2, r"batch_size must be a positive integer, got -2"),
-        (10, 2.5, r"batch_size must be a positive integer, got 2.5"),
+        (0, 4, r"n must be an integer >= 1, got 0"),
+        (10.0, 4, r"n must be an integer >= 1, got 10.0"),
+        (10, 0, r"batch_size must be an integer >= 1, got 0"),
+        (10, -2, r"batch_size must be an integer >= 1, got -2"),
+        (10, 2.5, r"batch_size must be an integer >= 1, got 2.5"),
     ],
 )
 def test_minibatches_reject_bad_sizes(n, b, message):

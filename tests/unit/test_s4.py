@@ -1231,19 +1231,19 @@ BAD = {
     ),
     "naive-L0": (
         lambda: kernel_naive(z(2, 2), z(2), z(2), 0),
-        r"L must be a positive integer, got 0",
+        r"L must be an integer >= 1, got 0",
     ),
     "naive-L-negative": (
         lambda: kernel_naive(z(2, 2), z(2), z(2), -3),
-        r"L must be a positive integer, got -3",
+        r"L must be an integer >= 1, got -3",
     ),
     "s4d-L0": (
         lambda: kernel_s4d(lam(2), lam(2), lam(2), 0.1, 0),
-        r"L must be a positive integer",
+        r"L must be an integer >= 1",
     ),
     "nplr-L0": (
         lambda: kernel_nplr(lam(2), lam(1, 2), lam(1, 2), lam(2), lam(2), 0.1, 0),
-        r"L must be a positive integer, got 0",
+        r"L must be an integer >= 1, got 0",
     ),
     "bilinear-step0": (
         lambda: discretize_bilinear(z(2, 2), z(2), 0.0),
@@ -1285,7 +1285,7 @@ BAD = {
     ),
     "vandermonde-L0": (
         lambda: vandermonde(lam(2), lam(2), 0),
-        r"L must be a positive integer, got 0",
+        r"L must be an integer >= 1, got 0",
     ),
     "vandermonde-real-W": (
         lambda: vandermonde(lam(2).real, lam(2), 4),
