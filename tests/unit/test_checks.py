@@ -4,6 +4,8 @@ the rest with a ValueError that names the argument."""
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 import torch
 
 from snippets.checks import (
@@ -88,3 +90,22 @@ def test_a_check_leaves_its_input_alone():
     with pytest.raises(ValueError):
         check_float("t", t, finite=True)
     torch.testing.assert_close(t, before, equal_nan=True)
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 3), max_size=4).map(tuple), min_size=1, max_size=3)
+)
+def test_check_broadcast_agrees_with_torch(shapes):
+    """check_broadcast decides in plain Python what torch.broadcast_shapes decides."""
+    try:
+        torch.broadcast_shapes(*shapes)
+        torch_says = True
+    except RuntimeError:
+        torch_says = False
+    tensors = {f"t{k}": torch.empty(shape) for k, shape in enumerate(shapes)}
+    try:
+        check_broadcast(**tensors)
+        ours = True
+    except ValueError:
+        ours = False
+    assert ours == torch_says, shapes
