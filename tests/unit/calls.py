@@ -914,8 +914,14 @@ RL = reading_list
 HALF = dict(s=lambda h: 0.5 * torch.tanh(h), t=lambda h: h * h)
 add(
     RL,
-    check_float=lambda i: call(RL.check_float, "x", i.r(2, 3), 2),
     check_square=lambda i: call(RL.check_square, "M", i.r(3, 3)),
+    check_dropout=lambda i: call(RL.check_dropout, i.r(4, 3), 0.5, i.r(4, 3, seed=1)),
+    check_keep=case(lambda i: call(RL.check_keep, 0.3, torch.float64), **PURE),
+    check_max_norm=lambda i: call(RL.check_max_norm, i.r(3, 4), 1.5),
+    check_norm=lambda i: call(
+        RL.check_norm, i.r(2, 3, 4), (3, 4), 1e-5, i.r(3, 4, seed=1), None
+    ),
+    check_adanorm=case(lambda i: call(RL.check_adanorm, 1.0, 0.1), **PURE),
     dropout=lambda i: call(RL.dropout, i.r(4, 3), 0.5, mask=i.r(4, 3, seed=1) > 0),
     all_masks=case(lambda i: call(RL.all_masks, 3, **i.factory), factory=True),
     expected_over_masks=case(
@@ -925,8 +931,6 @@ add(
         factory=True,
     ),
     max_norm=lambda i: call(RL.max_norm, 2 * i.r(3, 4), 1.5),
-    norm_dims=lambda i: call(RL.norm_dims, i.r(2, 3, 4), (3, 4)),
-    check_affine=lambda i: call(RL.check_affine, i.r(2, 3), (-1,), i.r(3), None),
     layer_norm=lambda i: call(
         RL.layer_norm, i.r(2, 3, 4), (3, 4), i.r(3, 4, seed=1), i.r(3, 4, seed=2)
     ),
@@ -969,6 +973,18 @@ add(
         RL.unrolled_residual, i.r(2, 3), [i.r(3, 3, seed=1), i.r(3, 3, seed=2)]
     ),
     flow=lambda i: call(RL.flow, i.r(3, 3), 0.1, "euler"),
+    check_split=lambda i: call(
+        RL.check_split, i.r(3, 3), i.r(3, 3, seed=1), "strang", "exact"
+    ),
+    check_split_solve=lambda i: call(
+        RL.check_split_solve,
+        i.r(3, 3),
+        i.r(3, 3, seed=1),
+        i.r(3, seed=2),
+        4,
+        "strang",
+        "exact",
+    ),
     split_step=lambda i: call(RL.split_step, i.r(3, 3), i.r(3, 3, seed=1), 0.1),
     split_solve=lambda i: call(
         RL.split_solve,
