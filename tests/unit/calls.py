@@ -1093,12 +1093,27 @@ def trained(i):
 # one generator, so the samplers compare at the default rtol; torch.rand and uniform_ do not.
 add(
     SM,
-    check_float=lambda i: call(SM.check_float, "x", points(i), 2),
     check_mixture=lambda i: call(SM.check_mixture, *mix(i)),
-    check_points=lambda i: call(SM.check_points, points(i), 2),
+    check_points=lambda i: call(SM.check_points, points(i), *mix(i), 0.1),
+    check_sample=lambda i: call(SM.check_sample, 3, *mix(i)),
     check_sigma=case(lambda i: call(SM.check_sigma, 0.5), **PURE),
-    check_positive=case(lambda i: call(SM.check_positive, "eps", 0.5), **PURE),
-    check_count=case(lambda i: call(SM.check_count, "n", 3), **PURE),
+    check_dtype=case(lambda i: call(SM.check_dtype, torch.float32), **PURE),
+    check_like_points=lambda i: call(
+        SM.check_like_points, "v", i.r(5, 2, seed=1), points(i)
+    ),
+    check_explicit=lambda i: call(SM.check_explicit, points(i), i.r(5, 2, seed=1)),
+    check_dsm=lambda i: call(SM.check_dsm, points(i), i.r(5, 2, seed=1), 0.5),
+    check_langevin=lambda i: call(SM.check_langevin, points(i), 0.1, 3, 1.0),
+    check_sigma_range=case(lambda i: call(SM.check_sigma_range, 0.1, 5.0), **PURE),
+    check_geometric=case(
+        lambda i: call(SM.check_geometric, 5.0, 0.1, 4, torch.float64), **PURE
+    ),
+    check_sigmas=case(lambda i: call(SM.check_sigmas, [1.0, 0.5]), **PURE),
+    check_score_net=case(
+        lambda i: call(SM.check_score_net, 2, 8, 1.0, torch.float32), **PURE
+    ),
+    check_noised_points=lambda i: call(SM.check_noised_points, points(i), 0.5),
+    check_training=lambda i: call(SM.check_training, i.r(32, 2), 0.05, 5.0, 2, 8),
     example_mixture=case(lambda i: call(SM.example_mixture, **i.factory), factory=True),
     components=lambda i: call(SM.components, points(i), *mix(i), sigma=0.1),
     mixture_log_prob=lambda i: call(SM.mixture_log_prob, points(i), *mix(i), sigma=0.1),
