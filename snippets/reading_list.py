@@ -342,8 +342,8 @@ def halves(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
 def apply_half(
     net: Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor, name: str
 ) -> Tensor:
-    """net(x1), which must have the shape of x2 (the other half). Dtypes: float32, "
-    "float64."""
+    """net(x1), which must have the shape of x2 (the other half).
+    Dtypes: float32, float64."""
     out = net(x1)
     if not isinstance(out, Tensor) or out.shape != x2.shape:
         raise ValueError(
@@ -435,9 +435,8 @@ def flow(M: Tensor, h: float, substep: str) -> Tensor:
     check_square("M", M)
     if substep == "exact":
         return torch.linalg.matrix_exp(h * M)  # the sub-problem solved exactly
-    return (
-        torch.eye(M.shape[0], dtype=M.dtype, device=M.device) + h * M
-    )  # one Euler step
+    # one Euler step
+    return torch.eye(M.shape[0], dtype=M.dtype, device=M.device) + h * M
 
 
 def split_step(

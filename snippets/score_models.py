@@ -269,9 +269,8 @@ def components(
     diff = x.T.contiguous() - means[:, :, None]  # (K, d, n): points as columns
     P_diff = P @ diff  # columns C_k^{-1}(x - mu_k)
     quad = (diff * P_diff).sum(1)  # Mahalanobis distances (K, n)
-    log_det = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(
-        -1
-    )  # log |C_k|, (K,)
+    # log |C_k|, (K,)
+    log_det = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
     log_N = -0.5 * (quad + log_det[:, None] + d * math.log(2 * math.pi))
     return torch.log(weights)[:, None] + log_N, -P_diff.mT
 
@@ -651,10 +650,9 @@ def train_score_net(
         )
         grads = torch.autograd.grad(loss, params)
         step = lr * (0.5 + 0.5 * math.cos(math.pi * (k - 1) / steps))
-        with torch.no_grad():  # Adam, written out (torch.optim's first
-            for p, g, a, b in zip(
-                params, grads, m1, m2
-            ):  # use costs a second of imports)
+        # Adam, written out (torch.optim's first use costs a second of imports)
+        with torch.no_grad():
+            for p, g, a, b in zip(params, grads, m1, m2):
                 a.lerp_(g, 0.1)
                 b.lerp_(g * g, 0.001)
                 p -= step * (a / (1 - 0.9**k)) / ((b / (1 - 0.999**k)).sqrt() + 1e-8)

@@ -198,8 +198,8 @@ MUTANTS.update(
                 why="the upstream gradient padded but not spread out by the stride",
                 edits=(
                     (
-                        "G[:, :, K - 1:K - 1 + spread:stride] = dL_dy",
-                        "G[:, :, K - 1:K - 1 + out_width] = dL_dy",
+                        "G[:, :, K - 1 : K - 1 + spread : stride] = dL_dy",
+                        "G[:, :, K - 1 : K - 1 + out_width] = dL_dy",
                     ),
                 ),
                 **CONV,

@@ -354,13 +354,22 @@ def conv_rows_backward(i):
 CONV_BF16 = dict(bfloat16=SMALL_SUM_BF16)
 add(
     conv,
-    check_float=lambda i: call(
-        conv.check_float, "x", i.r(2, 3, 6), ("batch", 3, "width")
+    check_tensor=lambda i: call(
+        conv.check_tensor, "x", i.r(2, 3, 6), ("batch", 3, "width")
     ),
-    check_int=case(lambda i: call(conv.check_int, "K", 2, 1), **PURE),
+    check_windows=lambda i: call(conv.check_windows, i.r(2, 3, 6), 3, 2, 1),
     check_conv1d=lambda i: call(conv.check_conv1d, i.r(2, 3, 6), i.r(4, 3, 2, seed=1)),
+    check_weight_grad=lambda i: call(
+        conv.check_weight_grad, i.r(2, 3, 6), i.r(2, 4, 5, seed=1), 2
+    ),
     check_conv1d_grad=lambda i: call(
-        conv.check_conv1d_grad, i.r(2, 4, 5), i.r(4, 3, 2, seed=1)
+        conv.check_conv1d_grad, i.r(2, 4, 3), i.r(4, 3, 2, seed=1), 6, 2
+    ),
+    check_ints=case(
+        lambda i: call(conv.check_ints, "stride", (1, 2), 2, "conv2d"), **PURE
+    ),
+    check_conv=lambda i: call(
+        conv.check_conv, i.r(2, 3, 5, 5), i.r(4, 3, 2, 2, seed=1), None, 2, 1, 1, 1, 2
     ),
     check_layout=lambda i: (lambda x, w, b, g: call(conv.check_layout, g, x, w, b))(
         *geometry2(i)
@@ -381,7 +390,7 @@ add(
     conv1d_input_grad_transposed=lambda i: call(
         conv.conv1d_input_grad_transposed, i.r(2, 4, 3), i.r(4, 3, 2, seed=1), 6, 2
     ),
-    as_pair=case(lambda i: call(conv.as_pair, 2, "stride", 1, 1), **PURE),
+    as_pair=case(lambda i: call(conv.as_pair, 2, 1, 1), **PURE),
     geometry=lambda i: call(
         conv.geometry, i.r(2, 3, 5, 5), i.r(4, 3, 2, 2, seed=1), None, 2, 1, 1, 1, 2
     ),
