@@ -247,8 +247,8 @@ def check_grad_output(dL_dy: Tensor, x: Tensor, shape: tuple) -> None:
 
 # --8<-- [start:windows]
 def windows(x: Tensor, kernel_width: int, stride: int = 1, dilation: int = 1) -> Tensor:
-    """Every window of ``x`` as a view: ``X[b, c, o, k] = x[b, c, o * stride + k *
-    dilation]``.
+    """Every window of ``x`` as a view:
+    ``X[b, c, o, k] = x[b, c, o * stride + k * dilation]``.
 
     x: (batch, c_in, width) -> X: (batch, c_in, out_width, kernel_width), sharing x's
     memory, with out_width = (width - dilation * (kernel_width - 1) - 1) // stride + 1.

@@ -544,8 +544,8 @@ def annealed_langevin(
     sigma_L^2, so that alpha_i / sigma_i^2 is the same at every level. callback(i,
     sigma_i, x) after each level. Dtypes: float32, float64. ``generator`` must be on
     x's device (torch draws there)."""
+    sigmas = [float(s) for s in sigmas]  # a list, once, from a tensor or an iterable
     check_sigmas(sigmas)
-    sigmas = [float(s) for s in sigmas]
     for i, sigma in enumerate(sigmas):
         alpha = eps * (sigma / sigmas[-1]) ** 2
         x = langevin(
