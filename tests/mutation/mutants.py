@@ -199,8 +199,8 @@ MUTANTS.update(
                 why="the upstream gradient padded but not spread out by the stride",
                 edits=(
                     (
-                        "G[:, :, K - 1:K - 1 + spread:stride] = dL_dy",
-                        "G[:, :, K - 1:K - 1 + out_width] = dL_dy",
+                        "G[:, :, K - 1 : K - 1 + spread : stride] = dL_dy",
+                        "G[:, :, K - 1 : K - 1 + out_width] = dL_dy",
                     ),
                 ),
                 **CONV,
@@ -1526,7 +1526,7 @@ MUTANTS.update(
                 "score-annealed-step-not-scaled",
                 first=(
                     "test_annealed_langevin_is_langevin_per_level_with_scaled_steps",
-                    "torch.testing.assert_close(sigmas[1:] / sigmas[:-1], torch.f",
+                    "sigmas[1:] / sigmas[:-1], torch.full((9,), 0.01 ** (1 / 9)",
                 ),
                 why="the same step eps at every noise level, not eps sigma_i^2 / sigma_L^2",
                 edits=(("alpha = eps * (sigma / sigmas[-1]) ** 2", "alpha = eps"),),

@@ -379,13 +379,22 @@ def conv_rows_backward(i):
 CONV_BF16 = dict(bfloat16=SMALL_SUM_BF16)
 add(
     conv,
-    check_float=lambda i: call(
-        conv.check_float, "x", i.r(2, 3, 6), ("batch", 3, "width")
+    check_tensor=lambda i: call(
+        conv.check_tensor, "x", i.r(2, 3, 6), ("batch", 3, "width")
     ),
-    check_int=case(lambda i: call(conv.check_int, "K", 2, 1), **PURE),
+    check_windows=lambda i: call(conv.check_windows, i.r(2, 3, 6), 3, 2, 1),
     check_conv1d=lambda i: call(conv.check_conv1d, i.r(2, 3, 6), i.r(4, 3, 2, seed=1)),
+    check_weight_grad=lambda i: call(
+        conv.check_weight_grad, i.r(2, 3, 6), i.r(2, 4, 5, seed=1), 2
+    ),
     check_conv1d_grad=lambda i: call(
-        conv.check_conv1d_grad, i.r(2, 4, 5), i.r(4, 3, 2, seed=1)
+        conv.check_conv1d_grad, i.r(2, 4, 3), i.r(4, 3, 2, seed=1), 6, 2
+    ),
+    check_ints=case(
+        lambda i: call(conv.check_ints, "stride", (1, 2), 2, "conv2d"), **PURE
+    ),
+    check_conv=lambda i: call(
+        conv.check_conv, i.r(2, 3, 5, 5), i.r(4, 3, 2, 2, seed=1), None, 2, 1, 1, 1, 2
     ),
     check_layout=lambda i: (lambda x, w, b, g: call(conv.check_layout, g, x, w, b))(
         *geometry2(i)
@@ -406,7 +415,7 @@ add(
     conv1d_input_grad_transposed=lambda i: call(
         conv.conv1d_input_grad_transposed, i.r(2, 4, 3), i.r(4, 3, 2, seed=1), 6, 2
     ),
-    as_pair=case(lambda i: call(conv.as_pair, 2, "stride", 1, 1), **PURE),
+    as_pair=case(lambda i: call(conv.as_pair, 2, 1, 1), **PURE),
     geometry=lambda i: call(
         conv.geometry, i.r(2, 3, 5, 5), i.r(4, 3, 2, 2, seed=1), None, 2, 1, 1, 1, 2
     ),
@@ -1021,8 +1030,14 @@ RL = reading_list
 HALF = dict(s=lambda h: 0.5 * torch.tanh(h), t=lambda h: h * h)
 add(
     RL,
-    check_float=lambda i: call(RL.check_float, "x", i.r(2, 3), 2),
     check_square=lambda i: call(RL.check_square, "M", i.r(3, 3)),
+    check_dropout=lambda i: call(RL.check_dropout, i.r(4, 3), 0.5, i.r(4, 3, seed=1)),
+    check_keep=case(lambda i: call(RL.check_keep, 0.3, torch.float64), **PURE),
+    check_max_norm=lambda i: call(RL.check_max_norm, i.r(3, 4), 1.5),
+    check_norm=lambda i: call(
+        RL.check_norm, i.r(2, 3, 4), (3, 4), 1e-5, i.r(3, 4, seed=1), None
+    ),
+    check_adanorm=case(lambda i: call(RL.check_adanorm, 1.0, 0.1), **PURE),
     dropout=lambda i: call(RL.dropout, i.r(4, 3), 0.5, mask=i.r(4, 3, seed=1) > 0),
     all_masks=case(lambda i: call(RL.all_masks, 3, **i.factory), factory=True),
     expected_over_masks=case(
@@ -1032,8 +1047,6 @@ add(
         factory=True,
     ),
     max_norm=lambda i: call(RL.max_norm, 2 * i.r(3, 4), 1.5),
-    norm_dims=lambda i: call(RL.norm_dims, i.r(2, 3, 4), (3, 4)),
-    check_affine=lambda i: call(RL.check_affine, i.r(2, 3), (-1,), i.r(3), None),
     layer_norm=lambda i: call(
         RL.layer_norm, i.r(2, 3, 4), (3, 4), i.r(3, 4, seed=1), i.r(3, 4, seed=2)
     ),
@@ -1076,6 +1089,18 @@ add(
         RL.unrolled_residual, i.r(2, 3), [i.r(3, 3, seed=1), i.r(3, 3, seed=2)]
     ),
     flow=lambda i: call(RL.flow, i.r(3, 3), 0.1, "euler"),
+    check_split=lambda i: call(
+        RL.check_split, i.r(3, 3), i.r(3, 3, seed=1), "strang", "exact"
+    ),
+    check_split_solve=lambda i: call(
+        RL.check_split_solve,
+        i.r(3, 3),
+        i.r(3, 3, seed=1),
+        i.r(3, seed=2),
+        4,
+        "strang",
+        "exact",
+    ),
     split_step=lambda i: call(RL.split_step, i.r(3, 3), i.r(3, 3, seed=1), 0.1),
     split_solve=lambda i: call(
         RL.split_solve,
@@ -1204,12 +1229,27 @@ def trained(i):
 # one generator, so the samplers compare at the default rtol; torch.rand and uniform_ do not.
 add(
     SM,
-    check_float=lambda i: call(SM.check_float, "x", points(i), 2),
     check_mixture=lambda i: call(SM.check_mixture, *mix(i)),
-    check_points=lambda i: call(SM.check_points, points(i), 2),
+    check_points=lambda i: call(SM.check_points, points(i), *mix(i), 0.1),
+    check_sample=lambda i: call(SM.check_sample, 3, *mix(i)),
     check_sigma=case(lambda i: call(SM.check_sigma, 0.5), **PURE),
-    check_positive=case(lambda i: call(SM.check_positive, "eps", 0.5), **PURE),
-    check_count=case(lambda i: call(SM.check_count, "n", 3), **PURE),
+    check_dtype=case(lambda i: call(SM.check_dtype, torch.float32), **PURE),
+    check_like_points=lambda i: call(
+        SM.check_like_points, "v", i.r(5, 2, seed=1), points(i)
+    ),
+    check_explicit=lambda i: call(SM.check_explicit, points(i), i.r(5, 2, seed=1)),
+    check_dsm=lambda i: call(SM.check_dsm, points(i), i.r(5, 2, seed=1), 0.5),
+    check_langevin=lambda i: call(SM.check_langevin, points(i), 0.1, 3, 1.0),
+    check_sigma_range=case(lambda i: call(SM.check_sigma_range, 0.1, 5.0), **PURE),
+    check_geometric=case(
+        lambda i: call(SM.check_geometric, 5.0, 0.1, 4, torch.float64), **PURE
+    ),
+    check_sigmas=case(lambda i: call(SM.check_sigmas, [1.0, 0.5]), **PURE),
+    check_score_net=case(
+        lambda i: call(SM.check_score_net, 2, 8, 1.0, torch.float32), **PURE
+    ),
+    check_noised_points=lambda i: call(SM.check_noised_points, points(i), 0.5),
+    check_training=lambda i: call(SM.check_training, i.r(32, 2), 0.05, 5.0, 2, 8),
     example_mixture=case(lambda i: call(SM.example_mixture, **i.factory), factory=True),
     components=lambda i: call(SM.components, points(i), *mix(i), sigma=0.1),
     mixture_log_prob=lambda i: call(SM.mixture_log_prob, points(i), *mix(i), sigma=0.1),

@@ -606,7 +606,7 @@ BAD = [
     bad(
         "x-1-d",
         lambda: mixture_score(torch.zeros(2, dtype=F64), *MIX),
-        r"x must have 2 dimensions, got shape \(2,\)",
+        r"x must have 2 dimension\(s\), got torch.float64 of shape \(2,\)",
     ),
     bad(
         "x-integer",
@@ -626,12 +626,12 @@ BAD = [
     bad(
         "sample-n",
         lambda: mixture_sample(-1, *MIX, torch.Generator()),
-        "n must be a positive integer, got -1",
+        "n must be an integer >= 1, got -1",
     ),
     bad(
         "sample-n-zero",
         lambda: mixture_sample(0, *MIX, torch.Generator()),
-        "n must be a positive integer, got 0",
+        "n must be an integer >= 1, got 0",
     ),
     bad(
         "tolerance-one-point",
@@ -641,7 +641,7 @@ BAD = [
     bad(
         "tolerance-means-1-d",
         lambda: error_over_tolerance(X, MIX[0], MIX[1][:, 0], MIX[2]),
-        r"means must have 2 dimensions, got shape \(3,\)",
+        r"means must have 2 dimension\(s\), got torch.float64 of shape \(3,\)",
     ),
     bad(
         "dsm-sigma-zero",
@@ -666,17 +666,17 @@ BAD = [
     bad(
         "langevin-eps",
         lambda: langevin(lambda x: x, X, -0.01, 10, torch.Generator()),
-        "eps must be positive, got -0.01",
+        "eps must be a finite number > 0, got -0.01",
     ),
     bad(
         "langevin-steps",
         lambda: langevin(lambda x: x, X, 0.01, 2.5, torch.Generator()),
-        "steps must be a non-negative integer, got 2.5",
+        "steps must be an integer >= 0, got 2.5",
     ),
     bad(
         "langevin-temperature",
         lambda: langevin(lambda x: x, X, 0.01, 1, torch.Generator(), temperature=-1.0),
-        "temperature must be non-negative, got -1.0",
+        "temperature must be a finite number >= 0, got -1.0",
     ),
     bad(
         "sigmas-increasing",
@@ -706,12 +706,12 @@ BAD = [
     bad(
         "net-hidden",
         lambda: ScoreNet(hidden=0),
-        "hidden must be a positive integer, got 0",
+        "hidden must be an integer >= 1, got 0",
     ),
     bad(
         "train-sigmas",
         lambda: train_score_net(NET, X.float(), 1.0, 0.5, 1, torch.Generator()),
-        "need 0 < sigma_min < sigma_max, got 1.0 and 0.5",
+        "sigma_max must be larger than sigma_min=1.0, got 0.5",
     ),
     bad(
         "ode-sigmas",
@@ -721,12 +721,12 @@ BAD = [
     bad(
         "ve-sigma-min",
         lambda: ve_g2(0.5, 0.0, 1.0),
-        "sigma_min must be positive, got 0.0",
+        "sigma_min must be a finite number > 0, got 0.0",
     ),
     bad(
         "tolerances-n",
         lambda: moment_tolerances(*MIX, 0),
-        "n must be a positive integer, got 0",
+        "n must be an integer >= 1, got 0",
     ),
 ]
 
