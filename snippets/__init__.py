@@ -1,1 +1,2 @@
-"""Code behind the Executable ML Notes chapters: one module per chapter, each standalone."""
+"""Code behind the Executable ML Notes chapters: one module per chapter, and the input
+checks they share (snippets.checks)."""
