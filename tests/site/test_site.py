@@ -985,6 +985,37 @@ def docstring_lines(code: str) -> set[int]:
     return lines
 
 
+def logical_lines(code: str) -> list[tuple[int, str]]:
+    """The lines of ``code`` as Python reads them: a statement, or a signature, the formatter
+    spread over several lines is one line, its pieces joined by single spaces (so that two
+    signatures sharing `x: Tensor,` on a line of its own are not a repeat). Each with the
+    number (from 0) of its first line; physical lines where the code does not tokenize."""
+    import io
+    import tokenize
+
+    lines = code.split("\n")
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return [(i, line.strip()) for i, line in enumerate(lines)]
+    found, start = [], None
+    for tok in tokens:
+        if tok.type in (tokenize.NL, tokenize.COMMENT) and start is None:
+            if tok.type == tokenize.COMMENT:
+                found.append((tok.start[0] - 1, tok.string.strip()))
+            continue
+        if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            continue
+        if start is None:
+            start = tok.start[0]
+        if tok.type == tokenize.NEWLINE:
+            end = tok.start[0]
+            text = " ".join(l.strip() for l in lines[start - 1 : end] if l.strip())
+            found.append((start - 1, text))
+            start = None
+    return found
+
+
 def repeats(blocks: list[str], run: int = 3) -> dict:
     """What a reader scrolls through on a page whose Python blocks are ``blocks`` (in page
     order, collapsed boxes included): the counted code lines (not blank, not docstrings, not
@@ -1001,8 +1032,7 @@ def repeats(blocks: list[str], run: int = 3) -> dict:
         prose, streak = docstring_lines(code), 0
         for definition in definitions(code):
             defined.setdefault(definition, []).append(k + 1)
-        for i, line in enumerate(code.split("\n")):
-            text = line.strip()
+        for i, text in logical_lines(code):
             if (
                 i in prose
                 or TRIVIAL.fullmatch(text)
