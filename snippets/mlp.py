@@ -376,6 +376,7 @@ def silu_grad(x: Tensor) -> Tensor:
 # --8<-- [end:gelu]
 
 
+# --8<-- [start:activations]
 ACTIVATIONS: dict[
     str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]
 ] = {
@@ -389,6 +390,7 @@ ACTIVATIONS: dict[
     "sigmoid": (sigmoid, sigmoid_grad),
     "tanh": (tanh, tanh_grad),
 }
+# --8<-- [end:activations]
 
 
 # --8<-- [start:glu]

@@ -168,6 +168,32 @@ def check_split_solve(
         )
 
 
+def halves(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
+    """x (..., D) -> x[..., :D//2], x[..., D//2:]. Dtypes: float32, float64."""
+    check_float(name, x, min_dim=1)
+    if x.shape[-1] < 2:
+        raise ValueError(
+            f"a coupling splits the last dim of {name} {tuple(x.shape)} in two: "
+            "it needs at least 2 entries"
+        )
+    d = x.shape[-1] // 2
+    return x[..., :d], x[..., d:]
+
+
+def apply_half(
+    net: Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor, name: str
+) -> Tensor:
+    """net(x1), which must have the shape of x2 (the other half).
+    Dtypes: float32, float64."""
+    out = net(x1)
+    if not isinstance(out, Tensor) or out.shape != x2.shape:
+        raise ValueError(
+            f"{name}(x1) must have the second half's shape {tuple(x2.shape)}, that "
+            f"of x2, got {tuple(getattr(out, 'shape', ()))}"
+        )
+    return out
+
+
 # --8<-- [end:checks]
 
 
@@ -325,32 +351,6 @@ def gtu_backward(A: Tensor, B: Tensor, dL_dh: Tensor) -> tuple[Tensor, Tensor]:
 
 
 # --8<-- [end:gated]
-
-
-def halves(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
-    """x (..., D) -> x[..., :D//2], x[..., D//2:]. Dtypes: float32, float64."""
-    check_float(name, x, min_dim=1)
-    if x.shape[-1] < 2:
-        raise ValueError(
-            f"a coupling splits the last dim of {name} {tuple(x.shape)} in two: "
-            "it needs at least 2 entries"
-        )
-    d = x.shape[-1] // 2
-    return x[..., :d], x[..., d:]
-
-
-def apply_half(
-    net: Callable[[Tensor], Tensor], x1: Tensor, x2: Tensor, name: str
-) -> Tensor:
-    """net(x1), which must have the shape of x2 (the other half).
-    Dtypes: float32, float64."""
-    out = net(x1)
-    if not isinstance(out, Tensor) or out.shape != x2.shape:
-        raise ValueError(
-            f"{name}(x1) must have the second half's shape {tuple(x2.shape)}, that "
-            f"of x2, got {tuple(getattr(out, 'shape', ()))}"
-        )
-    return out
 
 
 # --8<-- [start:coupling]
