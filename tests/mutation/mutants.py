@@ -1536,6 +1536,49 @@ MUTANTS.update(
     }
 )
 
+# The shared input checks: each wrong variant breaks the chapters that rely on it.
+CHECKS = dict(file="snippets/checks.py", tests="tests/unit/test_checks.py")
+MUTANTS.update(
+    {
+        m.name: m
+        for m in [
+            Mutant(
+                "checks-min-dim-exclusive",
+                why="at least min_dim dimensions read as more than min_dim",
+                edits=(("if t.dim() < min_dim:", "if t.dim() <= min_dim:"),),
+                chapter="docs/linear_algebra.md",
+                **CHECKS,
+            ),
+            Mutant(
+                "checks-positive-admits-zero",
+                why="a positive number (a step, a scale) allowed to be 0",
+                edits=(("(positive and x <= 0)", "(positive and x < 0)"),),
+                chapter="docs/linear_algebra.md",
+                **CHECKS,
+            ),
+            Mutant(
+                "checks-finite-any",
+                why="a tensor passed as finite when any entry is, not every entry",
+                edits=(
+                    (
+                        "torch.isfinite(t).all()",
+                        "torch.isfinite(t).any()",
+                    ),
+                ),
+                chapter="docs/symmetry.md",
+                **CHECKS,
+            ),
+            Mutant(
+                "checks-broadcast-aligned-left",
+                why="shapes aligned from the left, where broadcasting aligns the last axes",
+                edits=(("shape[::-1] for shape", "shape for shape"),),
+                chapter="docs/autodiff.md",
+                **CHECKS,
+            ),
+        ]
+    }
+)
+
 # The plugin half: loaded with `-p tests.mutation.mutants` in the mutated copy.
 _failed: set[str] = set()
 _caught_by: dict[str, str] = {}  # per file: the first test that failed
