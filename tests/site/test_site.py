@@ -362,15 +362,10 @@ def test_colab_links_need_a_repository_on_github(monkeypatch):
 
 
 def head_sha() -> str:
-    import subprocess
+    """The commit the build stamps: tasks.py's own answer (the publish step uses it too)."""
+    import tasks
 
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return tasks.source_commit()
 
 
 def check_install_cell(built_site, cell: str, name) -> None:
