@@ -565,9 +565,8 @@ def test(parts: list[str], extra: list[str]) -> int:
         f"{time.perf_counter() - start:.1f} s wall"
     )
     print(f"\n{summary}\n{counts}{errors}")
-    if step_summary := os.environ.get(
-        "GITHUB_STEP_SUMMARY"
-    ):  # the job's page on Actions
+    # the job's page on Actions
+    if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(step_summary, "a", encoding="utf8") as f:
             f.write(f"{summary}\n\n**{counts}{errors}**\n")
     return 1 if failed else 0

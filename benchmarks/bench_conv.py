@@ -49,9 +49,8 @@ def cases(x_shape, w_shape, stride, padding) -> list[dict]:
     )
     y = ref(x, w, stride=stride, padding=padding)
     dy = torch.randn(y.shape, generator=gen)
-    flops = (
-        2 * y.numel() * w[0].numel()
-    )  # each pass: one multiply-add per (output, weight) pair
+    # each pass: one multiply-add per (output, weight) pair
+    flops = 2 * y.numel() * w[0].numel()
 
     def native(mask):
         return lambda: torch.ops.aten.convolution_backward(

@@ -54,13 +54,14 @@ from snippets.logistic_regression import (
 
 ROUNDS = 3 if os.environ.get("BENCH_QUICK") else 15
 LOGIT_SHAPES = [(16384, 10), (1024, 1000)]  # (n, m): few classes, many classes
+# docs' Training
 CHAPTER = {
     "n": 3000,
     "c": 16,
     "m": 5,
     "l2": 1e-3,
     "dtype": torch.float64,
-}  # docs' Training
+}
 LARGE = {"n": 20000, "c": 784, "m": 10, "l2": 1e-3, "dtype": torch.float32}
 STEPS = {"chapter": 100, "large": 10}  # gradient steps per timed call
 TOLERANCE = 1e-8  # relative objective gap, as the chapter asserts

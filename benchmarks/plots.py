@@ -583,9 +583,8 @@ def figures(results_dir: pathlib.Path) -> dict[str, str]:
         ("conv", "gemm_gflops", "conv-gflops", conv_gflops),
     ):
         if any(key in r for r in results.get(suite, {}).values()):
-            drawings.append(
-                (name, draw, results[suite])
-            )  # every machine's, a panel each
+            # every machine's, a panel each
+            drawings.append((name, draw, results[suite]))
     run = latest(results.get("logistic_regression", {}), "convergence")
     if run is not None:
         drawings.append(("logistic_regression-convergence", lr_convergence, run))
@@ -605,9 +604,8 @@ def figures(results_dir: pathlib.Path) -> dict[str, str]:
     return out
 
 
-if (
-    __name__ == "__main__"
-):  # a look without building the site: python -m benchmarks.plots DIR
+# a look without building the site: python -m benchmarks.plots DIR
+if __name__ == "__main__":
     import sys
 
     target = pathlib.Path(sys.argv[1])

@@ -211,9 +211,8 @@ def inline_references(text: str) -> str:
 
 def chapter_notebook(text: str, src_uri: str, config) -> str:
     """The chapter as an nbformat-4 notebook (JSON): Markdown cells and the blocks that run."""
-    text = re.sub(
-        r"\A---\n.*?\n---\n", "", text, flags=re.S
-    )  # YAML front matter: page meta
+    # YAML front matter: page meta
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
     lines = inline_references("\n".join(expander(config).run(text.split("\n"))))
     lines = dedent_containers(lines, opener=container_title).split("\n")
     site_url = config["site_url"] or "/"
@@ -343,9 +342,8 @@ BLOCK_ID = (
 def python_blocks(text: str, config) -> list[tuple[str, str]]:
     """A page's Python blocks, in page order, as it shows them: (info string, code with its
     includes expanded), the containers dedented as ``chapter_notebook`` dedents them."""
-    text = re.sub(
-        r"\A---\n.*?\n---\n", "", text, flags=re.S
-    )  # YAML front matter: page meta
+    # YAML front matter: page meta
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
     text = dedent_containers("\n".join(expander(config).run(text.split("\n"))))
     return [
         (tok.info, tok.content)
@@ -508,9 +506,8 @@ def notebook_math(html: str) -> str:
 # --- MkDocs events -----------------------------------------------------------------------
 
 
-@event_priority(
-    100
-)  # before print-site's on_config makes its page (and that page's edit link)
+# before print-site's on_config makes its page (and that page's edit link)
+@event_priority(100)
 def on_config(config):
     """Without a repository (``repo_url`` unset: see mkdocs.yml) no edit links either: MkDocs
     would make them relative paths and warn on every page, which fails the strict build.
@@ -569,9 +566,8 @@ def on_page_markdown(text, page, config, files):
         return text.replace(CHAPTER_MAP, chapter_map(config, files))
     if page.file.src_uri.endswith(".md") and is_chapter(text):
         page.meta[NOTEBOOK] = notebook_uri(page.file.src_uri)
-        if number := chapter_numbers(config).get(
-            page.file.src_uri
-        ):  # "# 3. Optimisation"
+        # "# 3. Optimisation"
+        if number := chapter_numbers(config).get(page.file.src_uri):
             text = re.sub(r"\A(\s*)# ", rf"\g<1># {number}. ", text)
         return text.rstrip("\n") + "\n\n" + stamp(page.file.src_uri, config["repo_url"])
     return text
@@ -648,9 +644,8 @@ def shared_styles(html: str, page_url: str) -> str:
 
 SEARCH_INDEX = "search/search_index.json"
 PRINT_PAGE = "print_page/index.html"
-CODE = re.compile(
-    r"(<pre>.*?</pre>|<code>.*?</code>)", re.S
-)  # as the search index keeps it
+# as the search index keeps it
+CODE = re.compile(r"(<pre>.*?</pre>|<code>.*?</code>)", re.S)
 MATH = re.compile(r"\\\((.*?)\\\)|\\\[(.*?)\\\]", re.S)
 GREEK = dict(
     zip(
@@ -715,6 +710,7 @@ SYMBOLS = {
     "}": "\x01",
     "!": "",
 }
+# the argument stays, as plain letters
 DROPPED = {
     "left",
     "right",
@@ -737,7 +733,7 @@ DROPPED = {
     "tilde",
     "dot",
     "underbrace",
-}  # the argument stays, as plain letters
+}
 
 
 def braced(tex: str, i: int) -> tuple[str, int]:

@@ -326,12 +326,13 @@ def conv1d_input_grad_fold(dL_dy: Tensor, w: Tensor, width: int) -> Tensor:
     # (o, k) = (i - k, k). With j = K - 1 - k that is offset i s_o - j (s_o - s_k): an
     # anti-diagonal, one view.
     middle = max(0, out_width - K + 1)
+    # dL_dX is contiguous
     s_b, s_c, s_o, s_k = (
         c_in * out_width * K,
         out_width * K,
         K,
         1,
-    )  # dL_dX is contiguous
+    )
     anti = dL_dX.as_strided(
         (batch, c_in, middle, K),
         (s_b, s_c, s_o, s_o - s_k),
@@ -654,9 +655,8 @@ class ConvFunction(torch.autograd.Function):
     def backward(ctx, dL_dy):
         x, w = ctx.saved_tensors
         backward = conv1d_backward if x.dim() == 3 else conv2d_backward
-        mask = ctx.needs_input_grad[
-            :3
-        ]  # dL_dbias only if there is a bias that needs it
+        # dL_dbias only if there is a bias that needs it
+        mask = ctx.needs_input_grad[:3]
         return (
             *backward(dL_dy, x, w, *ctx.args, output_mask=mask),
             None,

@@ -165,12 +165,13 @@ def check_equation(equation) -> None:
 def check_labels(name: str, x: Tensor, labels: tuple) -> None:
     """x is a tensor with one dimension per label, of one size for a repeated label.
     Dtypes: float32, float64."""
+    # the last line: a label with two sizes
     if (
         not isinstance(x, Tensor)
         or x.dim() != len(labels)
         or len(set(labels)) != len(labels)
         and len(set(zip(labels, x.shape))) != len(set(labels))
-    ):  # the last line: a label with two sizes
+    ):
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(
             f"{name} must have one dimension per label of {labels}, one size for "
@@ -274,9 +275,8 @@ def contract(a: Tensor, a_labels: tuple, b: Tensor, b_labels: tuple, keep) -> tu
     out = [l for l in order if l in keep and (l in a_labels or l in b_labels)]
     out = tuple(dict.fromkeys(out))
     lead = [l for l in out if not (l in a_labels and l in b_labels)][:1]
-    if (
-        lead and lead[0] not in a_labels
-    ):  # the operand leading the output gives the rows
+    # the operand leading the output gives the rows
+    if lead and lead[0] not in a_labels:
         a, a_labels, b, b_labels = b, b_labels, a, a_labels
     batch = [l for l in a_labels if l in b_labels and l in keep]
     inner = [l for l in a_labels if l in b_labels and l not in keep]

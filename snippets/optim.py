@@ -174,12 +174,10 @@ class Adam(Optimizer):
         check_adam(lr, betas, eps, weight_decay)
         super().__init__(params)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        self.m = [
-            torch.zeros_like(as_real(p)) for p in self.params
-        ]  # running mean of g
-        self.v = [
-            torch.zeros_like(as_real(p)) for p in self.params
-        ]  # running mean of g^2
+        # running mean of g
+        self.m = [torch.zeros_like(as_real(p)) for p in self.params]
+        # running mean of g^2
+        self.v = [torch.zeros_like(as_real(p)) for p in self.params]
         self.t = [0] * len(self.params)  # steps taken by each p
 
     @torch.no_grad()
@@ -189,11 +187,12 @@ class Adam(Optimizer):
             if p.grad is None:
                 continue
             self.t[i] += 1
+            # p a view: updated in place
             t, g, p = (
                 self.t[i],
                 as_real(p.grad),
                 as_real(p),
-            )  # p a view: updated in place
+            )
             if self.decoupled:
                 p *= 1 - self.lr * self.weight_decay  # decay theta itself
             else:

@@ -30,9 +30,8 @@ from torch import Tensor, nn
 from snippets.checks import check_float, check_int, check_number
 
 Score = Callable[[Tensor], Tensor]  # s(x): (n, d) -> (n, d)
-NoiseScore = Callable[
-    [Tensor, float | Tensor], Tensor
-]  # s(x, sigma), sigma a float or (n,)
+# s(x, sigma), sigma a float or (n,)
+NoiseScore = Callable[[Tensor, float | Tensor], Tensor]
 # --8<-- [end:imports]
 
 __all__ = [

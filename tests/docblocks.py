@@ -41,9 +41,8 @@ from hooks.fences import PYTHON, dedent_containers, fence_lang  # noqa: F401 (re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-NOTEBOOKS = (
-    DOCS / "notebooks"
-)  # mkdocs.yml: mkdocs-jupyter `include: ["notebooks/*.py"]`
+# mkdocs.yml: mkdocs-jupyter `include: ["notebooks/*.py"]`
+NOTEBOOKS = DOCS / "notebooks"
 
 
 @cache
@@ -155,9 +154,8 @@ class ChainRunner(DefaultRunner):
             and len(source) > len(last[1])
         ):
             done = last[1]
-            last[2].update(
-                {k: v for k, v in args.items() if not k.startswith("__")}
-            )  # fixtures
+            # fixtures
+            last[2].update({k: v for k, v in args.items() if not k.startswith("__")})
             args = last[2]
             test = dataclasses.replace(
                 test, source="\n" * done.count("\n") + source[len(done) :]
@@ -203,9 +201,8 @@ def notebook_cells(path: pathlib.Path) -> list[Cell]:
         for start in range(pos, len(lines) - len(code) + 1):
             if lines[start : start + len(code)] == code:
                 before = [line for line in lines[pos:start] if line.strip()]
-                if before and before[-1].startswith(
-                    "# %%"
-                ):  # right after its cell marker
+                # right after its cell marker
+                if before and before[-1].startswith("# %%"):
                     break
         else:  # jupytext changed the code (a commented magic, say): the test would run other code
             raise ValueError(
@@ -262,9 +259,8 @@ class NotebookItem(pytest.Item):
         )
 
     def repr_failure(self, excinfo, style=None):
-        excinfo.traceback = excinfo.traceback.cut(
-            path=self.path
-        )  # from the failing cell on
+        # from the failing cell on
+        excinfo.traceback = excinfo.traceback.cut(path=self.path)
         failure = super().repr_failure(excinfo, style)
         if self.cell and hasattr(failure, "addsection"):
             number, total, cell = self.cell

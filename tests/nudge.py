@@ -295,9 +295,8 @@ class Nudge(TorchDispatchMode):
                 return t
             where = None if exact is False else ~torch.broadcast_to(exact, t.shape)
             new = nudge(t, self.seed, where)
-            if (
-                func._schema.is_mutable
-            ):  # in place or out=: the result is an input's memory
+            # in place or out=: the result is an input's memory
+            if func._schema.is_mutable:
                 return t.copy_(new)
             return new
 

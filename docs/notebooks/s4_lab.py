@@ -128,9 +128,8 @@ def legs_online(N, M, keep=()):
     {k: x_k for k in keep}."""
     A, B = hippo_legs(N)
     k = torch.arange(1, M + 1, dtype=f64)
-    A_bars, B_bars = discretize_bilinear(
-        A.expand(M, N, N), B.expand(M, N), 1 / k
-    )  # (M, N, N)
+    # (M, N, N)
+    A_bars, B_bars = discretize_bilinear(A.expand(M, N, N), B.expand(M, N), 1 / k)
     samples = torch.tensor(f(k.numpy() / M))
     x, kept = torch.zeros(N, dtype=f64), {}
     for j in range(M):
@@ -323,9 +322,8 @@ torch.testing.assert_close(
 )
 torch.testing.assert_close(V @ B_v, B.to(torch.complex128))
 
-coef = C.numpy() * np.sqrt(
-    2 * np.arange(N) + 1
-)  # h(t) = e^{-t} legval(2e^{-t} - 1, coef)
+# h(t) = e^{-t} legval(2e^{-t} - 1, coef)
+coef = C.numpy() * np.sqrt(2 * np.arange(N) + 1)
 antiderivative = legendre.legint(coef)
 
 

@@ -68,9 +68,8 @@ def contours(ax, sigma=0.0, filled=False):
         else dict(levels=8, colors="0.6", linewidths=0.8)
     )
     draw(GX.numpy(), GY.numpy(), density.numpy(), **kwargs)
-    ax.set(
-        xlim=(-5, 5), ylim=(-5, 5), aspect="equal"
-    )  # the data's square; wider when asked
+    # the data's square; wider when asked
+    ax.set(xlim=(-5, 5), ylim=(-5, 5), aspect="equal")
 
 
 # The grid covers the mixture: the density on it integrates to 1 (a Riemann sum).
@@ -288,12 +287,12 @@ for t0, t1 in zip(times, times[1:]):  # the same RK4 run, in 10 pieces of 5 step
     )
 end = path[-1]
 one_run = probability_flow_ode(score, start, SIGMA_MIN, SIGMA_MAX, 50)
-torch.testing.assert_close(
-    end, one_run, rtol=0, atol=1e-9
-)  # the same 50 steps, in one go
+# the same 50 steps, in one go
+torch.testing.assert_close(end, one_run, rtol=0, atol=1e-9)
+# same start, same end
 assert torch.equal(
     probability_flow_ode(score, start, SIGMA_MIN, SIGMA_MAX, 5, t0=1.0, t1=0.9), path[1]
-)  # same start, same end
+)
 ratio = error_over_tolerance(end, *noised(SIGMA_MIN), n_se=4)
 assert ratio <= 1, ratio
 

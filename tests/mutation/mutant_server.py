@@ -6,9 +6,8 @@ import hypothesis.internal.entropy
 import torch
 import torch.distributed.tensor  # noqa: F401  (the first torch.testing.assert_close imports it)
 
-with (
-    hypothesis.internal.entropy.deterministic_PRNG()
-):  # registers hypothesis' own PRNG once:
+# registers hypothesis' own PRNG once:
+with hypothesis.internal.entropy.deterministic_PRNG():
     pass  # a gc.collect() over the whole heap
 # Hypothesis scans every module in sys.modules for constants the first time it draws, and
 # remembers which it has seen: scanning the preloaded ones here leaves each run only its own.

@@ -1582,9 +1582,8 @@ MUTANTS.update(
 # The plugin half: loaded with `-p tests.mutation.mutants` in the mutated copy.
 _failed: set[str] = set()
 _caught_by: dict[str, str] = {}  # per file: the first test that failed
-_outcomes: dict[
-    str, dict[str, int]
-] = {}  # per file: how many tests passed, failed, skipped
+# per file: how many tests passed, failed, skipped
+_outcomes: dict[str, dict[str, int]] = {}
 _session = None
 
 

@@ -34,9 +34,8 @@ import yaml
 
 from tests.docblocks import ROOT
 
-if (
-    TYPE_CHECKING
-):  # imported where a browser is launched, not by every test of this folder
+# imported where a browser is launched, not by every test of this folder
+if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 WORKFLOW = ROOT / ".github" / "workflows" / "site.yml"

@@ -41,9 +41,8 @@ def run_copy(text: str, filename: str, workdir: str, sys_path: list[str]) -> dic
     (its ``sys.path``: ``sys_path``): a new ``__main__`` module, the repository off the path,
     output to ``<filename>.log``. Returns the traceback (None if it ran) and the output."""
     for name in [m for m in sys.modules if m == "tests" or m.startswith("tests.")]:
-        del sys.modules[
-            name
-        ]  # this module and its package: a reader has no tests/ to import
+        # this module and its package: a reader has no tests/ to import
+        del sys.modules[name]
     import torch
 
     torch.set_num_threads(1)  # two runs share two cores
@@ -66,9 +65,8 @@ def run_copy(text: str, filename: str, workdir: str, sys_path: list[str]) -> dic
         exec(compile(text, filename, "exec"), main.__dict__)
     except BaseException:  # noqa: BLE001 (SystemExit too: a reader's run would stop there)
         kind, value, tb = sys.exc_info()
-        error = "".join(
-            traceback.format_exception(kind, value, tb.tb_next)
-        )  # not this frame
+        # not this frame
+        error = "".join(traceback.format_exception(kind, value, tb.tb_next))
     seconds = time.perf_counter() - start
     sys.stdout.flush()
     sys.stderr.flush()

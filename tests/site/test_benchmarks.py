@@ -94,9 +94,8 @@ def test_results_are_complete(machine, suite):
         assert row["ours_s"] > 0 and row["torch_s"] > 0, row["name"]
         expected = None if row["goal"] is None else row["ratio"] <= row["goal"]
         assert row["meets_goal"] == expected, row["name"]
-        if (
-            "ratio_q1" in row
-        ):  # the spread (results written before it was recorded lack it)
+        # the spread (results written before it was recorded lack it)
+        if "ratio_q1" in row:
             assert row["ratio_q1"] <= row["ratio"] <= row["ratio_q3"], row["name"]
         # compiled: measured (a time and its ratio), failed (a one-line reason), or neither
         # (results written before the compiled variants, or a case without one)
@@ -401,9 +400,8 @@ def test_figures_are_small_valid_svg_in_their_palette(figures):
         root = ET.fromstring(svg)
         assert root.tag == "{http://www.w3.org/2000/svg}svg", file
         assert len(svg.encode()) < 60_000, (file, len(svg.encode()))
-        assert "<dc:date>" not in svg and "<image" not in svg, (
-            file
-        )  # no date, no raster
+        # no date, no raster
+        assert "<dc:date>" not in svg and "<image" not in svg, file
         palette = plots.PALETTES[file.removesuffix(".svg").rsplit("-", 1)[1]]
         colours = set(re.findall(r"#[0-9a-fA-F]{6}\b", svg))
         assert colours <= set(palette.values()), (file, colours - set(palette.values()))

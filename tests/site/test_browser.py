@@ -172,9 +172,8 @@ def test_page_renders_math_offline_without_errors(session: Session, path: str) -
             notebook["nbformat"] == 4
             and notebook["cells"][0]["cell_type"] == "markdown"
         )
-        assert (
-            "find_spec" in notebook["cells"][1]["source"]
-        )  # the install cell, then the lab
+        # the install cell, then the lab
+        assert "find_spec" in notebook["cells"][1]["source"]
         check_colab_button(session.page, "notebooks/" + info.value.suggested_filename)
     # The print page is rendered without the theme's bundle (overrides/main.html): its math
     # comes from katex-init.js alone, which the checks above have just seen done.
@@ -390,9 +389,8 @@ def test_every_formula_on_the_site_renders(
     do not open."""
     formulas = []
     for page in sorted(built_site.rglob("*.html")):
-        if (
-            page.parent.name == "print_page"
-        ):  # every page's formulas again, rendered above
+        # every page's formulas again, rendered above
+        if page.parent.name == "print_page":
             continue
         parser = Formulas()
         parser.feed(page.read_text("utf8"))

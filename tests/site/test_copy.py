@@ -369,9 +369,8 @@ class PageCopies:
     blocks: list[Block]
     chains: list[list[int]]
     copied: list[dict] = field(default_factory=list)  # every code block of the page
-    runs: dict[int, tuple[str, str, Future]] = field(
-        default_factory=dict
-    )  # block: copy, file, run
+    # block: copy, file, run
+    runs: dict[int, tuple[str, str, Future]] = field(default_factory=dict)
     clipboard: str = ""  # after the last click
     instant: bool = False  # reached by an instant-navigation swap, not a page load
     clicked: tuple[int, str] | None = (
@@ -380,9 +379,8 @@ class PageCopies:
     error: str = ""
     notebook: tuple[list[str], str, Future] | None = None  # its code cells, file, run
     notebook_is_copy: bool = False  # its cells after the install cell are the one copy
-    scrolling: list[list[str]] = field(
-        default_factory=list
-    )  # code blocks wider than the page
+    # code blocks wider than the page
+    scrolling: list[list[str]] = field(default_factory=list)
 
 
 @pytest.fixture(scope="session")
@@ -422,10 +420,11 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
     context.set_default_timeout(TIMEOUT_MS)
     context.route("**/assets/katex/**", without_math)
     index = json.loads((built_site / "search" / "search_index.json").read_text("utf8"))
+    # nobody searches here
     context.route(
         "**/search/search_index.json",
         lambda route: route.fulfill(json={"config": index["config"], "docs": []}),
-    )  # nobody searches here
+    )
     page = context.new_page()
     pages = {}
     try:
@@ -441,9 +440,8 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
             blocks = BLOCKS[chapter]
             found = pages[chapter] = PageCopies(chapter, blocks, chains(blocks))
             path = page_path(chapter)
-            page.evaluate(
-                "() => { window.__notReloaded = true; }"
-            )  # gone after a reload
+            # gone after a reload
+            page.evaluate("() => { window.__notReloaded = true; }")
             page.evaluate(FOLLOW_LINK, path)
             try:
                 page.wait_for_function(ARRIVED, arg=path, polling=POLL_MS)
@@ -473,10 +471,11 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
             LAB_SCROLLING[path] = page.evaluate(SCROLLING)
     finally:
         context.close()
+    # now: on two cores they would slow the browser down
     for (
         chapter,
         found,
-    ) in pages.items():  # now: on two cores they would slow the browser down
+    ) in pages.items():
         cells = [
             "".join(c["source"])
             for c in chapter_notebook(built_site, chapter)["cells"]
@@ -497,9 +496,8 @@ def copies(browser, origin, built_site, runner) -> dict[pathlib.Path, PageCopies
                 )
         stem = f"{chapter.stem}-notebook"
         found.notebook_is_copy = same_code_run(cells, found.runs)
-        if (
-            found.notebook_is_copy
-        ):  # the copy runs its code cells: here, the install cell
+        # the copy runs its code cells: here, the install cell
+        if found.notebook_is_copy:
             found.notebook = (
                 cells[:1],
                 str(runner.workdir / f"{stem}.py"),
@@ -633,9 +631,8 @@ def test_chapter_notebook_runs_top_to_bottom(copies, chapter):
     found = copies[chapter]
     cells, filename, run = found.notebook
     result = run.result(timeout=RUN_TIMEOUT_S + 60)
-    if (
-        not result["error"] and found.notebook_is_copy
-    ):  # its other cells ran as the copy
+    # its other cells ran as the copy
+    if not result["error"] and found.notebook_is_copy:
         ((_, _, copy_run),) = found.runs.values()
         copied = copy_run.result(timeout=RUN_TIMEOUT_S + 60)
         if copied["error"]:
@@ -721,6 +718,5 @@ def test_a_notebook_runs_once_only_where_it_is_the_copy():
     assert same_code_run(cells, one)
     assert not same_code_run(cells[:2], one)  # a cell missing
     assert not same_code_run(cells[1:], one)  # no install cell
-    assert not same_code_run(
-        cells, {**one, 5: ("y = 2", "g.py", Future())}
-    )  # two copies
+    # two copies
+    assert not same_code_run(cells, {**one, 5: ("y = 2", "g.py", Future())})

@@ -16,12 +16,10 @@ from tests.docblocks import DOCS, ROOT
 from tests.site.conftest import repo_url_of
 
 LINKS = ROOT / "includes" / "links.md"
-THEME_LINKS = {
-    "https://squidfunk.github.io/mkdocs-material/"
-}  # the footer's "Made with"
-EXTERNAL = re.compile(
-    r"^[a-z][a-z0-9+.-]*:", re.I
-)  # http:, https:, mailto:, data:, ...
+# the footer's "Made with"
+THEME_LINKS = {"https://squidfunk.github.io/mkdocs-material/"}
+# http:, https:, mailto:, data:, ...
+EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
 
 
 class Links(HTMLParser):
@@ -38,9 +36,10 @@ class Links(HTMLParser):
             if attrs.get(name):
                 self.ids.add(attrs[name])
         for name in ("href", "src"):
+            # the published address, not a file here
             if attrs.get(name) and not (
                 tag == "link" and attrs.get("rel") in ("canonical", "alternate")
-            ):  # the published address, not a file here
+            ):
                 self.targets.append(attrs[name])
 
 
@@ -89,9 +88,8 @@ def test_external_links_are_listed_in_one_place(built_site, pages):
     """Pages link outside the site only through includes/links.md, so the whole list of
     external links is one file to review (and to check online, which the tests never do)."""
     listed = listed_links()
-    repo = repo_url_of(
-        built_site
-    )  # the header's, edit and commit links: the build's own
+    # the header's, edit and commit links: the build's own
+    repo = repo_url_of(built_site)
     own = ("http://127.0.0.1:8000/",) + ((repo + "/",) if repo else ())
     if repo:  # and its notebooks on Colab (the Open in Colab buttons, see test_site.py)
         colab = repo.replace(
@@ -100,11 +98,12 @@ def test_external_links_are_listed_in_one_place(built_site, pages):
         own += (colab + "/blob/notebooks/",)
     for page, links in pages.items():
         for target in links.targets:
+            # the site's own address when local, and its repository
             if (
                 re.match(r"https?:", target)
                 and target != repo
                 and not target.startswith(own)
-            ):  # the site's own address when local, and its repository
+            ):
                 assert target in listed | THEME_LINKS, (
                     f"{page}: {target} is not in {LINKS.relative_to(ROOT)}"
                 )

@@ -24,9 +24,8 @@ from tests.docblocks import (
 from tests.site.conftest import repo_url_of
 
 CHAPTERS = sorted(DOCS.rglob("*.md"))
-WITH_CODE = [
-    p for p in CHAPTERS if chapter_blocks(p)
-]  # pages that get a notebook and a stamp
+# pages that get a notebook and a stamp
+WITH_CODE = [p for p in CHAPTERS if chapter_blocks(p)]
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.py"))
 
 
@@ -176,9 +175,8 @@ def test_notebook_page_shows_what_ran(built_site, notebook):
             assert html_cell.rstrip("\n") == cell.code.rstrip("\n"), (
                 f"{name}:{cell.line}: code cell {k}: the page ({field}) is not what ran"
             )
-    executed = [
-        " ".join(p.split()) for p in parser.prompts if p.strip()
-    ]  # &nbsp; to space
+    # &nbsp; to space
+    executed = [" ".join(p.split()) for p in parser.prompts if p.strip()]
     assert executed == [f"In [{k}]:" for k in range(1, len(cells) + 1)], (
         f"{name}: the build did not execute every code cell once, in order: {executed}"
     )
@@ -501,9 +499,8 @@ def test_a_chain_runs_each_block_once_and_a_failure_fails_what_follows(
     defines); after a failing block, the next one runs its whole chain again and fails too.
     Two pages in one run (a pytest process costs 3 s here): one passes, one fails at its
     third block."""
-    pytester.makepyprojecttoml(
-        (ROOT / "pyproject.toml").read_text("utf8")
-    )  # --markdown-docs
+    # --markdown-docs
+    pytester.makepyprojecttoml((ROOT / "pyproject.toml").read_text("utf8"))
     for name, check, runs in [
         ("passes", "area(2.0) == 12.0", 1),
         ("fails", "area(2.0) == 0.0", 2),
@@ -639,9 +636,8 @@ def test_blocks_and_labs_import_only_what_the_package_declares():
     assert declared >= {"torch", "numpy", "pytest", "einops", "matplotlib"}, declared
 
 
-CONTROL_CHARACTERS = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f\t]"
-)  # ASCII controls but newline
+# ASCII controls but newline
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t]")
 
 
 def test_sources_hold_no_control_characters():
@@ -786,9 +782,8 @@ def test_repository_comes_from_ci_or_the_origin_remote(monkeypatch, tmp_path):
         ],
         check=True,
     )
-    assert (
-        "REPO_URL" not in tasks.site_env()
-    )  # not GitHub: no Colab, no GitHub-style links
+    # not GitHub: no Colab, no GitHub-style links
+    assert "REPO_URL" not in tasks.site_env()
     monkeypatch.setenv("GITHUB_REPOSITORY", "ci-owner/ci-notes")
     env = tasks.site_env()
     assert env["REPO_URL"] == "https://github.com/ci-owner/ci-notes"
@@ -949,9 +944,8 @@ TRIVIAL = re.compile(
     r"[\s()\[\]{},:;]*|else:|try:|finally:|pass|return|continue|break|\.\.\.|"
     r'"""|\'\'\''
 )
-IMPORT = re.compile(
-    r"(?:from [\w.]+ )?import [\w., ]+(?: as \w+)?"
-)  # one line, no brackets
+# one line, no brackets
+IMPORT = re.compile(r"(?:from [\w.]+ )?import [\w., ]+(?: as \w+)?")
 DEFINITION = re.compile(r"(?:async\s+)?(?:def|class)\s+(\w+)")
 
 
@@ -1096,6 +1090,7 @@ def test_each_piece_of_code_is_shown_once_per_page(built_site):
 
 
 def test_repeats_counts_what_a_reader_sees_again():
+    # another f: an example of its own
     r = repeats(
         [
             "import torch\ndef f(x):\n    return x + 1\n",
@@ -1105,14 +1100,15 @@ def test_repeats_counts_what_a_reader_sees_again():
             "def f(x):\n    return x + 2\n",
         ],
         run=2,
-    )  # another f: an example of its own
+    )
     assert (r["lines"], r["repeated"], r["twice"]) == (11, 2, {"f": [1, 3]})
+    # two lines: under the default run of 3
     assert (
         repeats(["from a import b\nx = 1\ny = 2\n", "from a import b\nx = 1\ny = 2\n"])[
             "repeated"
         ]
         == 0
-    )  # two lines: under the default run of 3
+    )
     assert (
         repeats(["x = 1\ny = 2\nz = 3\n", "x = 1\ny = 2\nz = 3\nw = 4\n"])["repeated"]
         == 3

@@ -57,10 +57,18 @@ def test_pages_python_blocks_pass_lint(page):
         if k in continued or not blocks[k].runs:
             continue  # a longer chain holds it
         code = "\n\n".join(blocks[i].code for i in chain)
+        # fmt: skip
         r = ruff(
-            "check", "--output-format", "concise", "--extend-ignore", "E402,B023",
-            "--stdin-filename", f"{page}:{blocks[chain[0]].line}.py", "-", stdin=code,
-        )  # fmt: skip
+            "check",
+            "--output-format",
+            "concise",
+            "--extend-ignore",
+            "E402,B023",
+            "--stdin-filename",
+            f"{page}:{blocks[chain[0]].line}.py",
+            "-",
+            stdin=code,
+        )
         lines = code.splitlines()
         problems += [
             f"{m[0]}\n    {lines[int(m[1]) - 1].strip()}"

@@ -32,9 +32,8 @@ MAIN_PUSH = "github.event_name == 'push' && github.ref == 'refs/heads/main'"
 
 def tool(name: str) -> str:
     """An executable installed next to this interpreter (the project's venv), else on $PATH."""
-    here = (
-        pathlib.Path(sys.executable).parent / name
-    )  # not resolved: a venv's python is a link
+    # not resolved: a venv's python is a link
+    here = pathlib.Path(sys.executable).parent / name
     found = str(here) if here.exists() else shutil.which(name)
     if found is None:
         pytest.fail(
@@ -226,10 +225,11 @@ def test_the_numeric_jobs_nudge_pin_and_randomise(site: dict) -> None:
         "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
         "NUMERIC_NUDGE": "${{ matrix.nudge }}",
     }
+    # plain and nudged
     assert set(jobs["old-cpu"]["strategy"]["matrix"]["nudge"]) == {
         "",
         "4",
-    }  # plain and nudged
+    }
     (randomised,) = [s for s in jobs["hypothesis"]["steps"] if "run" in s]
     assert randomised["env"]["HYPOTHESIS_SEED"] == "random"
 

@@ -569,13 +569,14 @@ add(
         i.r(2, 2, 4, seed=2),
     ),
     EinsumFunction=lambda i: call(einsum.EinsumFunction.apply, "ii->i", i.r(3, 3)),
+    # apply with a gradient to take
     **{
         "EinsumFunction.forward": lambda i: call(
             einsum.EinsumFunction.apply, "ij,j->i", i.r(2, 3), i.r(3, seed=1)
         ),
         "EinsumFunction.backward": einsum_backward,
         "EinsumFunction.setup_context": einsum_backward,
-    },  # apply with a gradient to take
+    },
     einsum=lambda i: call(
         einsum.einsum, "...ij,jk->...ik", i.r(2, 2, 3), i.r(3, 4, seed=1)
     ),
@@ -1153,9 +1154,8 @@ add(
     ),
     check_nplr=case(nplr_check, **COMPLEX_DTYPES),
     check_legs=case(lambda i: call(s4.check_legs, 4, torch.complex128, True), **PURE),
-    as_step=lambda i: call(
-        s4.as_step, 0.1, (), i.dtype, i.device
-    ),  # checks step: not on meta
+    # checks step: not on meta
+    as_step=lambda i: call(s4.as_step, 0.1, (), i.dtype, i.device),
     common_dtype=lambda i: call(
         s4.common_dtype, i.r(3, 3), i.r(3).to(COMPLEX[i.dtype])
     ),
@@ -1320,9 +1320,8 @@ SY = symmetry
 def recovered(i):
     X = i.r(4, 2)
     G = X @ X.T
-    return lambda: (lambda Xh: Xh @ Xh.T)(
-        SY.recover_from_gram(G, 2)
-    )  # Xh is unique up to Q
+    # Xh is unique up to Q
+    return lambda: (lambda Xh: Xh @ Xh.T)(SY.recover_from_gram(G, 2))
 
 
 add(

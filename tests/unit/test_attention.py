@@ -174,9 +174,8 @@ def weights_of(mha: torch.nn.MultiheadAttention) -> tuple[tuple, tuple]:
 def test_multi_head_attention_matches_torch(case):
     mha, x_q, x_kv, causal, pad = case
     H, (T_q, T_kv) = mha.num_heads, (x_q.shape[1], x_kv.shape[1])
-    blocked = (
-        ~causal_mask(T_q, T_kv) if causal else None
-    )  # torch's attn_mask: True = blocked
+    # torch's attn_mask: True = blocked
+    blocked = ~causal_mask(T_q, T_kv) if causal else None
     expected, per_head = mha(
         x_q,
         x_kv,
@@ -192,9 +191,8 @@ def test_multi_head_attention_matches_torch(case):
     assert out.shape == x_q.shape and out.dtype == x_q.dtype
     torch.testing.assert_close(out, expected.detach(), **MATCH[x_q.dtype])
 
-    proj = lambda x, W, b: (
-        x @ W if b is None else x @ W + b
-    )  # the heads' weights, by hand
+    # the heads' weights, by hand
+    proj = lambda x, W, b: x @ W if b is None else x @ W + b
     mask = torch.ones(T_q, T_kv, dtype=torch.bool) if blocked is None else ~blocked
     if pad is not None:
         mask = mask & ~pad[:, None, None, :]

@@ -46,9 +46,8 @@ from snippets.autodiff import (
 
 F64 = torch.float64
 EXACT = dict(rtol=0, atol=1e-12)  # float64, the same operations as torch up to ordering
-FEW = settings(
-    max_examples=30
-)  # cheap properties: enough shapes, within the time budget
+# cheap properties: enough shapes, within the time budget
+FEW = settings(max_examples=30)
 
 
 def randn(shape, gen) -> torch.Tensor:
@@ -404,10 +403,11 @@ def test_full_jacobians_take_n_jvps_or_m_vjps(case):
 def test_dual_numbers_follow_the_product_rule():
     a, b = Dual(torch.tensor(3.0, dtype=F64), torch.tensor(1.0, dtype=F64)), 2.0
     out = a * a * b + a
+    # d(2a^2 + a) = 4a + 1
     assert (out.primal.item(), out.tangent.item()) == (
         21.0,
         13.0,
-    )  # d(2a^2 + a) = 4a + 1
+    )
 
 
 # Checkpointing
@@ -800,9 +800,8 @@ def test_empty_inputs_give_empty_gradients_and_jacobians_as_torch_func_does():
     assert J.shape == (2, 0) == torch.func.jacfwd(lambda x: x @ W)(row0)[0, :, 0].shape
     J = jacobian_reverse(lambda x: x * row0.sum(), row0)  # f: R^0 -> R^0
     assert J.shape == (0, 0)
-    J = jacobian_reverse(
-        lambda x: x @ torch.ones(3, 0, dtype=F64), row3
-    )  # f: R^3 -> R^0
+    # f: R^3 -> R^0
+    J = jacobian_reverse(lambda x: x @ torch.ones(3, 0, dtype=F64), row3)
     assert (
         J.shape
         == (0, 3)

@@ -293,14 +293,15 @@ def test_a_missing_or_wrong_dtypes_line_is_caught():
     for name, case, why in [
         ("autodiff.logistic_map", Case(None), "no 'Dtypes"),  # pure Python: no line
         ("attention.rope", Case(None), "names"),  # bfloat16 not run
+        # bfloat16 not named
         (
             "attention.attention",
             Case(None, bfloat16=2e-2),
             "names",
-        ),  # bfloat16 not named
+        ),
         ("attention.rope", Case(None, bfloat16=1e-2), "tolerance"),  # 2e-2 stated
-        ("s4.kernel_nplr", Case(None), "names"),
-    ]:  # complex, not real
+        ("s4.kernel_nplr", Case(None), "names"),  # complex, not real
+    ]:
         with pytest.raises(AssertionError, match=why):
             check_documented(name, case)
 
@@ -352,9 +353,8 @@ def check_on_device(case: Case, device: torch.device) -> None:
         if isinstance(g, torch.Tensor):
             assert g.device.type == device.type, f"a result on {g.device}, not {device}"
             g = g.cpu()
-        if (
-            random or case.compare
-        ):  # another generator's numbers: shapes and dtypes only
+        # another generator's numbers: shapes and dtypes only
+        if random or case.compare:
             assert type(g) is type(e)
             if isinstance(g, torch.Tensor):
                 assert (g.shape, g.dtype) == (e.shape, e.dtype)

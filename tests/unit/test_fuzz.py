@@ -39,10 +39,11 @@ def spoilt_tensors(x: torch.Tensor):
         yield "one dimension less", x[0]
         yield "an empty first dimension", x[:0]
         yield "an empty last dimension", x[..., :0]
+    # no warning
     yield (
         "an integer dtype",
         (x.real if x.is_complex() else x).to(torch.int64),
-    )  # no warning
+    )
     for value in (math.nan, math.inf):
         bad = x.clone()
         if bad.numel():
@@ -104,9 +105,8 @@ def tensors_in(obj) -> list[torch.Tensor]:
 
 @contextmanager
 def time_limit(seconds: float):
-    if not hasattr(
-        signal, "SIGALRM"
-    ):  # Windows: the CI job's timeout is the limit there
+    # Windows: the CI job's timeout is the limit there
+    if not hasattr(signal, "SIGALRM"):
         yield
         return
 

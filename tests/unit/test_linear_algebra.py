@@ -45,9 +45,8 @@ def cosine_problems(draw):
         for s in shapes
     )
     if draw(st.booleans()):
-        x = x * (
-            torch.rand(x.shape, generator=gen) < 0.5
-        )  # some zero entries or vectors
+        # some zero entries or vectors
+        x = x * (torch.rand(x.shape, generator=gen) < 0.5)
     dim = draw(st.integers(-len(result), len(result) - 1))
     eps = draw(st.sampled_from([1e-8, 1e-6, 1e-3]))
     return x, w, dim, eps
@@ -235,9 +234,10 @@ def test_linearity_defect_is_zero_for_linear_maps_and_positive_for_others(
     assert linearity_defect(lambda x: W @ x + bias, x, y, a, b) == pytest.approx(
         expected, abs=1e-12
     )
+    # 0 - x^2
     assert linearity_defect(torch.square, x, -x, 0.5, 0.5) == pytest.approx(
         x.square().max().item(), rel=1e-12
-    )  # 0 - x^2
+    )
 
 
 @given(

@@ -709,9 +709,8 @@ ROW_MESSAGE = r"logits has a row with a nan or \+inf, or with only -inf"
 
 
 @pytest.mark.parametrize("value", [math.inf, math.nan])
-@pytest.mark.parametrize(
-    "entry", [0, 7, 11]
-)  # first, middle and last: the row's max sees all
+# first, middle and last: the row's max sees all
+@pytest.mark.parametrize("entry", [0, 7, 11])
 @pytest.mark.parametrize("name", SOFTMAX_FAMILY)
 def test_softmax_family_rejects_nan_and_inf(name, entry, value):
     z = PROBS.clone()

@@ -52,9 +52,8 @@ def test_tokenizer_round_trip_on_any_text(text, data):
     assert tok.vocab == sorted(set(text)) and len(tok) == len(set(text))
     assert ids.tolist() == [sorted(set(text)).index(ch) for ch in text]
     assert tok.decode(ids) == text
-    part = data.draw(
-        st.text(alphabet=tok.vocab, max_size=10)
-    )  # any string over the vocabulary
+    # any string over the vocabulary
+    part = data.draw(st.text(alphabet=tok.vocab, max_size=10))
     assert tok.decode(tok.encode(part)) == part
 
 

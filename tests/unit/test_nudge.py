@@ -100,9 +100,8 @@ def test_exact_results_stay_exact():
         ints = torch.arange(6).reshape(2, 3)
         assert torch.equal(ints @ ints.T, torch.tensor([[5, 14], [14, 50]]))
         x = torch.tensor([1.5, -2.25, 3.0], dtype=F64)
-        assert torch.equal(x**2, x * x) and torch.equal(
-            x**3, x * x * x
-        )  # integer powers
+        # integer powers
+        assert torch.equal(x**2, x * x) and torch.equal(x**3, x * x * x)
         assert torch.exp(torch.tensor([INF, -INF])).tolist() == [INF, 0.0]
         y = torch.tensor([[1 / 3], [-0.1]], dtype=F64)  # one element a row
         for reduced in (y.sum(1), y.mean(1), y.norm(dim=1), y.logsumexp(1), y.prod(1)):
@@ -115,9 +114,8 @@ def test_the_exact_values_are_those_with_half_a_mantissa_of_zeros():
         [0.5, 1.0, 3.0, -7.25, 1 + 2**-26, 1 / 3, 0.1, 1 + 2**-27], dtype=F64
     )
     moved = nudge(values, seed_of("1"))
-    assert (
-        moved[:5].tolist() == values[:5].tolist()
-    )  # 1 + 2^-26: bits 0-25 zero, left alone
+    # 1 + 2^-26: bits 0-25 zero, left alone
+    assert moved[:5].tolist() == values[:5].tolist()
     assert one_ulp_apart(values[5:], moved[5:]).all()  # 1 + 2^-27: bit 25 set, moved
 
 
@@ -141,9 +139,8 @@ def test_gradients_flow_and_backward_is_nudged():
             torch.sin, (x.detach()[:5].clone().requires_grad_(),)
         )
     torch.testing.assert_close(x.grad, 1 - torch.tanh(x.detach()) ** 2)
-    assert not torch.equal(
-        x.grad, 1 - torch.tanh(x.detach()) ** 2
-    )  # tanh moved, so did tanh'
+    # tanh moved, so did tanh'
+    assert not torch.equal(x.grad, 1 - torch.tanh(x.detach()) ** 2)
 
 
 def test_a_check_that_holds_by_luck_fails_for_some_seed_and_a_tolerance_holds_for_all():

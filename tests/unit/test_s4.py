@@ -351,9 +351,8 @@ def disc_cases(draw, kinds):
     ]
     A, B = stacked(As, H), stacked(Bs, H)
     real = draw(st.sampled_from([F64, torch.float32]))
-    dtype = (
-        complex_of(real) if cplx else real
-    )  # one dtype (mixed ones: a test of their own)
+    # one dtype (mixed ones: a test of their own)
+    dtype = complex_of(real) if cplx else real
     A, B = A.to(dtype), B.to(dtype)
     steps, step = channel_steps(draw, H)
     step, rounded = as_dtype_step(step, real)
@@ -851,9 +850,8 @@ def test_kernel_s4d_at_lambda_0_is_the_integrators_limit(method):
     if method == "zoh":
         torch.testing.assert_close(K, K_dense)
         z = step * Lambda[3:]
-        B_bar = (
-            step * B[3:] * (1 + z / 2 + z**2 / 6)
-        )  # the series: z^3 / 24 ~ 1e-30 off
+        # the series: z^3 / 24 ~ 1e-30 off
+        B_bar = step * B[3:] * (1 + z / 2 + z**2 / 6)
         i = torch.arange(L, dtype=F64)
         expected = (C[3:, None] * B_bar[:, None] * torch.exp(i * z[:, None])).sum(0)
         # rtol 1e-13, ~450 ulps: an exp and a sum of two terms, each a few ulps off
@@ -1318,6 +1316,5 @@ def test_an_empty_input_or_state_gives_an_empty_or_zero_result():
     y = scan(z(2, 3, 3), z(2, 3), z(2, 3), z(2, 0))
     assert y.shape == (2, 0)
     K = vandermonde(lam(0), lam(0), 5)
-    assert (
-        K.shape == (5,) and K.dtype == C128 and not K.any()
-    )  # 0 exactly: nothing summed
+    # 0 exactly: nothing summed
+    assert K.shape == (5,) and K.dtype == C128 and not K.any()

@@ -85,9 +85,8 @@ def test_mixture_matches_torch_distributions(mix, sigma, dtype, seed):
     xr = x.clone().requires_grad_()
     log_p = p.log_prob(xr)
     (score,) = torch.autograd.grad(log_p.sum(), xr)
-    joint = torch.log(weights) + p.component_distribution.log_prob(
-        x[:, None, :]
-    )  # (n, K)
+    # (n, K)
+    joint = torch.log(weights) + p.component_distribution.log_prob(x[:, None, :])
     x_d = x.to(dtype)
     t = (
         dict(rtol=1e-4, atol=1e-4)

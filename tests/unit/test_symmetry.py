@@ -140,9 +140,8 @@ def test_random_permutation_matrix_reorders_rows(n, seed):
     assert (
         ((P == 0) | (P == 1)).all() and (P.sum(0) == 1).all() and (P.sum(1) == 1).all()
     )
-    perm = torch.randperm(
-        n, generator=torch.Generator().manual_seed(seed)
-    )  # the same draw
+    # the same draw
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     X = torch.randn(n, 3, dtype=F64)
     torch.testing.assert_close(P @ X, X[perm])
     torch.testing.assert_close(P.T @ P, torch.eye(n, dtype=F64))
@@ -171,9 +170,8 @@ def test_equivariance_defect_is_the_largest_violation():
         equivariance_defect(lambda X: 2 * X, X, lambda X: 3 * X, lambda Y: Y)
         == 2 * 2 * 5
     )
-    assert (
-        equivariance_defect(lambda X: X, X[:0], lambda X: X + 1) == 0
-    )  # no points, no violation
+    # no points, no violation
+    assert equivariance_defect(lambda X: X, X[:0], lambda X: X + 1) == 0
 
 
 # The Gram matrix
