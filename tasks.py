@@ -3,7 +3,7 @@
 
     python3 tasks.py serve            # the site on http://127.0.0.1:8000, rebuilt on every change
     python3 tasks.py build            # the site into site/, as CI publishes it
-    python3 tasks.py test [PART ...]  # every test, or some parts: docs unit site mutants
+    python3 tasks.py test [PART ...]  # every test, or some parts: docs unit site browser mutants
     python3 tasks.py bench [SUITE]    # benchmarks against torch, written to benchmarks/results/
     python3 tasks.py style            # ruff format + ruff check --fix, pages' Python blocks too
     python3 tasks.py publish-notebooks SITE_DIR REMOTE [--branch notebooks]
@@ -17,7 +17,10 @@ side, the others at a lower priority than the site part, and a summary follows):
              source tree
     unit     the unit tests and the lab notebooks, against the package as a user installs it:
              a wheel built from this tree, in a fresh virtualenv, run from outside the tree
-    site     the site that `tasks.py build` writes: what it shows, its links, a browser
+    site     the site that `tasks.py build` writes: what it shows, its links, the workflows,
+             the house style (built once for this part and the next, unless SITE_DIR is set)
+    browser  the same site in a headless Chromium: math, search, every copy button and what
+             it copies run in a fresh Python, the width of code at 1280 px
     mutants  wrong variants of the snippets, each of which the docs and unit tests must fail
 
 Environment:
@@ -55,7 +58,14 @@ ROOT = pathlib.Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 INPUTS = ["requirements.txt", "pyproject.toml"]
 ENV = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about MkDocs 2.0, on every run
-PARTS = ["docs", "unit", "site", "mutants"]
+PARTS = ["docs", "unit", "site", "browser", "mutants"]
+# The parts that test the built site: `tasks.py test` builds it once for both (CI: the site
+# job builds it, the browser job tests the same folder).
+SITE_PARTS = ("site", "browser")
+BROWSER_TESTS = ["tests/site/test_browser.py", "tests/site/test_copy.py"]
+# The repository the site links when the build finds none (no GITHUB_REPOSITORY, no GitHub
+# `origin`), so that the repository and Colab links are built and tested anyway.
+EXAMPLE_REPO = "https://github.com/example-owner/executable-ml-notes"
 
 
 def python(env_dir: pathlib.Path) -> pathlib.Path:
@@ -467,8 +477,13 @@ def part_command(part: str, tmp: pathlib.Path, extra: list[str]):
         return pytest + ["docs", "README.md", "--ignore=docs/notebooks", *extra], ROOT
     if part == "unit":
         return unit_part(tmp, extra)
+    # The browser tests by file, so that neither part collects (and imports) the other's
+    # (a browser test in another file still runs, in the site part).
     if part == "site":
-        return pytest + ["tests/site", *extra], ROOT
+        skip = [f"--ignore={f}" for f in BROWSER_TESTS]
+        return pytest + ["tests/site", *skip, *extra], ROOT
+    if part == "browser":
+        return pytest + [*BROWSER_TESTS, *extra], ROOT
     if part == "mutants":
         return pytest + ["tests/mutation", *extra], ROOT
     raise ValueError(part)
@@ -482,11 +497,39 @@ SUMMARY = re.compile(
 
 
 def yield_to_site(part: str, parts: list[str]):
-    """The site part is the longest (the build, then its tests, one after the other): when it
-    runs, the others run at a lower priority and take the CPU it leaves (POSIX only)."""
-    if part == "site" or "site" not in parts or os.name != "posix":
+    """The build and the site's tests take longest, one after the other: when they run, the
+    other parts run at a lower priority and take the CPU they leave (POSIX only)."""
+    if part in SITE_PARTS or not set(SITE_PARTS) & set(parts) or os.name != "posix":
         return None
     return lambda: os.nice(5)
+
+
+def build_for_tests(env: dict):
+    """The site, built by the workflow's build command (`python3 tasks.py build`) into site/,
+    once for the site and browser parts; with EXAMPLE_REPO where the build finds no
+    repository. Its exit code, what it printed, and its seconds."""
+    began = time.perf_counter()
+    if not github_repository():
+        env = {**env, "REPO_URL": env.get("REPO_URL", EXAMPLE_REPO)}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tasks.py"), "build"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf8",
+        errors="replace",
+    )
+    return proc.returncode, proc.stdout, time.perf_counter() - began
+
+
+def run_site_part(built, part, tmp, extra, env, parts):
+    """A part that tests the built site, once ``built`` (the build's future) is done."""
+    code, output, _ = built.result()
+    if code != 0:
+        return 1, f"the build failed (exit {code}); its output is above", 0.0
+    return run_part(part, tmp, extra, {**env, "SITE_DIR": "site"}, parts)
 
 
 def run_part(
@@ -516,8 +559,8 @@ def run_part(
 
 def test(parts: list[str], extra: list[str]) -> int:
     """Run the parts side by side, each a pytest process of its own; print each one's output
-    as it ends, then one summary line. The site part (the build, then its tests) takes
-    longest, so it starts first."""
+    as it ends, then one summary line. The build (for the site and browser parts, unless
+    SITE_DIR names a built site) starts first, and those parts when it is done."""
     extra_args, extra_env = pytest_args()
     # Torch on one thread in every part: the parts already keep the cores busy side by side,
     # and a second torch thread only spins (a full run took 254-268 s of CPU with it, 234 s
@@ -529,19 +572,23 @@ def test(parts: list[str], extra: list[str]) -> int:
         **extra_env,
     }
     start, totals, failed = time.perf_counter(), {}, []
-    order = sorted(parts, key=lambda p: p != "site")
+    order = sorted(parts, key=lambda p: p not in SITE_PARTS)
     with (
         tempfile.TemporaryDirectory(prefix="tasks-test-") as tmp,
-        ThreadPoolExecutor(len(order)) as pool,
+        ThreadPoolExecutor(len(order) + 1) as pool,
     ):
         for part in order:
             (pathlib.Path(tmp) / part).mkdir()
-        runs = {
-            pool.submit(
-                run_part, part, pathlib.Path(tmp), extra_args + extra, env, parts
-            ): part
-            for part in order
-        }
+        runs, built = {}, None
+        if set(SITE_PARTS) & set(parts) and "SITE_DIR" not in env:
+            built = pool.submit(build_for_tests, env)
+            runs[built] = "build"
+        for part in order:
+            args = (part, pathlib.Path(tmp), extra_args + extra, env, parts)
+            if part in SITE_PARTS and built:
+                runs[pool.submit(run_site_part, built, *args)] = part
+            else:
+                runs[pool.submit(run_part, *args)] = part
         for run in as_completed(runs):
             part, (code, output, seconds) = runs[run], run.result()
             print(

@@ -262,6 +262,32 @@ def test_the_site_job_tests_and_publishes_what_its_build_step_wrote(site: dict) 
     assert len(upload) == 1 and upload[0]["with"]["path"] == "site", upload
 
 
+def test_the_browser_job_tests_the_site_jobs_build(site: dict) -> None:
+    """The browser tests run in a job of their own, on the folder the site job built and
+    uploaded (the one Pages publishes), with a browser that must be found."""
+    jobs = site["jobs"]
+    upload = [
+        s
+        for s in jobs["site"]["steps"]
+        if str(s.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+    # on every run, not only on pushes to main
+    assert len(upload) == 1 and "if" not in upload[0], upload
+    browser = jobs["browser"]
+    assert browser["needs"] == "site"
+    (download,) = [
+        s
+        for s in browser["steps"]
+        if str(s.get("uses", "")).startswith("actions/download-artifact@")
+    ]
+    assert download["with"] == {"name": upload[0]["with"]["name"], "path": "site"}
+    (tested,) = [s for s in browser["steps"] if "run" in s]
+    assert tested["run"].split()[2:] == ["test", "browser"]
+    assert tested["env"]["SITE_DIR"] == "site" and tested["env"]["CI"] == "true"
+    steps = browser["steps"]
+    assert steps.index(download) < steps.index(tested)
+
+
 def test_the_build_step_as_written_builds_the_site(built_site) -> None:
     """The site the tests in this folder check is the one the build step writes (when the
     run was not handed one in $SITE_DIR, the fixture ran the step itself)."""
@@ -284,19 +310,17 @@ def git_out(repo: pathlib.Path, *args: str) -> str:
 
 
 def test_the_deploy_publishes_the_notebooks_the_site_job_uploads(site: dict) -> None:
-    """The site job uploads the built site's notebooks (on pushes to main, as it uploads
-    the site for Pages); the deploy job, after every job passed, downloads them into the
-    folder its publish step names, and publishes them with the GITHUB_TOKEN in an
-    environment variable (the checkout keeps no credentials) before it deploys the pages
-    that link them."""
+    """The site job uploads the built site (on every run: the browser job tests it); the
+    deploy job, after every job passed, downloads it into the folder its publish step
+    names, and publishes its notebooks with the GITHUB_TOKEN in an environment variable
+    (the checkout keeps no credentials) before it deploys the pages that link them."""
     upload = [
         s
         for s in site["jobs"]["site"]["steps"]
         if str(s.get("uses", "")).startswith("actions/upload-artifact@")
     ]
     assert len(upload) == 1, upload
-    assert " ".join(upload[0]["if"].split()) == MAIN_PUSH
-    assert upload[0]["with"]["path"].split()[0] == "site/**/*.ipynb", upload
+    assert upload[0]["with"]["path"] == "site", upload
     deploy = site["jobs"]["deploy"]["steps"]
     uses = [str(s.get("uses", "")).split("@")[0] for s in deploy]
     (download,) = [
