@@ -63,9 +63,6 @@ PARTS = ["docs", "unit", "site", "browser", "mutants"]
 # job builds it, the browser job tests the same folder).
 SITE_PARTS = ("site", "browser")
 BROWSER_TESTS = ["tests/site/test_browser.py", "tests/site/test_copy.py"]
-# The repository the site links when the build finds none (no GITHUB_REPOSITORY, no GitHub
-# `origin`), so that the repository and Colab links are built and tested anyway.
-EXAMPLE_REPO = "https://github.com/example-owner/executable-ml-notes"
 
 
 def python(env_dir: pathlib.Path) -> pathlib.Path:
@@ -505,16 +502,18 @@ def yield_to_site(part: str, parts: list[str]):
 
 
 def build_for_tests(env: dict):
-    """The site, built by the workflow's build command (`python3 tasks.py build`) into site/,
-    once for the site and browser parts; with EXAMPLE_REPO where the build finds no
-    repository. Its exit code, what it printed, and its seconds."""
+    """The site, built once for the site and browser parts by the test that runs the
+    workflow's build step exactly as written (tests/site/conftest.py's ``built_site``: into
+    site/, with an example repository where the build finds none). Its exit code, what it
+    printed, and its seconds."""
     began = time.perf_counter()
-    if not github_repository():
-        env = {**env, "REPO_URL": env.get("REPO_URL", EXAMPLE_REPO)}
+    test = (
+        "tests/site/test_workflows.py::test_the_build_step_as_written_builds_the_site"
+    )
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tasks.py"), "build"],
+        [str(PY), "-m", "pytest", "-q", test],
         cwd=ROOT,
-        env=env,
+        env={k: v for k, v in env.items() if k != "SITE_DIR"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

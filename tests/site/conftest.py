@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from tasks import EXAMPLE_REPO  # tasks.py builds for the site parts with it too
 from tests.docblocks import ROOT
 
 # imported where a browser is launched, not by every test of this folder
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 WORKFLOW = ROOT / ".github" / "workflows" / "site.yml"
+EXAMPLE_REPO = "https://github.com/example-owner/executable-ml-notes"
 BUILD_STEP = "Build the site"
 
 
